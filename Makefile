@@ -1,0 +1,52 @@
+# okta-ingest: build, run locally, test, benchmark, deploy.
+# `make demo` and `make test` are the two commands a fresh clone needs (see README).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+PYTHON ?= python3
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help tools build demo test lint unit template bench sam-build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+tools: ## install what the tests need (moto server, cfn-lint, SAM CLI) if missing
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
+	@command -v moto_server >/dev/null || $(PYTHON) -m pip install --quiet 'moto[server]'
+	@command -v cfn-lint >/dev/null || $(PYTHON) -m pip install --quiet cfn-lint
+	@command -v sam >/dev/null || $(PYTHON) -m pip install --quiet aws-sam-cli
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+build: ## compile the function binaries (debug)
+	$(CARGO) build --workspace --bins
+
+demo: tools build ## run okta-push locally on events/ against moto and a local destination
+	$(CARGO) run --quiet -p okta-ingest-testkit --bin okta-ingest-demo
+
+test: tools lint build unit template ## everything: format, lints, unit and integration tests, template checks
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
+template:
+	scripts/lint-template.sh
+
+bench: tools ## throughput of the hot path and peak memory of a 6 MB invocation (release build)
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p okta-ingest --bench push
+
+sam-build: ## build the Lambda artifacts for deployment (needs cargo-lambda and zig)
+	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda ziglang
+	sam build --beta-features
+
+clean:
+	$(CARGO) clean
+	rm -rf .aws-sam

@@ -1,0 +1,23 @@
+//! okta-push: Okta Log Streaming events from EventBridge (directly or through SQS) to an HTTP destination.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use okta_ingest::config::ProcessEnv;
+use okta_ingest::push::PushHandler;
+use serde_json::value::RawValue;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    okta_ingest::logging::init();
+    let handler = match PushHandler::from_env(&ProcessEnv).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "okta-push cannot start");
+            return Err(e.into());
+        }
+    };
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        handler.handle(event).await
+    }))
+    .await
+}

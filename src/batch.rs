@@ -1,0 +1,77 @@
+//! Splitting events into request-sized batches by count and uncompressed bytes.
+
+use crate::encode::Format;
+
+/// The batches for a list of events, by index, plus the events too large to send at all.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Each batch lists indices into the input, in input order.
+    pub batches: Vec<Vec<usize>>,
+    /// Events that alone exceed the byte limit; they go to the dead letters.
+    pub oversized: Vec<usize>,
+}
+
+/// Groups events of the given JSON lengths into batches of at most `max_events` events and
+/// `max_bytes` body bytes (framing included), keeping order.
+pub fn plan(lens: &[usize], format: Format, max_events: usize, max_bytes: usize) -> BatchPlan {
+    let mut plan = BatchPlan::default();
+    let mut current: Vec<usize> = Vec::new();
+    let mut current_bytes = format.per_batch_overhead();
+    for (i, &len) in lens.iter().enumerate() {
+        let cost = len + format.per_event_overhead();
+        if format.per_batch_overhead() + cost > max_bytes {
+            plan.oversized.push(i);
+            continue;
+        }
+        if !current.is_empty() && (current.len() >= max_events || current_bytes + cost > max_bytes)
+        {
+            plan.batches.push(std::mem::take(&mut current));
+            current_bytes = format.per_batch_overhead();
+        }
+        current.push(i);
+        current_bytes += cost;
+    }
+    if !current.is_empty() {
+        plan.batches.push(current);
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_the_event_count() {
+        let p = plan(&[10; 5], Format::Ndjson, 2, 1_000);
+        assert_eq!(p.batches, vec![vec![0, 1], vec![2, 3], vec![4]]);
+        assert!(p.oversized.is_empty());
+    }
+
+    #[test]
+    fn splits_on_bytes_with_framing_counted() {
+        // JSON array: 2 bytes of brackets + (len + 1) per event. 2 + 3*11 = 35 fits 35, not 34.
+        assert_eq!(plan(&[10; 3], Format::Json, 100, 35).batches.len(), 1);
+        assert_eq!(plan(&[10; 3], Format::Json, 100, 34).batches, vec![vec![0, 1], vec![2]]);
+    }
+
+    #[test]
+    fn an_event_larger_than_a_batch_is_set_aside_and_the_rest_still_go() {
+        let p = plan(&[10, 500, 10], Format::Ndjson, 100, 100);
+        assert_eq!(p.oversized, vec![1]);
+        assert_eq!(p.batches, vec![vec![0, 2]]);
+    }
+
+    #[test]
+    fn every_batch_respects_both_limits() {
+        let lens: Vec<usize> = (0..1000).map(|i| 50 + (i * 37) % 900).collect();
+        let p = plan(&lens, Format::Json, 17, 4_000);
+        let mut seen = 0;
+        for b in &p.batches {
+            assert!(b.len() <= 17);
+            assert!(Format::Json.body_len(b.iter().map(|&i| lens[i])) <= 4_000);
+            seen += b.len();
+        }
+        assert_eq!(seen + p.oversized.len(), lens.len());
+    }
+}

@@ -1,0 +1,281 @@
+//! The HTTP destination: one request per batch, the credential header, and retry classification.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use url::Url;
+
+use crate::config::DestinationConfig;
+use crate::encode::Body;
+use crate::redact;
+use crate::secret::{CachedSecret, Secret, SecretSource};
+
+/// Why one request did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again: 408, 429, 5xx, connection errors, timeouts.
+    #[error("{reason}")]
+    Retryable {
+        /// What happened, for the log and the dead letter.
+        reason: String,
+        /// How long the destination asked us to wait, if it did.
+        retry_after: Option<Duration>,
+    },
+    /// Trying again will not help: other 4xx, or no usable credential.
+    #[error("{reason}")]
+    Permanent {
+        /// What happened, for the log and the dead letter.
+        reason: String,
+    },
+}
+
+/// Somewhere batches can be sent.
+pub trait Destination: Send + Sync {
+    /// One attempt at delivering `body`, giving up after `timeout`.
+    fn send<'a>(&'a self, body: &'a Body, timeout: Duration) -> BoxFuture<'a, Result<(), SendError>>;
+
+    /// Where this destination is, safe to log.
+    fn describe(&self) -> String;
+}
+
+/// Classifies a response status (OKTA.md: 408, 429 and 5xx retry; other 4xx do not).
+pub fn classify(status: StatusCode, retry_after: Option<Duration>, detail: &str) -> Result<(), SendError> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let reason = if detail.is_empty() {
+        format!("destination answered HTTP {}", status.as_u16())
+    } else {
+        format!("destination answered HTTP {}: {detail}", status.as_u16())
+    };
+    if status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+    {
+        Err(SendError::Retryable { reason, retry_after })
+    } else {
+        Err(SendError::Permanent { reason })
+    }
+}
+
+/// Reads `Retry-After`: delay-seconds or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The production destination: POSTs over one reused HTTPS client.
+pub struct HttpDestination {
+    client: reqwest::Client,
+    url: Url,
+    auth_header: reqwest::header::HeaderName,
+    auth_scheme: String,
+    credential: Option<CachedSecret>,
+}
+
+impl HttpDestination {
+    /// A destination for `config`, with the credential from `secret` when there is one.
+    pub fn new(
+        config: &DestinationConfig,
+        secret: Option<Arc<dyn SecretSource>>,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("okta-ingest/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()?;
+        Ok(HttpDestination {
+            client,
+            url: config.url.clone(),
+            auth_header: config.auth_header.clone(),
+            auth_scheme: config.auth_scheme.clone(),
+            credential: secret.map(CachedSecret::new),
+        })
+    }
+
+    fn auth_value(&self, secret: &Secret) -> Result<HeaderValue, SendError> {
+        let text = if self.auth_scheme.is_empty() {
+            secret.expose().to_owned()
+        } else {
+            format!("{} {}", self.auth_scheme, secret.expose())
+        };
+        let mut value = HeaderValue::try_from(text).map_err(|_| SendError::Permanent {
+            reason: "the destination credential contains characters not allowed in an HTTP header".into(),
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    async fn attempt(
+        &self,
+        body: &Body,
+        timeout: Duration,
+        credential: Option<&Secret>,
+    ) -> Result<reqwest::Response, SendError> {
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .timeout(timeout)
+            .header(CONTENT_TYPE, body.content_type)
+            .body(body.bytes.clone());
+        if body.gzip {
+            request = request.header(CONTENT_ENCODING, "gzip");
+        }
+        if let Some(secret) = credential {
+            request = request.header(self.auth_header.clone(), self.auth_value(secret)?);
+        }
+        request.send().await.map_err(|e| {
+            // `without_url`: the URL may hold a token.
+            let e = e.without_url();
+            let kind = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "connection failed"
+            } else {
+                "request failed"
+            };
+            SendError::Retryable {
+                reason: format!("{kind}: {}", error_chain(&e)),
+                retry_after: None,
+            }
+        })
+    }
+}
+
+impl Destination for HttpDestination {
+    fn send<'a>(&'a self, body: &'a Body, timeout: Duration) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let credential = match &self.credential {
+                None => None,
+                Some(c) => Some(c.get().await.map_err(|e| SendError::Retryable {
+                    reason: format!("destination credential: {e}"),
+                    retry_after: None,
+                })?),
+            };
+            let mut response = self
+                .attempt(body, timeout, credential.as_ref().map(|c| &c.1))
+                .await?;
+            let rejected = matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+            if let (true, Some(cache), Some((generation, _))) = (rejected, &self.credential, &credential) {
+                // The secret may have been rotated since this container read it: re-read once.
+                tracing::warn!(status = response.status().as_u16(), "destination rejected the credential; re-reading the secret once");
+                let fresh = cache.refresh(*generation).await.map_err(|e| SendError::Permanent {
+                    reason: format!("destination credential: {e}"),
+                })?;
+                response = self.attempt(body, timeout, Some(&fresh.1)).await?;
+            }
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+            let detail = if status.is_success() {
+                String::new()
+            } else {
+                redact::snippet(&response.bytes().await.unwrap_or_default())
+            };
+            classify(status, retry_after, &detail)
+        })
+    }
+
+    fn describe(&self) -> String {
+        redact::origin(&self.url)
+    }
+}
+
+/// A destination in memory, for local runs and tests: keeps every accepted body and answers
+/// from a script of failures first.
+#[derive(Default)]
+pub struct MemoryDestination {
+    accepted: std::sync::Mutex<Vec<Body>>,
+    script: std::sync::Mutex<std::collections::VecDeque<SendError>>,
+    attempts: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryDestination {
+    /// Queues `error` as the answer to the next attempt.
+    pub fn fail_next(&self, error: SendError) {
+        if let Ok(mut s) = self.script.lock() {
+            s.push_back(error);
+        }
+    }
+
+    /// Bodies accepted so far.
+    pub fn accepted(&self) -> Vec<Body> {
+        self.accepted.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Attempts made so far, failed ones included.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Destination for MemoryDestination {
+    fn send<'a>(&'a self, body: &'a Body, _timeout: Duration) -> BoxFuture<'a, Result<(), SendError>> {
+        self.attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let scripted = self.script.lock().ok().and_then(|mut s| s.pop_front());
+        let result = match scripted {
+            Some(e) => Err(e),
+            None => {
+                if let Ok(mut a) = self.accepted.lock() {
+                    a.push(body.clone());
+                }
+                Ok(())
+            }
+        };
+        Box::pin(async move { result })
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_408_429_and_5xx_and_nothing_else() {
+        for code in [408, 429, 500, 502, 503, 504] {
+            let s = StatusCode::from_u16(code).unwrap();
+            assert!(matches!(classify(s, None, ""), Err(SendError::Retryable { .. })), "{code}");
+        }
+        for code in [400, 401, 403, 404, 413, 422] {
+            let s = StatusCode::from_u16(code).unwrap();
+            assert!(matches!(classify(s, None, ""), Err(SendError::Permanent { .. })), "{code}");
+        }
+        assert_eq!(classify(StatusCode::ACCEPTED, None, ""), Ok(()));
+    }
+
+    #[test]
+    fn reads_retry_after_in_both_forms() {
+        let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO), "never negative");
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,191 @@
+//! An Okta System Log event as it arrives: the raw JSON plus the two fields that decide anything.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Every Okta partner event source starts with this.
+pub const OKTA_SOURCE_PREFIX: &str = "aws.partner/okta.com/";
+
+/// One Okta LogEvent, borrowed from the text it came in, ready to forward byte for byte.
+#[derive(Debug, Clone)]
+pub struct OktaEvent<'a> {
+    /// Okta's unique event id: the deduplication key.
+    pub uuid: Cow<'a, str>,
+    /// When the event happened, per Okta.
+    pub published: OffsetDateTime,
+    /// The LogEvent exactly as Okta sent it.
+    pub raw: &'a RawValue,
+}
+
+impl<'a> OktaEvent<'a> {
+    /// The LogEvent's JSON text, unchanged.
+    pub fn json(&self) -> &'a str {
+        self.raw.get()
+    }
+
+    /// Reads a bare LogEvent (as the System Log API returns it, or as `detail`).
+    pub fn from_raw(raw: &'a RawValue) -> Result<Self, Malformed> {
+        #[derive(Deserialize)]
+        struct Fields<'b> {
+            #[serde(borrow)]
+            uuid: Option<Cow<'b, str>>,
+            #[serde(borrow)]
+            published: Option<Cow<'b, str>>,
+        }
+        let text = raw.get();
+        if !text.starts_with('{') {
+            return Err(Malformed::new("detail is not a JSON object"));
+        }
+        // Only the fields used are typed; any other field may hold anything (OKTA.md).
+        let fields: Fields = serde_json::from_str(text).map_err(|e| {
+            Malformed::new(format!("detail.uuid or detail.published is not a string ({e})"))
+        })?;
+        let uuid = match fields.uuid {
+            Some(u) if !u.trim().is_empty() => u,
+            Some(_) => return Err(Malformed::new("detail.uuid is empty")),
+            None => return Err(Malformed::new("detail.uuid is missing")),
+        };
+        let published = fields
+            .published
+            .ok_or_else(|| Malformed::new("detail.published is missing"))?;
+        let published = OffsetDateTime::parse(&published, &Rfc3339).map_err(|_| {
+            Malformed::new(format!(
+                "detail.published {published:?} is not an RFC 3339 timestamp"
+            ))
+        })?;
+        Ok(OktaEvent {
+            uuid,
+            published,
+            raw,
+        })
+    }
+
+    /// Reads an EventBridge envelope from Okta Log Streaming and unwraps its `detail`.
+    pub fn from_envelope(text: &'a str) -> Result<Self, Malformed> {
+        #[derive(Deserialize)]
+        struct Envelope<'b> {
+            #[serde(borrow)]
+            source: Option<Cow<'b, str>>,
+            #[serde(borrow)]
+            detail: Option<&'b RawValue>,
+        }
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|e| Malformed::new(format!("not an EventBridge event: {e}")))?;
+        match envelope.source.as_deref() {
+            Some(s) if s.starts_with(OKTA_SOURCE_PREFIX) => {}
+            Some(s) => {
+                return Err(Malformed::new(format!(
+                    "source {s:?} is not an Okta partner event source ({OKTA_SOURCE_PREFIX}...)"
+                )))
+            }
+            None => return Err(Malformed::new("source is missing")),
+        }
+        let detail = envelope
+            .detail
+            .ok_or_else(|| Malformed::new("detail is missing"))?;
+        Self::from_raw(detail)
+    }
+
+    /// Seconds between `published` and `now`; negative for events stamped in the future.
+    pub fn age(&self, now: OffsetDateTime) -> time::Duration {
+        now - self.published
+    }
+}
+
+/// Why an input could not be read as an Okta event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed Okta event: {reason}")]
+pub struct Malformed {
+    /// What was wrong, naming the field.
+    pub reason: String,
+}
+
+impl Malformed {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Malformed {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `published` in Okta's own form, `2023-05-30T14:17:58.126Z`.
+pub fn format_rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DETAIL: &str = r#"{"actor":{"id":"00u1"},"version":0,"uuid":"a\u0062c-1","published":"2023-05-30T14:17:58.126Z","client":{"zone":"null","geographicalContext":{"postalCode":94105,"geolocation":{"lat":37.7700,"lon":-122.41}}}}"#;
+
+    fn envelope(detail: &str, source: &str) -> String {
+        format!(
+            r#"{{"version":"0","id":"e1","detail-type":"SystemLog","source":"{source}","account":"1","time":"2023-05-30T14:17:59Z","region":"us-east-1","resources":[],"detail":{detail}}}"#
+        )
+    }
+
+    #[test]
+    fn unwraps_detail_byte_for_byte() {
+        let text = envelope(DETAIL, "aws.partner/okta.com/acme/okta");
+        let event = OktaEvent::from_envelope(&text).unwrap();
+        assert_eq!(event.json(), DETAIL);
+        assert_eq!(event.uuid, "abc-1");
+        assert_eq!(format_rfc3339(event.published), "2023-05-30T14:17:58.126Z");
+    }
+
+    #[test]
+    fn names_what_is_wrong_with_a_malformed_envelope() {
+        let cases = [
+            ("not json".to_string(), "not an EventBridge event"),
+            (envelope(DETAIL, "aws.events"), "not an Okta partner event source"),
+            (
+                r#"{"source":"aws.partner/okta.com/a/b"}"#.to_string(),
+                "detail is missing",
+            ),
+            (envelope("[1]", "aws.partner/okta.com/a/b"), "not a JSON object"),
+            (
+                envelope(r#"{"published":"2023-05-30T14:17:58.126Z"}"#, "aws.partner/okta.com/a/b"),
+                "detail.uuid is missing",
+            ),
+            (
+                envelope(r#"{"uuid":7,"published":"2023-05-30T14:17:58.126Z"}"#, "aws.partner/okta.com/a/b"),
+                "not a string",
+            ),
+            (
+                envelope(r#"{"uuid":"u"}"#, "aws.partner/okta.com/a/b"),
+                "detail.published is missing",
+            ),
+            (
+                envelope(r#"{"uuid":"u","published":"yesterday"}"#, "aws.partner/okta.com/a/b"),
+                "not an RFC 3339 timestamp",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = OktaEvent::from_envelope(&text).unwrap_err();
+            assert!(err.reason.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn fields_the_code_does_not_use_may_hold_anything() {
+        let detail = r#"{"uuid":"u","published":"2023-05-30T14:17:58Z","version":{"weird":[1,2]},"debugContext":{"debugData":{"x":"{k=v}"}}}"#;
+        let text = envelope(detail, "aws.partner/okta.com/a/b");
+        let event = OktaEvent::from_envelope(&text).unwrap();
+        assert_eq!(event.json(), detail);
+    }
+}

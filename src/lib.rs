@@ -1,0 +1,17 @@
+//! okta-ingest: Okta System Log events into any HTTP log destination, with nothing lost.
+//!
+//! The logic of the `okta-push` Lambda (and later `okta-pull`) lives here; the binaries in
+//! `functions/` only wire it to the Lambda runtime.
+
+pub mod aws;
+pub mod batch;
+pub mod config;
+pub mod dead_letter;
+pub mod destination;
+pub mod encode;
+pub mod event;
+pub mod logging;
+pub mod push;
+pub mod redact;
+pub mod retry;
+pub mod secret;

@@ -1,0 +1,386 @@
+//! The push path: EventBridge events (direct or through SQS) to destination batches, losing nothing.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::batch;
+use crate::config::{ConfigError, Env, PushConfig};
+use crate::dead_letter::{self, DeadLetter, DeadLetterStore, Kept, S3DeadLetters, StoreError};
+use crate::destination::{Destination, HttpDestination};
+use crate::encode::encode;
+use crate::event::{format_rfc3339, OktaEvent};
+use crate::retry;
+use crate::secret::{SecretSource, SecretsManagerSource};
+
+/// Time kept back from the Lambda deadline for writing dead letters and answering.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// Counts for one invocation; logged as one line and returned to direct invocations.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Messages or events received.
+    pub received: usize,
+    /// Events the destination accepted.
+    pub forwarded: usize,
+    /// Events dropped because `published` is older than `MAX_EVENT_AGE_SECONDS`.
+    pub dropped_stale: usize,
+    /// Repeats of a uuid already in this invocation, forwarded once.
+    pub duplicates: usize,
+    /// Inputs that were not readable Okta events (kept in the dead letters).
+    pub malformed: usize,
+    /// Events alone larger than `BATCH_MAX_BYTES` (kept in the dead letters).
+    pub oversized: usize,
+    /// Items written to the dead letters (malformed, oversized and undeliverable).
+    pub dead_lettered: usize,
+    /// Items neither delivered nor kept: handed back to SQS or Lambda to retry.
+    pub not_kept: usize,
+    /// HTTP requests made to the destination, retries included.
+    pub requests: u32,
+    /// Bytes the destination accepted, as sent (compressed if gzip is on).
+    pub bytes: usize,
+    /// The same bytes before compression.
+    pub bytes_uncompressed: usize,
+    /// Wall time of the invocation.
+    pub ms: u64,
+}
+
+/// What okta-push answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum PushResponse {
+    /// For SQS: the messages to retry (`ReportBatchItemFailures`).
+    Sqs(SqsBatchResponse),
+    /// For a direct EventBridge invocation: the counts.
+    Direct(Summary),
+}
+
+/// Why an invocation failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// Nothing could be delivered or kept; Lambda's own retry (and on-failure destination)
+    /// takes over.
+    #[error("{count} events were neither delivered nor kept in the dead letters: {source}")]
+    NotKept {
+        /// How many.
+        count: usize,
+        /// Why the dead-letter write failed.
+        source: StoreError,
+    },
+}
+
+impl From<PushError> for Diagnostic {
+    fn from(e: PushError) -> Self {
+        Diagnostic {
+            error_type: "OktaIngest.NotKept".into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A configuration variable is wrong.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The HTTP client could not be built (TLS roots).
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+/// One input item: an SQS message or a direct invocation's payload.
+struct Input<'a> {
+    id: Option<&'a str>,
+    text: &'a str,
+}
+
+/// The push handler with its long-lived clients.
+pub struct PushHandler {
+    config: PushConfig,
+    destination: Arc<dyn Destination>,
+    dead_letters: Arc<dyn DeadLetterStore>,
+    clock: fn() -> OffsetDateTime,
+}
+
+impl PushHandler {
+    /// A handler over the given adapters.
+    pub fn new(
+        config: PushConfig,
+        destination: Arc<dyn Destination>,
+        dead_letters: Arc<dyn DeadLetterStore>,
+    ) -> Self {
+        PushHandler {
+            config,
+            destination,
+            dead_letters,
+            clock: OffsetDateTime::now_utc,
+        }
+    }
+
+    /// Replaces the wall clock (tests).
+    pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the production handler: configuration from `env`, AWS clients, HTTP client.
+    pub async fn from_env(env: &impl Env) -> Result<Self, StartupError> {
+        let config = PushConfig::from_env(env)?;
+        let aws = crate::aws::sdk_config().await;
+        let secret: Option<Arc<dyn SecretSource>> = config.destination.secret_arn.as_ref().map(|arn| {
+            Arc::new(SecretsManagerSource::new(crate::aws::secrets_client(&aws), arn.clone()))
+                as Arc<dyn SecretSource>
+        });
+        let destination = HttpDestination::new(&config.destination, secret)
+            .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
+        let dead_letters = S3DeadLetters::new(crate::aws::s3_client(&aws), config.state_bucket.clone());
+        tracing::info!(
+            destination = %destination.describe(),
+            format = ?config.destination.format,
+            gzip = config.destination.gzip,
+            max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),
+            state_bucket = %config.state_bucket,
+            "okta-push ready"
+        );
+        Ok(Self::new(config, Arc::new(destination), Arc::new(dead_letters)))
+    }
+
+    /// The Lambda entry point: an SQS batch or a single EventBridge event.
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<PushResponse, PushError> {
+        let deadline = lambda_deadline(event.context.deadline);
+        self.handle_payload(event.payload.get(), &event.context.request_id, deadline)
+            .await
+    }
+
+    /// Handles `payload` (an SQS event or an EventBridge event) due by `deadline`.
+    pub async fn handle_payload(
+        &self,
+        payload: &str,
+        request_id: &str,
+        deadline: Instant,
+    ) -> Result<PushResponse, PushError> {
+        let started = Instant::now();
+        // Lambda's SQS events always have `Records`; anything else is a direct invocation.
+        let sqs = payload
+            .contains("\"Records\"")
+            .then(|| serde_json::from_str::<SqsEvent>(payload).ok())
+            .flatten();
+        match sqs {
+            Some(sqs) => {
+                let inputs: Vec<Input> = sqs
+                    .records
+                    .iter()
+                    .map(|m| Input {
+                        id: m.message_id.as_deref(),
+                        text: m.body.as_deref().unwrap_or(""),
+                    })
+                    .collect();
+                let (summary, not_kept) = self.process(&inputs, request_id, deadline, started).await;
+                let mut failures: Vec<BatchItemFailure> = Vec::new();
+                let mut named = HashSet::new();
+                for i in not_kept {
+                    if let Some(id) = inputs[i].id.filter(|id| named.insert(*id)) {
+                        let mut f = BatchItemFailure::default();
+                        f.item_identifier = id.to_owned();
+                        failures.push(f);
+                    }
+                }
+                let mut response = SqsBatchResponse::default();
+                response.batch_item_failures = failures;
+                let _ = summary;
+                Ok(PushResponse::Sqs(response))
+            }
+            None => {
+                let id = envelope_id(payload);
+                let inputs = [Input {
+                    id: id.as_deref(),
+                    text: payload,
+                }];
+                let (summary, not_kept) = self.process(&inputs, request_id, deadline, started).await;
+                match not_kept.is_empty() {
+                    true => Ok(PushResponse::Direct(summary)),
+                    false => Err(self.last_store_error(not_kept.len())),
+                }
+            }
+        }
+    }
+
+    fn last_store_error(&self, count: usize) -> PushError {
+        PushError::NotKept {
+            count,
+            source: StoreError {
+                location: format!("s3://{}/{}", self.config.state_bucket, dead_letter::DEAD_LETTER_PREFIX),
+                message: "see the preceding error log line".into(),
+            },
+        }
+    }
+
+    /// Filters, batches, delivers and dead-letters `inputs`. Returns the counts and the
+    /// indices of inputs that were neither delivered nor kept.
+    async fn process(
+        &self,
+        inputs: &[Input<'_>],
+        request_id: &str,
+        lambda_deadline: Instant,
+        started: Instant,
+    ) -> (Summary, Vec<usize>) {
+        let now = (self.clock)();
+        let mut summary = Summary {
+            received: inputs.len(),
+            ..Summary::default()
+        };
+        let mut dead: Vec<(usize, DeadLetter)> = Vec::new();
+        let mut events: Vec<(usize, OktaEvent)> = Vec::with_capacity(inputs.len());
+        let mut seen: HashSet<Cow<str>> = HashSet::with_capacity(inputs.len());
+
+        for (i, input) in inputs.iter().enumerate() {
+            let event = match OktaEvent::from_envelope(input.text) {
+                Ok(e) => e,
+                Err(m) => {
+                    summary.malformed += 1;
+                    tracing::warn!(message_id = input.id, reason = %m.reason, "malformed input: keeping it in the dead letters");
+                    dead.push((i, DeadLetter { reason: m.to_string(), message_id: input.id, content: Kept::Raw(input.text) }));
+                    continue;
+                }
+            };
+            let age = event.age(now);
+            if let Some(max) = self.config.max_event_age {
+                if age > max {
+                    summary.dropped_stale += 1;
+                    tracing::info!(
+                        uuid = %event.uuid,
+                        published = %format_rfc3339(event.published),
+                        age_seconds = age.whole_seconds(),
+                        max_event_age_seconds = max.as_secs(),
+                        "dropped stale event: older than MAX_EVENT_AGE_SECONDS"
+                    );
+                    continue;
+                }
+            }
+            if !seen.insert(event.uuid.clone()) {
+                summary.duplicates += 1;
+                tracing::debug!(uuid = %event.uuid, "duplicate uuid in this invocation: forwarded once");
+                continue;
+            }
+            events.push((i, event));
+        }
+
+        let dest = &self.config.destination;
+        let lens: Vec<usize> = events.iter().map(|(_, e)| e.json().len()).collect();
+        let plan = batch::plan(&lens, dest.format, dest.batch_max_events.get(), dest.batch_max_bytes.get());
+        for &j in &plan.oversized {
+            let (i, e) = &events[j];
+            summary.oversized += 1;
+            tracing::warn!(uuid = %e.uuid, bytes = lens[j], "event larger than BATCH_MAX_BYTES: keeping it in the dead letters");
+            dead.push((*i, DeadLetter {
+                reason: format!("event is {} bytes, more than BATCH_MAX_BYTES ({})", lens[j], dest.batch_max_bytes),
+                message_id: inputs[*i].id,
+                content: Kept::Event(e.raw),
+            }));
+        }
+
+        let delivery_deadline = deadline_with_margin(lambda_deadline);
+        let events = &events;
+        let deliveries: Vec<_> = futures::stream::iter(plan.batches)
+            .map(|batch| async move {
+                let body = encode(dest.format, dest.gzip, batch.iter().map(|&j| events[j].1.json()));
+                let delivery = retry::deliver(&*self.destination, &body, dest.timeout, delivery_deadline).await;
+                (batch, delivery, body.bytes.len(), body.uncompressed_len)
+            })
+            .buffer_unordered(dest.concurrency.get())
+            .collect()
+            .await;
+
+        for (batch, delivery, bytes, uncompressed) in deliveries {
+            summary.requests += delivery.attempts;
+            match delivery.result {
+                Ok(()) => {
+                    summary.forwarded += batch.len();
+                    summary.bytes += bytes;
+                    summary.bytes_uncompressed += uncompressed;
+                }
+                Err(reason) => {
+                    for j in batch {
+                        let (i, e) = &events[j];
+                        dead.push((*i, DeadLetter {
+                            reason: format!("not delivered: {reason}"),
+                            message_id: inputs[*i].id,
+                            content: Kept::Event(e.raw),
+                        }));
+                    }
+                }
+            }
+        }
+
+        let mut not_kept = Vec::new();
+        if !dead.is_empty() {
+            let records: Vec<DeadLetter> = dead.iter().map(|(_, d)| d.clone()).collect();
+            match dead_letter::keep(&*self.dead_letters, "push", request_id, &records, now).await {
+                Ok(key) => {
+                    summary.dead_lettered = records.len();
+                    tracing::warn!(count = records.len(), key = %key, "kept undeliverable items in the dead letters");
+                }
+                Err(e) => {
+                    summary.not_kept = records.len();
+                    tracing::error!(count = records.len(), error = %e, "could not keep undeliverable items: returning them for retry");
+                    not_kept = dead.iter().map(|(i, _)| *i).collect();
+                }
+            }
+        }
+        summary.ms = started.elapsed().as_millis() as u64;
+        log_summary(&summary);
+        (summary, not_kept)
+    }
+}
+
+fn log_summary(s: &Summary) {
+    tracing::info!(
+        received = s.received,
+        forwarded = s.forwarded,
+        dropped_stale = s.dropped_stale,
+        duplicates = s.duplicates,
+        malformed = s.malformed,
+        oversized = s.oversized,
+        dead_lettered = s.dead_lettered,
+        not_kept = s.not_kept,
+        requests = s.requests,
+        bytes = s.bytes,
+        bytes_uncompressed = s.bytes_uncompressed,
+        ms = s.ms,
+        "invocation summary"
+    );
+}
+
+/// The `id` of an EventBridge envelope, for naming a direct invocation's dead letter.
+fn envelope_id(payload: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    serde_json::from_str::<Id>(payload).ok().and_then(|i| i.id)
+}
+
+/// The Lambda deadline (epoch milliseconds) as a monotonic instant.
+pub fn lambda_deadline(deadline_epoch_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
+}
+
+/// When delivery must stop so dead letters can still be written: [`DEADLINE_MARGIN`]
+/// before the deadline, or a third of the time left if that is shorter.
+pub fn deadline_with_margin(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    deadline - DEADLINE_MARGIN.min(left / 3)
+}

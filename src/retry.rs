@@ -1,0 +1,148 @@
+//! Delivering one batch: attempts with exponential backoff and full jitter, within a deadline.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::destination::{Destination, SendError};
+use crate::encode::Body;
+
+/// First backoff ceiling; doubles per attempt.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// Largest backoff ceiling.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(20);
+/// An attempt with less time than this left is not started.
+const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+
+/// What happened to one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Requests made.
+    pub attempts: u32,
+    /// `Ok` once the destination accepted the batch; otherwise why it gave up.
+    pub result: Result<(), String>,
+}
+
+/// Full-jitter backoff before attempt `attempt + 1` (AWS Architecture Blog, "Exponential
+/// Backoff And Jitter"): uniform in `[0, min(cap, base * 2^attempt)]`.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .min(BACKOFF_CAP);
+    ceiling.mul_f64(fastrand::f64())
+}
+
+/// Sends `body` until it is accepted, a permanent error occurs, or `deadline` would be passed.
+pub async fn deliver(
+    destination: &dyn Destination,
+    body: &Body,
+    timeout: Duration,
+    deadline: Instant,
+) -> Delivery {
+    let mut attempts = 0;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < MIN_ATTEMPT {
+            return Delivery {
+                attempts,
+                result: Err(format!("no time left before the Lambda deadline after {attempts} attempts")),
+            };
+        }
+        attempts += 1;
+        let error = match destination.send(body, timeout.min(left)).await {
+            Ok(()) => return Delivery { attempts, result: Ok(()) },
+            Err(e) => e,
+        };
+        let (reason, retry_after) = match error {
+            SendError::Permanent { reason } => {
+                tracing::warn!(attempts, %reason, "destination refused the batch permanently");
+                return Delivery { attempts, result: Err(reason) };
+            }
+            SendError::Retryable { reason, retry_after } => (reason, retry_after),
+        };
+        // Honour Retry-After as a floor; jitter still spreads concurrent senders.
+        let wait = backoff(attempts - 1).max(retry_after.unwrap_or_default());
+        if Instant::now() + wait + MIN_ATTEMPT > deadline {
+            tracing::warn!(attempts, %reason, "giving up on the batch: no time for another attempt");
+            return Delivery {
+                attempts,
+                result: Err(format!("{reason} (gave up after {attempts} attempts: Lambda deadline)")),
+            };
+        }
+        tracing::info!(attempts, wait_ms = wait.as_millis() as u64, %reason, "retrying batch");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::future::BoxFuture;
+    use std::sync::Mutex;
+
+    /// A destination that answers from a script, then succeeds.
+    struct Scripted(Mutex<Vec<SendError>>);
+
+    impl Destination for Scripted {
+        fn send<'a>(&'a self, _: &'a Body, _: Duration) -> BoxFuture<'a, Result<(), SendError>> {
+            let next = self.0.lock().unwrap().pop();
+            Box::pin(async move { next.map_or(Ok(()), Err) })
+        }
+        fn describe(&self) -> String {
+            "scripted".into()
+        }
+    }
+
+    fn body() -> Body {
+        crate::encode::encode(crate::encode::Format::Json, false, ["{}"].into_iter())
+    }
+
+    fn retryable(after: Option<u64>) -> SendError {
+        SendError::Retryable { reason: "HTTP 503".into(), retry_after: after.map(Duration::from_secs) }
+    }
+
+    #[test]
+    fn backoff_stays_within_the_growing_ceiling() {
+        for attempt in 0..40 {
+            let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(16)).min(BACKOFF_CAP);
+            for _ in 0..50 {
+                assert!(backoff(attempt) <= ceiling);
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_on_503_then_succeeds() {
+        let dest = Scripted(Mutex::new(vec![retryable(None), retryable(None)]));
+        let d = deliver(&dest, &body(), Duration::from_secs(5), Instant::now() + Duration::from_secs(60)).await;
+        assert_eq!(d, Delivery { attempts: 3, result: Ok(()) });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_at_least_retry_after() {
+        let dest = Scripted(Mutex::new(vec![retryable(Some(7))]));
+        let start = Instant::now();
+        let d = deliver(&dest, &body(), Duration::from_secs(5), start + Duration::from_secs(60)).await;
+        assert_eq!(d.result, Ok(()));
+        assert!(start.elapsed() >= Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_error_is_not_retried() {
+        let dest = Scripted(Mutex::new(vec![SendError::Permanent { reason: "HTTP 400".into() }]));
+        let d = deliver(&dest, &body(), Duration::from_secs(5), Instant::now() + Duration::from_secs(60)).await;
+        assert_eq!(d.attempts, 1);
+        assert_eq!(d.result, Err("HTTP 400".into()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_before_the_deadline_rather_than_past_it() {
+        let dest = Scripted(Mutex::new(vec![retryable(Some(3600)); 3]));
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(10);
+        let d = deliver(&dest, &body(), Duration::from_secs(5), deadline).await;
+        assert_eq!(d.attempts, 1);
+        assert!(d.result.unwrap_err().contains("Lambda deadline"));
+        assert!(Instant::now() <= deadline);
+    }
+}
