@@ -52,7 +52,10 @@ mod tests {
     fn splits_on_bytes_with_framing_counted() {
         // JSON array: 2 bytes of brackets + (len + 1) per event. 2 + 3*11 = 35 fits 35, not 34.
         assert_eq!(plan(&[10; 3], Format::Json, 100, 35).batches.len(), 1);
-        assert_eq!(plan(&[10; 3], Format::Json, 100, 34).batches, vec![vec![0, 1], vec![2]]);
+        assert_eq!(
+            plan(&[10; 3], Format::Json, 100, 34).batches,
+            vec![vec![0, 1], vec![2]]
+        );
     }
 
     #[test]

@@ -134,7 +134,9 @@ impl DestinationConfig {
                     .map_err(|e: String| ConfigError::new("DESTINATION_FORMAT", e))?,
             },
             gzip: bool_var(env, "DESTINATION_GZIP", true)?,
-            secret_arn: env.get("DESTINATION_SECRET_ARN").map(|v| v.trim().to_owned()),
+            secret_arn: env
+                .get("DESTINATION_SECRET_ARN")
+                .map(|v| v.trim().to_owned()),
             auth_header: match env.get("DESTINATION_AUTH_HEADER") {
                 None => HeaderName::from_static("authorization"),
                 Some(v) => HeaderName::try_from(v.trim()).map_err(|_| {
@@ -198,9 +200,9 @@ pub fn max_event_age(env: &impl Env) -> Result<Option<Duration>, ConfigError> {
 /// `STATE_BUCKET`: required, an S3 bucket name.
 pub fn state_bucket(env: &impl Env) -> Result<String, ConfigError> {
     const VAR: &str = "STATE_BUCKET";
-    let name = env
-        .get(VAR)
-        .ok_or_else(|| ConfigError::new(VAR, "required: the S3 bucket for dead letters and state"))?;
+    let name = env.get(VAR).ok_or_else(|| {
+        ConfigError::new(VAR, "required: the S3 bucket for dead letters and state")
+    })?;
     let name = name.trim();
     let valid = (3..=63).contains(&name.len())
         && name
@@ -226,7 +228,10 @@ fn destination_url(env: &impl Env, allow_http: bool) -> Result<Url, ConfigError>
         .ok_or_else(|| ConfigError::new(VAR, "required: the https URL batches are POSTed to"))?;
     // The URL may carry a token (Sumo Logic collectors), so problems never repeat it whole.
     let url = Url::parse(raw.trim()).map_err(|e| {
-        ConfigError::new(VAR, format!("not an absolute URL ({e}); expected https://host/path"))
+        ConfigError::new(
+            VAR,
+            format!("not an absolute URL ({e}); expected https://host/path"),
+        )
     })?;
     match url.scheme() {
         "https" => {}
@@ -245,7 +250,10 @@ fn destination_url(env: &impl Env, allow_http: bool) -> Result<Url, ConfigError>
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::new(VAR, "has no host; expected https://host/path"));
+        return Err(ConfigError::new(
+            VAR,
+            "has no host; expected https://host/path",
+        ));
     }
     Ok(url)
 }
@@ -256,7 +264,10 @@ fn bool_var(env: &impl Env, name: &'static str, default: bool) -> Result<bool, C
         Some(v) => match v.as_str() {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
-            _ => Err(ConfigError::new(name, format!("{v:?} is not a boolean; expected true or false"))),
+            _ => Err(ConfigError::new(
+                name,
+                format!("{v:?} is not a boolean; expected true or false"),
+            )),
         },
     }
 }
@@ -270,9 +281,10 @@ fn seconds_var(
     let Some(v) = env.get(name) else {
         return Ok(default);
     };
-    let secs: f64 = v.trim().parse().map_err(|_| {
-        ConfigError::new(name, format!("{v:?} is not a number of seconds"))
-    })?;
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(name, format!("{v:?} is not a number of seconds")))?;
     if !secs.is_finite() || secs < 0.0 || (secs == 0.0 && !zero_allowed) || secs > 31_536_000.0 {
         let range = if zero_allowed { "0" } else { "more than 0" };
         return Err(ConfigError::new(
@@ -283,7 +295,11 @@ fn seconds_var(
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn count_var(env: &impl Env, name: &'static str, default: usize) -> Result<NonZeroUsize, ConfigError> {
+fn count_var(
+    env: &impl Env,
+    name: &'static str,
+    default: usize,
+) -> Result<NonZeroUsize, ConfigError> {
     let Some(v) = env.get(name) else {
         return NonZeroUsize::new(default)
             .ok_or_else(|| ConfigError::new(name, "the built-in default is zero"));
@@ -298,8 +314,10 @@ mod tests {
     use super::*;
 
     fn push(env: &[(&str, &str)]) -> Result<PushConfig, ConfigError> {
-        let env: Vec<(String, String)> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         PushConfig::from_env(&env)
     }
 
@@ -316,7 +334,10 @@ mod tests {
         assert!(c.destination.gzip);
         assert_eq!(c.destination.auth_header.as_str(), "authorization");
         assert_eq!(c.destination.auth_scheme, "Bearer");
-        assert_eq!(c.destination.batch_max_events.get(), DEFAULT_BATCH_MAX_EVENTS);
+        assert_eq!(
+            c.destination.batch_max_events.get(),
+            DEFAULT_BATCH_MAX_EVENTS
+        );
         assert_eq!(c.destination.batch_max_bytes.get(), DEFAULT_BATCH_MAX_BYTES);
         assert_eq!(c.destination.secret_arn, None);
     }
@@ -375,12 +396,18 @@ mod tests {
     #[test]
     fn a_url_token_never_reaches_debug_output_or_errors() {
         let env = [
-            ("DESTINATION_URL", "https://collectors.sumologic.com/receiver/v1/http/SECRETTOKEN42"),
+            (
+                "DESTINATION_URL",
+                "https://collectors.sumologic.com/receiver/v1/http/SECRETTOKEN42",
+            ),
             MINIMAL[1],
         ];
         let c = push(&env).unwrap();
         assert!(!format!("{c:?}").contains("SECRETTOKEN42"));
         let env = [("DESTINATION_URL", "ftp://h/SECRETTOKEN42"), MINIMAL[1]];
-        assert!(!push(&env).unwrap_err().to_string().contains("SECRETTOKEN42"));
+        assert!(!push(&env)
+            .unwrap_err()
+            .to_string()
+            .contains("SECRETTOKEN42"));
     }
 }

@@ -97,7 +97,11 @@ pub struct StoreError {
 /// Somewhere dead letters are kept.
 pub trait DeadLetterStore: Send + Sync {
     /// Stores one gzipped NDJSON object under `key`.
-    fn put<'a>(&'a self, key: &'a str, gzipped_ndjson: Vec<u8>) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        gzipped_ndjson: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// Writes `records` as one object; returns its key.
@@ -131,7 +135,11 @@ impl S3DeadLetters {
 }
 
 impl DeadLetterStore for S3DeadLetters {
-    fn put<'a>(&'a self, key: &'a str, gzipped_ndjson: Vec<u8>) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        gzipped_ndjson: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.client
                 .put_object()
@@ -160,7 +168,11 @@ pub struct MemoryDeadLetters {
 }
 
 impl DeadLetterStore for MemoryDeadLetters {
-    fn put<'a>(&'a self, key: &'a str, gzipped_ndjson: Vec<u8>) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        gzipped_ndjson: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(StoreError {
@@ -185,10 +197,19 @@ mod tests {
     fn ndjson_keeps_events_verbatim_and_raw_input_escaped() {
         let event: &RawValue = serde_json::from_str(r#"{"uuid":"u1","n":1.50}"#).unwrap();
         let records = [
-            DeadLetter { reason: "HTTP 400".into(), message_id: Some("m1"), content: Kept::Event(event) },
-            DeadLetter { reason: "not JSON".into(), message_id: None, content: Kept::Raw("oops\n\"x") },
+            DeadLetter {
+                reason: "HTTP 400".into(),
+                message_id: Some("m1"),
+                content: Kept::Event(event),
+            },
+            DeadLetter {
+                reason: "not JSON".into(),
+                message_id: None,
+                content: Kept::Raw("oops\n\"x"),
+            },
         ];
-        let text = String::from_utf8(to_ndjson(&records, datetime!(2026-01-02 03:04:05.006 UTC))).unwrap();
+        let text =
+            String::from_utf8(to_ndjson(&records, datetime!(2026-01-02 03:04:05.006 UTC))).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -202,7 +223,10 @@ mod tests {
     #[test]
     fn keys_are_partitioned_by_day_under_the_origin() {
         let key = object_key("push", datetime!(2026-11-22 09:08:07 UTC), "abc-123/../x");
-        assert!(key.starts_with("dead-letter/push/2026/11/22/090807-abc-123x-"), "{key}");
+        assert!(
+            key.starts_with("dead-letter/push/2026/11/22/090807-abc-123x-"),
+            "{key}"
+        );
         assert!(key.ends_with(".ndjson.gz"));
     }
 }

@@ -35,14 +35,22 @@ pub enum SendError {
 /// Somewhere batches can be sent.
 pub trait Destination: Send + Sync {
     /// One attempt at delivering `body`, giving up after `timeout`.
-    fn send<'a>(&'a self, body: &'a Body, timeout: Duration) -> BoxFuture<'a, Result<(), SendError>>;
+    fn send<'a>(
+        &'a self,
+        body: &'a Body,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<(), SendError>>;
 
     /// Where this destination is, safe to log.
     fn describe(&self) -> String;
 }
 
 /// Classifies a response status (OKTA.md: 408, 429 and 5xx retry; other 4xx do not).
-pub fn classify(status: StatusCode, retry_after: Option<Duration>, detail: &str) -> Result<(), SendError> {
+pub fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    detail: &str,
+) -> Result<(), SendError> {
     if status.is_success() {
         return Ok(());
     }
@@ -55,7 +63,10 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>, detail: &str)
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
     {
-        Err(SendError::Retryable { reason, retry_after })
+        Err(SendError::Retryable {
+            reason,
+            retry_after,
+        })
     } else {
         Err(SendError::Permanent { reason })
     }
@@ -107,7 +118,8 @@ impl HttpDestination {
             format!("{} {}", self.auth_scheme, secret.expose())
         };
         let mut value = HeaderValue::try_from(text).map_err(|_| SendError::Permanent {
-            reason: "the destination credential contains characters not allowed in an HTTP header".into(),
+            reason: "the destination credential contains characters not allowed in an HTTP header"
+                .into(),
         })?;
         value.set_sensitive(true);
         Ok(value)
@@ -150,7 +162,11 @@ impl HttpDestination {
 }
 
 impl Destination for HttpDestination {
-    fn send<'a>(&'a self, body: &'a Body, timeout: Duration) -> BoxFuture<'a, Result<(), SendError>> {
+    fn send<'a>(
+        &'a self,
+        body: &'a Body,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             let credential = match &self.credential {
                 None => None,
@@ -162,13 +178,24 @@ impl Destination for HttpDestination {
             let mut response = self
                 .attempt(body, timeout, credential.as_ref().map(|c| &c.1))
                 .await?;
-            let rejected = matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
-            if let (true, Some(cache), Some((generation, _))) = (rejected, &self.credential, &credential) {
+            let rejected = matches!(
+                response.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            );
+            if let (true, Some(cache), Some((generation, _))) =
+                (rejected, &self.credential, &credential)
+            {
                 // The secret may have been rotated since this container read it: re-read once.
-                tracing::warn!(status = response.status().as_u16(), "destination rejected the credential; re-reading the secret once");
-                let fresh = cache.refresh(*generation).await.map_err(|e| SendError::Permanent {
-                    reason: format!("destination credential: {e}"),
-                })?;
+                tracing::warn!(
+                    status = response.status().as_u16(),
+                    "destination rejected the credential; re-reading the secret once"
+                );
+                let fresh = cache
+                    .refresh(*generation)
+                    .await
+                    .map_err(|e| SendError::Permanent {
+                        reason: format!("destination credential: {e}"),
+                    })?;
                 response = self.attempt(body, timeout, Some(&fresh.1)).await?;
             }
             let status = response.status();
@@ -220,8 +247,13 @@ impl MemoryDestination {
 }
 
 impl Destination for MemoryDestination {
-    fn send<'a>(&'a self, body: &'a Body, _timeout: Duration) -> BoxFuture<'a, Result<(), SendError>> {
-        self.attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fn send<'a>(
+        &'a self,
+        body: &'a Body,
+        _timeout: Duration,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let scripted = self.script.lock().ok().and_then(|mut s| s.pop_front());
         let result = match scripted {
             Some(e) => Err(e),
@@ -259,11 +291,17 @@ mod tests {
     fn retries_408_429_and_5xx_and_nothing_else() {
         for code in [408, 429, 500, 502, 503, 504] {
             let s = StatusCode::from_u16(code).unwrap();
-            assert!(matches!(classify(s, None, ""), Err(SendError::Retryable { .. })), "{code}");
+            assert!(
+                matches!(classify(s, None, ""), Err(SendError::Retryable { .. })),
+                "{code}"
+            );
         }
         for code in [400, 401, 403, 404, 413, 422] {
             let s = StatusCode::from_u16(code).unwrap();
-            assert!(matches!(classify(s, None, ""), Err(SendError::Permanent { .. })), "{code}");
+            assert!(
+                matches!(classify(s, None, ""), Err(SendError::Permanent { .. })),
+                "{code}"
+            );
         }
         assert_eq!(classify(StatusCode::ACCEPTED, None, ""), Ok(()));
     }
@@ -273,9 +311,16 @@ mod tests {
         let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO), "never negative");
+        assert_eq!(
+            parse_retry_after(&earlier, now),
+            Some(Duration::ZERO),
+            "never negative"
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -25,7 +25,9 @@ impl std::str::FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "json" => Ok(Format::Json),
             "ndjson" => Ok(Format::Ndjson),
-            other => Err(format!("{other:?} is not a known format; expected json or ndjson")),
+            other => Err(format!(
+                "{other:?} is not a known format; expected json or ndjson"
+            )),
         }
     }
 }
@@ -116,7 +118,10 @@ fn write_body<'a>(format: Format, events: impl Iterator<Item = &'a str>, out: &m
 
 /// gzip of `data` at [`GZIP_LEVEL`].
 pub fn gzip_bytes(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), Compression::new(GZIP_LEVEL));
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(data.len() / 6 + 64),
+        Compression::new(GZIP_LEVEL),
+    );
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(data);
     enc.finish().unwrap_or_default()
@@ -129,7 +134,9 @@ mod tests {
 
     fn gunzip(b: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(b).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(b)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 

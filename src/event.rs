@@ -42,7 +42,9 @@ impl<'a> OktaEvent<'a> {
         }
         // Only the fields used are typed; any other field may hold anything (OKTA.md).
         let fields: Fields = serde_json::from_str(text).map_err(|e| {
-            Malformed::new(format!("detail.uuid or detail.published is not a string ({e})"))
+            Malformed::new(format!(
+                "detail.uuid or detail.published is not a string ({e})"
+            ))
         })?;
         let uuid = match fields.uuid {
             Some(u) if !u.trim().is_empty() => u,
@@ -152,18 +154,30 @@ mod tests {
     fn names_what_is_wrong_with_a_malformed_envelope() {
         let cases = [
             ("not json".to_string(), "not an EventBridge event"),
-            (envelope(DETAIL, "aws.events"), "not an Okta partner event source"),
+            (
+                envelope(DETAIL, "aws.events"),
+                "not an Okta partner event source",
+            ),
             (
                 r#"{"source":"aws.partner/okta.com/a/b"}"#.to_string(),
                 "detail is missing",
             ),
-            (envelope("[1]", "aws.partner/okta.com/a/b"), "not a JSON object"),
             (
-                envelope(r#"{"published":"2023-05-30T14:17:58.126Z"}"#, "aws.partner/okta.com/a/b"),
+                envelope("[1]", "aws.partner/okta.com/a/b"),
+                "not a JSON object",
+            ),
+            (
+                envelope(
+                    r#"{"published":"2023-05-30T14:17:58.126Z"}"#,
+                    "aws.partner/okta.com/a/b",
+                ),
                 "detail.uuid is missing",
             ),
             (
-                envelope(r#"{"uuid":7,"published":"2023-05-30T14:17:58.126Z"}"#, "aws.partner/okta.com/a/b"),
+                envelope(
+                    r#"{"uuid":7,"published":"2023-05-30T14:17:58.126Z"}"#,
+                    "aws.partner/okta.com/a/b",
+                ),
                 "not a string",
             ),
             (
@@ -171,7 +185,10 @@ mod tests {
                 "detail.published is missing",
             ),
             (
-                envelope(r#"{"uuid":"u","published":"yesterday"}"#, "aws.partner/okta.com/a/b"),
+                envelope(
+                    r#"{"uuid":"u","published":"yesterday"}"#,
+                    "aws.partner/okta.com/a/b",
+                ),
                 "not an RFC 3339 timestamp",
             ),
         ];

@@ -137,13 +137,17 @@ impl PushHandler {
     pub async fn from_env(env: &impl Env) -> Result<Self, StartupError> {
         let config = PushConfig::from_env(env)?;
         let aws = crate::aws::sdk_config().await;
-        let secret: Option<Arc<dyn SecretSource>> = config.destination.secret_arn.as_ref().map(|arn| {
-            Arc::new(SecretsManagerSource::new(crate::aws::secrets_client(&aws), arn.clone()))
-                as Arc<dyn SecretSource>
-        });
+        let secret: Option<Arc<dyn SecretSource>> =
+            config.destination.secret_arn.as_ref().map(|arn| {
+                Arc::new(SecretsManagerSource::new(
+                    crate::aws::secrets_client(&aws),
+                    arn.clone(),
+                )) as Arc<dyn SecretSource>
+            });
         let destination = HttpDestination::new(&config.destination, secret)
             .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
-        let dead_letters = S3DeadLetters::new(crate::aws::s3_client(&aws), config.state_bucket.clone());
+        let dead_letters =
+            S3DeadLetters::new(crate::aws::s3_client(&aws), config.state_bucket.clone());
         tracing::info!(
             destination = %destination.describe(),
             format = ?config.destination.format,
@@ -152,11 +156,18 @@ impl PushHandler {
             state_bucket = %config.state_bucket,
             "okta-push ready"
         );
-        Ok(Self::new(config, Arc::new(destination), Arc::new(dead_letters)))
+        Ok(Self::new(
+            config,
+            Arc::new(destination),
+            Arc::new(dead_letters),
+        ))
     }
 
     /// The Lambda entry point: an SQS batch or a single EventBridge event.
-    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<PushResponse, PushError> {
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> Result<PushResponse, PushError> {
         let deadline = lambda_deadline(event.context.deadline);
         self.handle_payload(event.payload.get(), &event.context.request_id, deadline)
             .await
@@ -185,7 +196,8 @@ impl PushHandler {
                         text: m.body.as_deref().unwrap_or(""),
                     })
                     .collect();
-                let (summary, not_kept) = self.process(&inputs, request_id, deadline, started).await;
+                let (summary, not_kept) =
+                    self.process(&inputs, request_id, deadline, started).await;
                 let mut failures: Vec<BatchItemFailure> = Vec::new();
                 let mut named = HashSet::new();
                 for i in not_kept {
@@ -206,7 +218,8 @@ impl PushHandler {
                     id: id.as_deref(),
                     text: payload,
                 }];
-                let (summary, not_kept) = self.process(&inputs, request_id, deadline, started).await;
+                let (summary, not_kept) =
+                    self.process(&inputs, request_id, deadline, started).await;
                 match not_kept.is_empty() {
                     true => Ok(PushResponse::Direct(summary)),
                     false => Err(self.last_store_error(not_kept.len())),
@@ -219,7 +232,11 @@ impl PushHandler {
         PushError::NotKept {
             count,
             source: StoreError {
-                location: format!("s3://{}/{}", self.config.state_bucket, dead_letter::DEAD_LETTER_PREFIX),
+                location: format!(
+                    "s3://{}/{}",
+                    self.config.state_bucket,
+                    dead_letter::DEAD_LETTER_PREFIX
+                ),
                 message: "see the preceding error log line".into(),
             },
         }
@@ -249,7 +266,14 @@ impl PushHandler {
                 Err(m) => {
                     summary.malformed += 1;
                     tracing::warn!(message_id = input.id, reason = %m.reason, "malformed input: keeping it in the dead letters");
-                    dead.push((i, DeadLetter { reason: m.to_string(), message_id: input.id, content: Kept::Raw(input.text) }));
+                    dead.push((
+                        i,
+                        DeadLetter {
+                            reason: m.to_string(),
+                            message_id: input.id,
+                            content: Kept::Raw(input.text),
+                        },
+                    ));
                     continue;
                 }
             };
@@ -277,24 +301,41 @@ impl PushHandler {
 
         let dest = &self.config.destination;
         let lens: Vec<usize> = events.iter().map(|(_, e)| e.json().len()).collect();
-        let plan = batch::plan(&lens, dest.format, dest.batch_max_events.get(), dest.batch_max_bytes.get());
+        let plan = batch::plan(
+            &lens,
+            dest.format,
+            dest.batch_max_events.get(),
+            dest.batch_max_bytes.get(),
+        );
         for &j in &plan.oversized {
             let (i, e) = &events[j];
             summary.oversized += 1;
             tracing::warn!(uuid = %e.uuid, bytes = lens[j], "event larger than BATCH_MAX_BYTES: keeping it in the dead letters");
-            dead.push((*i, DeadLetter {
-                reason: format!("event is {} bytes, more than BATCH_MAX_BYTES ({})", lens[j], dest.batch_max_bytes),
-                message_id: inputs[*i].id,
-                content: Kept::Event(e.raw),
-            }));
+            dead.push((
+                *i,
+                DeadLetter {
+                    reason: format!(
+                        "event is {} bytes, more than BATCH_MAX_BYTES ({})",
+                        lens[j], dest.batch_max_bytes
+                    ),
+                    message_id: inputs[*i].id,
+                    content: Kept::Event(e.raw),
+                },
+            ));
         }
 
         let delivery_deadline = deadline_with_margin(lambda_deadline);
         let events = &events;
         let deliveries: Vec<_> = futures::stream::iter(plan.batches)
             .map(|batch| async move {
-                let body = encode(dest.format, dest.gzip, batch.iter().map(|&j| events[j].1.json()));
-                let delivery = retry::deliver(&*self.destination, &body, dest.timeout, delivery_deadline).await;
+                let body = encode(
+                    dest.format,
+                    dest.gzip,
+                    batch.iter().map(|&j| events[j].1.json()),
+                );
+                let delivery =
+                    retry::deliver(&*self.destination, &body, dest.timeout, delivery_deadline)
+                        .await;
                 (batch, delivery, body.bytes.len(), body.uncompressed_len)
             })
             .buffer_unordered(dest.concurrency.get())
@@ -312,11 +353,14 @@ impl PushHandler {
                 Err(reason) => {
                     for j in batch {
                         let (i, e) = &events[j];
-                        dead.push((*i, DeadLetter {
-                            reason: format!("not delivered: {reason}"),
-                            message_id: inputs[*i].id,
-                            content: Kept::Event(e.raw),
-                        }));
+                        dead.push((
+                            *i,
+                            DeadLetter {
+                                reason: format!("not delivered: {reason}"),
+                                message_id: inputs[*i].id,
+                                content: Kept::Event(e.raw),
+                            },
+                        ));
                     }
                 }
             }

@@ -28,7 +28,8 @@ mod tests {
 
     #[test]
     fn origin_drops_path_query_and_userinfo() {
-        let u = Url::parse("https://user:pw@collectors.example.com:8443/receiver/TOKEN?key=K").unwrap();
+        let u =
+            Url::parse("https://user:pw@collectors.example.com:8443/receiver/TOKEN?key=K").unwrap();
         assert_eq!(origin(&u), "https://collectors.example.com:8443");
     }
 

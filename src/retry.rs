@@ -45,20 +45,33 @@ pub async fn deliver(
         if left < MIN_ATTEMPT {
             return Delivery {
                 attempts,
-                result: Err(format!("no time left before the Lambda deadline after {attempts} attempts")),
+                result: Err(format!(
+                    "no time left before the Lambda deadline after {attempts} attempts"
+                )),
             };
         }
         attempts += 1;
         let error = match destination.send(body, timeout.min(left)).await {
-            Ok(()) => return Delivery { attempts, result: Ok(()) },
+            Ok(()) => {
+                return Delivery {
+                    attempts,
+                    result: Ok(()),
+                }
+            }
             Err(e) => e,
         };
         let (reason, retry_after) = match error {
             SendError::Permanent { reason } => {
                 tracing::warn!(attempts, %reason, "destination refused the batch permanently");
-                return Delivery { attempts, result: Err(reason) };
+                return Delivery {
+                    attempts,
+                    result: Err(reason),
+                };
             }
-            SendError::Retryable { reason, retry_after } => (reason, retry_after),
+            SendError::Retryable {
+                reason,
+                retry_after,
+            } => (reason, retry_after),
         };
         // Honour Retry-After as a floor; jitter still spreads concurrent senders.
         let wait = backoff(attempts - 1).max(retry_after.unwrap_or_default());
@@ -66,7 +79,9 @@ pub async fn deliver(
             tracing::warn!(attempts, %reason, "giving up on the batch: no time for another attempt");
             return Delivery {
                 attempts,
-                result: Err(format!("{reason} (gave up after {attempts} attempts: Lambda deadline)")),
+                result: Err(format!(
+                    "{reason} (gave up after {attempts} attempts: Lambda deadline)"
+                )),
             };
         }
         tracing::info!(attempts, wait_ms = wait.as_millis() as u64, %reason, "retrying batch");
@@ -98,13 +113,18 @@ mod tests {
     }
 
     fn retryable(after: Option<u64>) -> SendError {
-        SendError::Retryable { reason: "HTTP 503".into(), retry_after: after.map(Duration::from_secs) }
+        SendError::Retryable {
+            reason: "HTTP 503".into(),
+            retry_after: after.map(Duration::from_secs),
+        }
     }
 
     #[test]
     fn backoff_stays_within_the_growing_ceiling() {
         for attempt in 0..40 {
-            let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(16)).min(BACKOFF_CAP);
+            let ceiling = BACKOFF_BASE
+                .saturating_mul(1 << attempt.min(16))
+                .min(BACKOFF_CAP);
             for _ in 0..50 {
                 assert!(backoff(attempt) <= ceiling);
             }
@@ -114,23 +134,49 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retries_on_503_then_succeeds() {
         let dest = Scripted(Mutex::new(vec![retryable(None), retryable(None)]));
-        let d = deliver(&dest, &body(), Duration::from_secs(5), Instant::now() + Duration::from_secs(60)).await;
-        assert_eq!(d, Delivery { attempts: 3, result: Ok(()) });
+        let d = deliver(
+            &dest,
+            &body(),
+            Duration::from_secs(5),
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
+        assert_eq!(
+            d,
+            Delivery {
+                attempts: 3,
+                result: Ok(())
+            }
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn waits_at_least_retry_after() {
         let dest = Scripted(Mutex::new(vec![retryable(Some(7))]));
         let start = Instant::now();
-        let d = deliver(&dest, &body(), Duration::from_secs(5), start + Duration::from_secs(60)).await;
+        let d = deliver(
+            &dest,
+            &body(),
+            Duration::from_secs(5),
+            start + Duration::from_secs(60),
+        )
+        .await;
         assert_eq!(d.result, Ok(()));
         assert!(start.elapsed() >= Duration::from_secs(7));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_permanent_error_is_not_retried() {
-        let dest = Scripted(Mutex::new(vec![SendError::Permanent { reason: "HTTP 400".into() }]));
-        let d = deliver(&dest, &body(), Duration::from_secs(5), Instant::now() + Duration::from_secs(60)).await;
+        let dest = Scripted(Mutex::new(vec![SendError::Permanent {
+            reason: "HTTP 400".into(),
+        }]));
+        let d = deliver(
+            &dest,
+            &body(),
+            Duration::from_secs(5),
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
         assert_eq!(d.attempts, 1);
         assert_eq!(d.result, Err("HTTP 400".into()));
     }

@@ -100,7 +100,10 @@ impl SecretSource for SecretsManagerSource {
                     message: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
                 })?;
             let text = out.secret_string().ok_or_else(|| {
-                SecretError::Format(format!("{} has no SecretString (binary secrets are not supported)", self.arn))
+                SecretError::Format(format!(
+                    "{} has no SecretString (binary secrets are not supported)",
+                    self.arn
+                ))
             })?;
             Secret::from_secret_string(text)
         })
@@ -172,9 +175,14 @@ mod tests {
 
     #[test]
     fn reads_plain_and_json_secret_strings() {
-        assert_eq!(Secret::from_secret_string(" abc \n").unwrap().expose(), "abc");
         assert_eq!(
-            Secret::from_secret_string(r#"{"token":"xyz","note":"rotated"}"#).unwrap().expose(),
+            Secret::from_secret_string(" abc \n").unwrap().expose(),
+            "abc"
+        );
+        assert_eq!(
+            Secret::from_secret_string(r#"{"token":"xyz","note":"rotated"}"#)
+                .unwrap()
+                .expose(),
             "xyz"
         );
         let err = Secret::from_secret_string(r#"{"apiKey":"leaked-value"}"#).unwrap_err();

@@ -30,7 +30,10 @@ struct Rig {
 
 fn rig(extra: &[(&str, &str)]) -> Rig {
     let mut env: Vec<(String, String)> = vec![
-        ("DESTINATION_URL".into(), "https://logs.example.com/in".into()),
+        (
+            "DESTINATION_URL".into(),
+            "https://logs.example.com/in".into(),
+        ),
         ("STATE_BUCKET".into(), "state".into()),
         ("DESTINATION_GZIP".into(), "false".into()),
     ];
@@ -38,8 +41,13 @@ fn rig(extra: &[(&str, &str)]) -> Rig {
     let config = PushConfig::from_env(&env).unwrap();
     let destination = Arc::new(MemoryDestination::default());
     let dead_letters = Arc::new(MemoryDeadLetters::default());
-    let handler = PushHandler::new(config, destination.clone(), dead_letters.clone()).with_clock(sample_now);
-    Rig { handler, destination, dead_letters }
+    let handler =
+        PushHandler::new(config, destination.clone(), dead_letters.clone()).with_clock(sample_now);
+    Rig {
+        handler,
+        destination,
+        dead_letters,
+    }
 }
 
 fn deadline() -> Instant {
@@ -58,7 +66,12 @@ fn sample_bodies() -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["messageId"].as_str().unwrap().to_owned(), r["body"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["messageId"].as_str().unwrap().to_owned(),
+                r["body"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -73,15 +86,24 @@ fn dead_letter_lines(store: &MemoryDeadLetters) -> Vec<Value> {
     for (key, gz) in objects.iter() {
         assert!(key.starts_with("dead-letter/push/2026/11/22/"), "{key}");
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
-        lines.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        lines.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
     }
     lines
 }
 
 fn failures(response: &PushResponse) -> Vec<String> {
     match response {
-        PushResponse::Sqs(r) => r.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect(),
+        PushResponse::Sqs(r) => r
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect(),
         PushResponse::Direct(_) => panic!("expected an SQS response"),
     }
 }
@@ -89,28 +111,55 @@ fn failures(response: &PushResponse) -> Vec<String> {
 #[tokio::test]
 async fn sample_batch_forwards_fresh_events_byte_for_byte_once_and_keeps_the_malformed() {
     let rig = rig(&[]);
-    let response = rig.handler.handle_payload(SQS_BATCH, "req-1", deadline()).await.unwrap();
+    let response = rig
+        .handler
+        .handle_payload(SQS_BATCH, "req-1", deadline())
+        .await
+        .unwrap();
     assert!(failures(&response).is_empty());
 
     let bodies = sample_bodies();
     let accepted = rig.destination.accepted();
     assert_eq!(accepted.len(), 1, "seven messages fit one batch");
     let expected: Vec<&str> = bodies[..3].iter().map(|(_, b)| detail_text(b)).collect();
-    assert_eq!(json_items(&accepted[0].bytes), expected, "exact bytes, duplicate and stale left out");
+    assert_eq!(
+        json_items(&accepted[0].bytes),
+        expected,
+        "exact bytes, duplicate and stale left out"
+    );
 
     let kept = dead_letter_lines(&rig.dead_letters);
-    let ids: Vec<&str> = kept.iter().map(|l| l["message_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = kept
+        .iter()
+        .map(|l| l["message_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [bodies[5].0.as_str(), bodies[6].0.as_str()]);
-    assert!(kept[0]["reason"].as_str().unwrap().contains("detail.uuid is missing"));
-    assert!(kept[1]["reason"].as_str().unwrap().contains("not an EventBridge event"));
-    assert_eq!(kept[1]["raw"].as_str().unwrap(), bodies[6].1, "kept exactly as received");
+    assert!(kept[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("detail.uuid is missing"));
+    assert!(kept[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not an EventBridge event"));
+    assert_eq!(
+        kept[1]["raw"].as_str().unwrap(),
+        bodies[6].1,
+        "kept exactly as received"
+    );
 }
 
 #[tokio::test]
 async fn direct_invocation_answers_with_the_counts() {
     let rig = rig(&[]);
-    let response = rig.handler.handle_payload(DIRECT, "req-2", deadline()).await.unwrap();
-    let PushResponse::Direct(summary) = response else { panic!("expected counts") };
+    let response = rig
+        .handler
+        .handle_payload(DIRECT, "req-2", deadline())
+        .await
+        .unwrap();
+    let PushResponse::Direct(summary) = response else {
+        panic!("expected counts")
+    };
     assert_eq!(
         (summary.received, summary.forwarded, summary.requests),
         (1, 1, 1),
@@ -119,13 +168,21 @@ async fn direct_invocation_answers_with_the_counts() {
     let accepted = rig.destination.accepted();
     let v: Value = serde_json::from_str(DIRECT).unwrap();
     let items = json_items(&accepted[0].bytes);
-    assert_eq!(serde_json::from_str::<Value>(&items[0]).unwrap(), v["detail"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&items[0]).unwrap(),
+        v["detail"]
+    );
 }
 
 #[tokio::test]
 async fn stale_events_are_dropped_counted_and_never_sent() {
     let rig = rig(&[("MAX_EVENT_AGE_SECONDS", "60")]);
-    let PushResponse::Direct(summary) = rig.handler.handle_payload(DIRECT, "r", deadline()).await.unwrap() else {
+    let PushResponse::Direct(summary) = rig
+        .handler
+        .handle_payload(DIRECT, "r", deadline())
+        .await
+        .unwrap()
+    else {
         panic!()
     };
     assert_eq!((summary.dropped_stale, summary.forwarded), (1, 0));
@@ -135,15 +192,26 @@ async fn stale_events_are_dropped_counted_and_never_sent() {
 #[tokio::test]
 async fn no_age_limit_forwards_the_old_event_too() {
     let rig = rig(&[("MAX_EVENT_AGE_SECONDS", "0")]);
-    rig.handler.handle_payload(SQS_BATCH, "r", deadline()).await.unwrap();
+    rig.handler
+        .handle_payload(SQS_BATCH, "r", deadline())
+        .await
+        .unwrap();
     assert_eq!(json_items(&rig.destination.accepted()[0].bytes).len(), 4);
 }
 
 #[tokio::test]
 async fn batch_limits_split_requests() {
     let rig = rig(&[("BATCH_MAX_EVENTS", "2")]);
-    rig.handler.handle_payload(SQS_BATCH, "r", deadline()).await.unwrap();
-    let mut sizes: Vec<usize> = rig.destination.accepted().iter().map(|b| json_items(&b.bytes).len()).collect();
+    rig.handler
+        .handle_payload(SQS_BATCH, "r", deadline())
+        .await
+        .unwrap();
+    let mut sizes: Vec<usize> = rig
+        .destination
+        .accepted()
+        .iter()
+        .map(|b| json_items(&b.bytes).len())
+        .collect();
     sizes.sort();
     assert_eq!(sizes, [1, 2]);
 }
@@ -152,31 +220,60 @@ async fn batch_limits_split_requests() {
 async fn an_event_over_the_byte_limit_is_kept_and_the_rest_delivered() {
     let bodies = sample_bodies();
     // Each sample event is about 2 KB; 2.5 KB lets one through per request but not a padded one.
-    let big_detail = detail_text(&bodies[1].1).replacen("\"severity\"", &format!("\"pad\":\"{}\",\"severity\"", "x".repeat(3000)), 1);
+    let big_detail = detail_text(&bodies[1].1).replacen(
+        "\"severity\"",
+        &format!("\"pad\":\"{}\",\"severity\"", "x".repeat(3000)),
+        1,
+    );
     let big = bodies[1].1.replace(detail_text(&bodies[1].1), &big_detail);
-    let payload = okta_ingest_testkit::okta_events::sqs_event(&[bodies[0].clone(), ("big".into(), big)]);
+    let payload =
+        okta_ingest_testkit::okta_events::sqs_event(&[bodies[0].clone(), ("big".into(), big)]);
     let rig = rig(&[("BATCH_MAX_BYTES", "2500")]);
-    let response = rig.handler.handle_payload(&payload, "r", deadline()).await.unwrap();
+    let response = rig
+        .handler
+        .handle_payload(&payload, "r", deadline())
+        .await
+        .unwrap();
     assert!(failures(&response).is_empty());
     assert_eq!(rig.destination.accepted().len(), 1);
     let kept = dead_letter_lines(&rig.dead_letters);
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0]["message_id"], "big");
-    assert!(kept[0]["reason"].as_str().unwrap().contains("BATCH_MAX_BYTES"));
+    assert!(kept[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("BATCH_MAX_BYTES"));
 }
 
 #[tokio::test]
 async fn a_permanent_rejection_keeps_the_events_intact_in_the_dead_letters() {
     let rig = rig(&[]);
-    rig.destination.fail_next(SendError::Permanent { reason: "destination answered HTTP 400".into() });
-    let response = rig.handler.handle_payload(SQS_BATCH, "r", deadline()).await.unwrap();
-    assert!(failures(&response).is_empty(), "kept safely, so acknowledged");
+    rig.destination.fail_next(SendError::Permanent {
+        reason: "destination answered HTTP 400".into(),
+    });
+    let response = rig
+        .handler
+        .handle_payload(SQS_BATCH, "r", deadline())
+        .await
+        .unwrap();
+    assert!(
+        failures(&response).is_empty(),
+        "kept safely, so acknowledged"
+    );
     let bodies = sample_bodies();
     let kept = dead_letter_lines(&rig.dead_letters);
-    let events: Vec<String> = kept.iter().filter(|l| l.get("event").is_some()).map(|l| l["event"].to_string()).collect();
+    let events: Vec<String> = kept
+        .iter()
+        .filter(|l| l.get("event").is_some())
+        .map(|l| l["event"].to_string())
+        .collect();
     let expected: Vec<String> = bodies[..3]
         .iter()
-        .map(|(_, b)| serde_json::from_str::<Value>(detail_text(b)).unwrap().to_string())
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(detail_text(b))
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(events, expected);
     assert!(kept[2]["reason"].as_str().unwrap().contains("HTTP 400"));
@@ -187,18 +284,37 @@ async fn when_the_dead_letters_are_down_too_only_unkept_messages_are_retried() {
     let rig = rig(&[("BATCH_MAX_EVENTS", "1")]);
     rig.dead_letters.fail.store(true, Ordering::SeqCst);
     // The first request fails for good; the other two batches go through.
-    rig.destination.fail_next(SendError::Permanent { reason: "HTTP 400".into() });
-    let response = rig.handler.handle_payload(SQS_BATCH, "r", deadline()).await.unwrap();
+    rig.destination.fail_next(SendError::Permanent {
+        reason: "HTTP 400".into(),
+    });
+    let response = rig
+        .handler
+        .handle_payload(SQS_BATCH, "r", deadline())
+        .await
+        .unwrap();
     let mut failed = failures(&response);
     failed.sort();
     let bodies = sample_bodies();
-    assert_eq!(failed.len(), 3, "one undelivered event and two malformed messages: {failed:?}");
+    assert_eq!(
+        failed.len(),
+        3,
+        "one undelivered event and two malformed messages: {failed:?}"
+    );
     assert!(failed.contains(&bodies[5].0) && failed.contains(&bodies[6].0));
-    let delivered: Vec<String> = rig.destination.accepted().iter().flat_map(|b| json_items(&b.bytes)).collect();
+    let delivered: Vec<String> = rig
+        .destination
+        .accepted()
+        .iter()
+        .flat_map(|b| json_items(&b.bytes))
+        .collect();
     assert_eq!(delivered.len(), 2);
     for (id, body) in &bodies[..3] {
         let was_delivered = delivered.iter().any(|d| d == detail_text(body));
-        assert_ne!(was_delivered, failed.contains(id), "{id} is either delivered or retried, never both or neither");
+        assert_ne!(
+            was_delivered,
+            failed.contains(id),
+            "{id} is either delivered or retried, never both or neither"
+        );
     }
 }
 
@@ -206,18 +322,42 @@ async fn when_the_dead_letters_are_down_too_only_unkept_messages_are_retried() {
 async fn a_direct_invocation_fails_when_nothing_can_keep_its_event() {
     let rig = rig(&[]);
     rig.dead_letters.fail.store(true, Ordering::SeqCst);
-    rig.destination.fail_next(SendError::Permanent { reason: "HTTP 400".into() });
-    let err = rig.handler.handle_payload(DIRECT, "r", deadline()).await.unwrap_err();
-    assert!(err.to_string().contains("neither delivered nor kept"), "{err}");
+    rig.destination.fail_next(SendError::Permanent {
+        reason: "HTTP 400".into(),
+    });
+    let err = rig
+        .handler
+        .handle_payload(DIRECT, "r", deadline())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("neither delivered nor kept"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn retryable_failures_are_retried_then_succeed() {
     let rig = rig(&[]);
     for _ in 0..2 {
-        rig.destination.fail_next(SendError::Retryable { reason: "HTTP 503".into(), retry_after: None });
+        rig.destination.fail_next(SendError::Retryable {
+            reason: "HTTP 503".into(),
+            retry_after: None,
+        });
     }
-    let response = rig.handler.handle_payload(DIRECT, "r", deadline()).await.unwrap();
-    let PushResponse::Direct(Summary { forwarded, requests, dead_lettered, .. }) = response else { panic!() };
+    let response = rig
+        .handler
+        .handle_payload(DIRECT, "r", deadline())
+        .await
+        .unwrap();
+    let PushResponse::Direct(Summary {
+        forwarded,
+        requests,
+        dead_lettered,
+        ..
+    }) = response
+    else {
+        panic!()
+    };
     assert_eq!((forwarded, requests, dead_lettered), (1, 3, 0));
 }

@@ -16,8 +16,8 @@ async fn main() -> Result<(), Error> {
         }
     };
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        handler.handle(event).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move { handler.handle(event).await },
+    ))
     .await
 }

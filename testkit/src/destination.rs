@@ -1,0 +1,468 @@
+//! A recording HTTP log destination whose answers can be scripted to fail.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::value::RawValue;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Largest request body accepted (axum's default is 2 MiB).
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How the destination answers one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Answer with this status.
+    Status(u16),
+    /// Answer with this status and these extra headers (e.g. `Retry-After`).
+    StatusWithHeaders(u16, Vec<(String, String)>),
+    /// Sleep this long, then answer 200: used to exceed client timeouts.
+    Hang(Duration),
+    /// Answer 200 `{"ok":true}`.
+    Ok,
+}
+
+/// One request as the destination saw it.
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    /// The HTTP method.
+    pub method: String,
+    /// The request path (without query).
+    pub path: String,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The body exactly as sent.
+    pub raw_body: Vec<u8>,
+    /// The body gunzipped when `Content-Encoding: gzip`, else the raw body.
+    pub body: Vec<u8>,
+    /// The status we answered; 0 while a [`Behaviour::Hang`] is still sleeping
+    /// or when the client went away before the answer.
+    pub status: u16,
+}
+
+impl ReceivedRequest {
+    /// The header `name` (case-insensitive) if present and valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The decoded body as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The exact raw text of each element of a JSON array body.
+    ///
+    /// Uses `RawValue` so no number or escape is re-serialised: what the
+    /// function sent is what the test compares. Panics if the body is not a
+    /// JSON array.
+    pub fn json_array_items(&self) -> Vec<String> {
+        let items: Vec<Box<RawValue>> = serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "request body is not a JSON array ({e}): {}",
+                truncate(&self.body_text(), 500)
+            )
+        });
+        items.iter().map(|v| v.get().to_string()).collect()
+    }
+
+    /// The non-empty lines of an NDJSON body (a trailing `\r` is removed).
+    pub fn ndjson_lines(&self) -> Vec<String> {
+        self.body_text()
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// True when we answered 2xx.
+    pub fn is_accepted(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+struct Inner {
+    requests: Vec<ReceivedRequest>,
+    script: VecDeque<Behaviour>,
+    default: Behaviour,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Woken on every recorded or answered request.
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A loopback HTTP server recording every request; stops when dropped.
+pub struct RecordingDestination {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl RecordingDestination {
+    /// Starts the destination on 127.0.0.1 with an ephemeral port.
+    pub async fn start() -> RecordingDestination {
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                requests: Vec::new(),
+                script: VecDeque::new(),
+                default: Behaviour::Ok,
+            }),
+            changed: Notify::new(),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("destination: cannot bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("destination: listener has no local address");
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("recording destination stopped: {e}");
+            }
+        });
+        RecordingDestination {
+            addr,
+            shared,
+            server,
+        }
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/ingest` (any path is accepted).
+    pub fn url(&self) -> String {
+        format!("http://{}/ingest", self.addr)
+    }
+
+    /// Every request received so far, including the ones answered with a failure.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// The requests answered 2xx.
+    pub fn accepted(&self) -> Vec<ReceivedRequest> {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.is_accepted())
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets recorded requests (the script and default stay).
+    pub fn clear(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// Queues `b` as the answer to one upcoming request (FIFO).
+    pub fn push_behaviour(&self, b: Behaviour) {
+        self.shared.lock().script.push_back(b);
+    }
+
+    /// Queues `n` answers with `status`.
+    pub fn fail_times(&self, status: u16, n: usize) {
+        let mut inner = self.shared.lock();
+        inner
+            .script
+            .extend(std::iter::repeat_n(Behaviour::Status(status), n));
+    }
+
+    /// Sets the answer used when the script queue is empty (initially [`Behaviour::Ok`]).
+    pub fn set_default(&self, b: Behaviour) {
+        self.shared.lock().default = b;
+    }
+
+    /// Waits until at least `n` requests were received; false on timeout.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |inner| inner.requests.len() >= n)
+            .await
+    }
+
+    /// Waits until at least `n` requests were answered 2xx; false on timeout.
+    pub async fn wait_for_accepted(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |inner| {
+            inner.requests.iter().filter(|r| r.is_accepted()).count() >= n
+        })
+        .await
+    }
+
+    async fn wait_until(&self, timeout: Duration, done: impl Fn(&Inner) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Register before checking so a change in between is not missed.
+            let notified = self.shared.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(&self.shared.lock()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
+impl Drop for RecordingDestination {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Sets the recorded status when the answer is decided, or leaves 0 if the
+/// handler is dropped first (the client gave up during a `Hang`).
+struct Answer {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Answer {
+    fn answered(self, status: u16) {
+        if let Some(r) = self.shared.lock().requests.get_mut(self.index) {
+            r.status = status;
+        }
+        self.shared.changed.notify_waiters();
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let body = decode(&headers, &raw);
+    let (index, behaviour) = {
+        let mut inner = shared.lock();
+        let behaviour = inner
+            .script
+            .pop_front()
+            .unwrap_or_else(|| inner.default.clone());
+        // Recorded on arrival so a hanging request is visible to the test at once.
+        inner.requests.push(ReceivedRequest {
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            headers,
+            raw_body: raw.to_vec(),
+            body,
+            status: 0,
+        });
+        (inner.requests.len() - 1, behaviour)
+    };
+    shared.changed.notify_waiters();
+    let answer = Answer {
+        shared: shared.clone(),
+        index,
+    };
+    let (status, extra) = match behaviour {
+        Behaviour::Ok => (200, Vec::new()),
+        Behaviour::Status(s) => (s, Vec::new()),
+        Behaviour::StatusWithHeaders(s, h) => (s, h),
+        Behaviour::Hang(d) => {
+            tokio::time::sleep(d).await;
+            (200, Vec::new())
+        }
+    };
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    answer.answered(code.as_u16());
+    let body = if code.is_success() {
+        r#"{"ok":true}"#
+    } else {
+        r#"{"ok":false,"error":"scripted failure"}"#
+    };
+    let mut response = (code, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    for (name, value) in extra {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    response
+}
+
+/// Gunzips a `Content-Encoding: gzip` body; anything undecodable is kept raw
+/// so the test sees what was actually sent.
+fn decode(headers: &HeaderMap, raw: &[u8]) -> Vec<u8> {
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return raw.to_vec();
+    }
+    let mut out = Vec::new();
+    match flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(_) => raw.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loopback_http::request;
+    use std::io::Write;
+
+    fn with_body(body: &str) -> ReceivedRequest {
+        ReceivedRequest {
+            method: "POST".into(),
+            path: "/ingest".into(),
+            headers: HeaderMap::new(),
+            raw_body: body.as_bytes().to_vec(),
+            body: body.as_bytes().to_vec(),
+            status: 200,
+        }
+    }
+
+    #[test]
+    fn json_array_items_keep_exact_text() {
+        let body = r#"[ {"a":"x,]\"}","b":[1,{"c":null}]} ,1.50,
+            "\u00e9\"",[[],{}] ,null,-0.0e+1,true ]"#;
+        assert_eq!(
+            with_body(body).json_array_items(),
+            vec![
+                r#"{"a":"x,]\"}","b":[1,{"c":null}]}"#,
+                "1.50",
+                r#""\u00e9\"""#,
+                "[[],{}]",
+                "null",
+                "-0.0e+1",
+                "true",
+            ]
+        );
+        assert!(with_body("[]").json_array_items().is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "not a JSON array")]
+    fn json_array_items_panics_on_non_array() {
+        with_body(r#"{"a":1}"#).json_array_items();
+    }
+
+    #[test]
+    fn ndjson_lines_split() {
+        assert_eq!(
+            with_body("{\"a\":1}\n{\"b\":2}\r\n\n").ndjson_lines(),
+            vec![r#"{"a":1}"#, r#"{"b":2}"#]
+        );
+    }
+
+    async fn post(dest: &RecordingDestination, headers: &[(&str, &str)], body: &[u8]) -> u16 {
+        request(dest.addr(), "POST", "/some/path", headers, body)
+            .await
+            .expect("POST to destination")
+            .status
+    }
+
+    #[tokio::test]
+    async fn behaviour_queue_then_default() {
+        let dest = RecordingDestination::start().await;
+        assert!(dest.url().starts_with("http://127.0.0.1:"));
+        dest.fail_times(503, 2);
+        dest.push_behaviour(Behaviour::StatusWithHeaders(
+            429,
+            vec![("Retry-After".into(), "1".into())],
+        ));
+        assert_eq!(post(&dest, &[], b"1").await, 503);
+        assert_eq!(post(&dest, &[], b"2").await, 503);
+        let limited = request(dest.addr(), "POST", "/x", &[], b"3")
+            .await
+            .expect("POST");
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.header("retry-after"), Some("1"));
+        assert_eq!(post(&dest, &[], b"4").await, 200);
+        dest.set_default(Behaviour::Status(500));
+        assert_eq!(post(&dest, &[], b"5").await, 500);
+        dest.push_behaviour(Behaviour::Ok);
+        assert_eq!(post(&dest, &[], b"6").await, 200);
+
+        let all = dest.requests();
+        assert_eq!(
+            all.iter().map(|r| r.status).collect::<Vec<_>>(),
+            vec![503, 503, 429, 200, 500, 200]
+        );
+        assert_eq!(all[0].path, "/some/path");
+        assert_eq!(
+            dest.accepted()
+                .iter()
+                .map(|r| r.body_text())
+                .collect::<Vec<_>>(),
+            vec!["4", "6"]
+        );
+    }
+
+    #[tokio::test]
+    async fn gzip_bodies_are_decoded() {
+        let dest = RecordingDestination::start().await;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"[1,2]").expect("gzip");
+        let gz = enc.finish().expect("gzip");
+        let status = post(
+            &dest,
+            &[
+                ("Content-Encoding", "gzip"),
+                ("Content-Type", "application/json"),
+            ],
+            &gz,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let r = &dest.requests()[0];
+        assert_eq!(r.raw_body, gz);
+        assert_eq!(r.json_array_items(), vec!["1", "2"]);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+
+    #[tokio::test]
+    async fn hang_is_recorded_at_once_and_large_bodies_pass() {
+        let dest = RecordingDestination::start().await;
+        dest.push_behaviour(Behaviour::Hang(Duration::from_millis(300)));
+        let addr = dest.addr();
+        let slow = tokio::spawn(async move { request(addr, "POST", "/", &[], b"slow").await });
+        assert!(dest.wait_for_requests(1, Duration::from_secs(2)).await);
+        assert_eq!(dest.requests()[0].status, 0);
+        assert!(dest.accepted().is_empty());
+        assert_eq!(slow.await.expect("task").expect("POST").status, 200);
+        assert!(dest.wait_for_accepted(1, Duration::from_secs(2)).await);
+
+        let big = vec![b'x'; 10 * 1024 * 1024];
+        assert_eq!(post(&dest, &[], &big).await, 200);
+        assert_eq!(dest.requests()[1].body.len(), big.len());
+    }
+}

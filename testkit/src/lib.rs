@@ -1,0 +1,16 @@
+//! Loopback fakes for okta-ingest tests, `make demo` and the benchmark.
+//!
+//! Everything here binds 127.0.0.1 on an ephemeral port, so several tests can
+//! run side by side without stepping on each other.
+
+pub mod destination;
+pub mod function;
+pub mod loopback_http;
+pub mod moto;
+pub mod okta_events;
+pub mod runtime_api;
+
+pub use destination::{Behaviour, ReceivedRequest, RecordingDestination};
+pub use function::{binary_path, FunctionProcess};
+pub use moto::Moto;
+pub use runtime_api::{Invocation, RuntimeApi};
