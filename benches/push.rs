@@ -1,0 +1,243 @@
+//! `make bench`: the push hot path on one core, and the peak memory of a maximum-size invocation.
+//!
+//! 1. Throughput: full SQS payloads of realistic ~2 KB Okta events through the handler
+//!    (parse, stale filter, dedup, batch, encode, gzip) on a single-threaded runtime, with an
+//!    in-memory destination so only this process's work is timed.
+//! 2. Memory: the release okta-push binary, driven through the local Runtime API with a 6 MB
+//!    SQS payload delivered to a loopback destination; peak RSS read from /proc (VmHWM).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use okta_ingest::config::PushConfig;
+use okta_ingest::dead_letter::MemoryDeadLetters;
+use okta_ingest::destination::MemoryDestination;
+use okta_ingest::push::{PushHandler, PushResponse};
+use okta_ingest_testkit::okta_events::{
+    eventbridge_envelope, okta_event, rfc3339_millis, sqs_event,
+};
+use okta_ingest_testkit::{binary_path, FunctionProcess, RecordingDestination, RuntimeApi};
+use time::OffsetDateTime;
+
+/// Lambda's limit for a synchronous payload, which bounds an SQS batch.
+const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+
+/// An SQS event of fresh Okta events filling up to `max_bytes`, and how many it holds.
+fn sqs_payload(max_bytes: usize, salt: &str) -> (String, usize) {
+    let now = OffsetDateTime::now_utc();
+    let mut bodies = Vec::new();
+    let mut size = 200;
+    let mut i = 0usize;
+    let mut rng = fastrand::Rng::with_seed(42);
+    loop {
+        let published = rfc3339_millis(now - time::Duration::milliseconds(i as i64 * 37));
+        let uuid = format!("{salt}{:08x}-8b7d-11ef-a3c4-{:012x}", i, i * 7919);
+        let detail = vary(&okta_event(&uuid, &published), &mut rng);
+        let body = eventbridge_envelope(&detail, &format!("id-{salt}{i}"), &published);
+        // Each record adds its JSON-escaped body plus about 600 bytes of SQS attributes.
+        let cost = serde_json::to_string(&body).map_or(0, |b| b.len()) + 600;
+        if size + cost > max_bytes {
+            break;
+        }
+        size += cost;
+        bodies.push((format!("msg-{salt}-{i}"), body));
+        i += 1;
+    }
+    let payload = sqs_event(&bodies);
+    (payload, bodies.len())
+}
+
+/// Real events differ in users, addresses, sessions and hashes; identical templates would
+/// compress (and so gzip) unrealistically fast.
+fn vary(event: &str, rng: &mut fastrand::Rng) -> String {
+    const PEOPLE: [&str; 8] = [
+        "amelie.durand",
+        "sam.lee",
+        "j.okafor",
+        "m.garcia",
+        "t.nguyen",
+        "r.schmidt",
+        "a.kowalski",
+        "l.rossi",
+    ];
+    const CITIES: [&str; 6] = ["Paris", "Austin", "Lagos", "Osaka", "Berlin", "Toronto"];
+    let hex = |rng: &mut fastrand::Rng, n: usize| -> String {
+        (0..n)
+            .map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0'))
+            .collect()
+    };
+    let alnum = |rng: &mut fastrand::Rng, n: usize| -> String {
+        (0..n).map(|_| rng.alphanumeric()).collect()
+    };
+    let person = PEOPLE[rng.usize(..PEOPLE.len())];
+    let ip = format!(
+        "{}.{}.{}.{}",
+        rng.u8(1..224),
+        rng.u8(..),
+        rng.u8(..),
+        rng.u8(1..255)
+    );
+    event
+        .replace("00u1qw2e3r4t5y6u7i8o", &format!("00u{}", alnum(rng, 17)))
+        .replace("ren\\u00e9e.dupont", person)
+        .replace("198.51.100.23", &ip)
+        .replace(
+            "102aBcDeFgHiJkLmNoPqRsTuV",
+            &format!("102{}", alnum(rng, 22)),
+        )
+        .replace(
+            "3f7b9c2d1e0a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c",
+            &hex(rng, 64),
+        )
+        .replace("Montr\\u00e9al", CITIES[rng.usize(..CITIES.len())])
+        .replace(
+            "Chrome/124.0.0.0",
+            &format!(
+                "Chrome/{}.0.{}.{}",
+                rng.u8(118..132),
+                rng.u16(1000..7000),
+                rng.u8(..)
+            ),
+        )
+}
+
+fn handler(env: &[(&str, &str)]) -> (PushHandler, Arc<MemoryDestination>) {
+    let mut vars: Vec<(String, String)> = vec![
+        (
+            "DESTINATION_URL".into(),
+            "https://logs.example.com/in".into(),
+        ),
+        ("STATE_BUCKET".into(), "state".into()),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = PushConfig::from_env(&vars).expect("bench configuration");
+    let destination = Arc::new(MemoryDestination::default());
+    (
+        PushHandler::new(
+            config,
+            destination.clone(),
+            Arc::new(MemoryDeadLetters::default()),
+        ),
+        destination,
+    )
+}
+
+fn throughput(label: &str, env: &[(&str, &str)], payload: &str, events: usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (handler, destination) = handler(env);
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(600);
+    runtime.block_on(async {
+        // Warm-up: allocator, page faults, lazy statics.
+        let _ = handler.handle_payload(payload, "warm", deadline()).await;
+        let rounds = 12;
+        let started = Instant::now();
+        for r in 0..rounds {
+            let response = handler.handle_payload(payload, &format!("r{r}"), deadline()).await;
+            assert!(matches!(response, Ok(PushResponse::Sqs(ref s)) if s.batch_item_failures.is_empty()));
+        }
+        let elapsed = started.elapsed();
+        let total = events * rounds;
+        let bytes = payload.len() * rounds;
+        let sent: usize = destination.accepted().iter().map(|b| b.bytes.len()).sum();
+        let plain: usize = destination.accepted().iter().map(|b| b.uncompressed_len).sum();
+        println!(
+            "{label:<28} {:>9.0} events/s  {:>6.1} MB/s of SQS payload  {:>6.2} ms per 6 MB invocation  compression {:.1}:1",
+            total as f64 / elapsed.as_secs_f64(),
+            bytes as f64 / elapsed.as_secs_f64() / 1e6,
+            elapsed.as_secs_f64() * 1e3 / rounds as f64,
+            plain as f64 / sent.max(1) as f64,
+        );
+    });
+}
+
+async fn peak_memory(payload: String, events: usize) {
+    let destination = RecordingDestination::start().await;
+    let runtime = RuntimeApi::start().await;
+    let env: Vec<(String, String)> = [
+        ("DESTINATION_URL", destination.url()),
+        ("ALLOW_INSECURE_HTTP", "true".into()),
+        ("STATE_BUCKET", "bench-state".into()),
+        ("AWS_ACCESS_KEY_ID", "bench".into()),
+        ("AWS_SECRET_ACCESS_KEY", "bench".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .to_vec();
+    let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+    let idle = wait_rss(&function).await;
+    let started = Instant::now();
+    let response = runtime
+        .invoke(payload.clone(), Duration::from_secs(60))
+        .await
+        .response();
+    let first = started.elapsed();
+    let started = Instant::now();
+    runtime
+        .invoke(payload.clone(), Duration::from_secs(60))
+        .await
+        .response();
+    let second = started.elapsed();
+    let failures = response["batchItemFailures"]
+        .as_array()
+        .map_or(usize::MAX, Vec::len);
+    let delivered: usize = destination
+        .accepted()
+        .iter()
+        .map(|r| r.json_array_items().len())
+        .sum();
+    let peak = function.peak_rss_kib().unwrap_or(0);
+    println!(
+        "okta-push (release), {:.1} MB SQS payload of {events} events: peak RSS {:.1} MiB (idle {:.1} MiB); invocation {:.0} ms cold, {:.0} ms warm, incl. loopback HTTP; {delivered} events delivered, {failures} failures",
+        payload.len() as f64 / 1_048_576.0,
+        peak as f64 / 1024.0,
+        idle as f64 / 1024.0,
+        first.as_secs_f64() * 1e3,
+        second.as_secs_f64() * 1e3,
+    );
+    assert_eq!(delivered, 2 * events, "every event reached the destination");
+    function.stop().await;
+}
+
+async fn wait_rss(function: &FunctionProcess) -> u64 {
+    for _ in 0..50 {
+        if let Some(kib) = function.peak_rss_kib().filter(|k| *k > 0) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return function.peak_rss_kib().unwrap_or(kib);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    0
+}
+
+fn main() {
+    if cfg!(debug_assertions) {
+        eprintln!("note: a debug build; run `make bench` for release figures");
+    }
+    let (payload, events) = sqs_payload(MAX_PAYLOAD, "a");
+    let avg = payload.len() / events.max(1);
+    println!("hot path, one core: {events} events of ~{} bytes each per 6 MB SQS payload ({avg} bytes per record)\n",
+        okta_event("00000000-0000-0000-0000-000000000000", "2026-01-01T00:00:00.000Z").len());
+    throughput("json + gzip (default)", &[], &payload, events);
+    throughput(
+        "ndjson + gzip",
+        &[("DESTINATION_FORMAT", "ndjson")],
+        &payload,
+        events,
+    );
+    throughput(
+        "json, no gzip",
+        &[("DESTINATION_GZIP", "false")],
+        &payload,
+        events,
+    );
+    println!();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(peak_memory(payload, events));
+}
