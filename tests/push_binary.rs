@@ -390,7 +390,8 @@ async fn a_direct_invocation_fails_when_its_event_can_be_neither_delivered_nor_k
 
 #[tokio::test]
 async fn a_rotated_destination_secret_is_re_read_once_after_a_401() {
-    let stack = Stack::start(&[]).await;
+    // Even the most verbose logging must not reveal a credential.
+    let stack = Stack::start(&[("RUST_LOG", "trace")]).await;
     stack.invoke(&sample_batch(), T).await.response();
     stack
         .moto

@@ -361,3 +361,59 @@ async fn retryable_failures_are_retried_then_succeed() {
     };
     assert_eq!((forwarded, requests, dead_lettered), (1, 3, 0));
 }
+
+/// A destination that takes a while and records how many requests overlapped.
+#[derive(Default)]
+struct Slow {
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl okta_ingest::destination::Destination for Slow {
+    fn send<'a>(
+        &'a self,
+        _body: &'a okta_ingest::encode::Body,
+        _timeout: Duration,
+    ) -> futures::future::BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+
+    fn describe(&self) -> String {
+        "slow".into()
+    }
+}
+
+#[tokio::test]
+async fn requests_overlap_up_to_the_concurrency_bound_and_no_further() {
+    let env: Vec<(String, String)> = [
+        ("DESTINATION_URL", "https://logs.example.com/in"),
+        ("STATE_BUCKET", "state"),
+        ("BATCH_MAX_EVENTS", "1"),
+        ("DESTINATION_CONCURRENCY", "2"),
+        ("MAX_EVENT_AGE_SECONDS", "0"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec();
+    let slow = Arc::new(Slow::default());
+    let handler = PushHandler::new(
+        PushConfig::from_env(&env).unwrap(),
+        slow.clone(),
+        Arc::new(MemoryDeadLetters::default()),
+    );
+    let response = handler
+        .handle_payload(SQS_BATCH, "r", deadline())
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty());
+    assert_eq!(
+        slow.most.load(Ordering::SeqCst),
+        2,
+        "four one-event batches, two at a time"
+    );
+}
