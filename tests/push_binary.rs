@@ -7,7 +7,7 @@ use std::time::Duration;
 use okta_ingest_testkit::destination::{Behaviour, RecordingDestination};
 use okta_ingest_testkit::function::{binary_path, FunctionProcess};
 use okta_ingest_testkit::moto::Moto;
-use okta_ingest_testkit::okta_events::rebase_timestamps;
+use okta_ingest_testkit::okta_events::{detail_text, gunzip_ndjson, rebase_timestamps, sqs_bodies};
 use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -79,15 +79,7 @@ impl Stack {
     async fn dead_letters(&self) -> Vec<Value> {
         let mut lines = Vec::new();
         for key in self.moto.list_keys(BUCKET, "dead-letter/push/").await {
-            let gz = self.moto.get_object(BUCKET, &key).await;
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(&gz[..])
-                .read_to_string(&mut text)
-                .unwrap();
-            lines.extend(
-                text.lines()
-                    .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-            );
+            lines.extend(gunzip_ndjson(&self.moto.get_object(BUCKET, &key).await));
         }
         lines
     }
@@ -110,27 +102,6 @@ fn sample_batch() -> String {
         include_str!("../events/sqs-batch.json"),
         OffsetDateTime::now_utc(),
     )
-}
-
-fn bodies(sqs: &str) -> Vec<(String, String)> {
-    let v: Value = serde_json::from_str(sqs).unwrap();
-    v["Records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["messageId"].as_str().unwrap().into(),
-                r["body"].as_str().unwrap().into(),
-            )
-        })
-        .collect()
-}
-
-/// The `detail` text of an envelope, cut out textually: what Okta sent, byte for byte.
-fn detail_text(envelope: &str) -> String {
-    let start = envelope.find("\"detail\":").unwrap() + "\"detail\":".len();
-    envelope[start..envelope.len() - 1].to_owned()
 }
 
 fn failed_ids(response: &Value) -> Vec<String> {
@@ -163,9 +134,9 @@ async fn forwards_fresh_events_byte_for_byte_gzipped_with_the_secret_credential(
         Some(format!("Bearer {TOKEN}").as_str())
     );
     assert_eq!(request.path, format!("/ingest/{URL_SECRET}"));
-    let expected: Vec<String> = bodies(&batch)[..3]
+    let expected: Vec<String> = sqs_bodies(&batch)[..3]
         .iter()
-        .map(|(_, b)| detail_text(b))
+        .map(|(_, b)| detail_text(b).to_owned())
         .collect();
     assert_eq!(
         request.json_array_items(),
@@ -199,7 +170,7 @@ async fn forwards_fresh_events_byte_for_byte_gzipped_with_the_secret_credential(
 
     let kept = stack.dead_letters().await;
     assert_eq!(kept.len(), 2, "the two malformed messages");
-    assert_eq!(kept[1]["raw"].as_str().unwrap(), bodies(&batch)[6].1);
+    assert_eq!(kept[1]["raw"].as_str().unwrap(), sqs_bodies(&batch)[6].1);
     stack.assert_no_secret_in_output();
 }
 
@@ -217,9 +188,9 @@ async fn ndjson_without_gzip_and_small_batches_when_configured() {
     assert_eq!(accepted.len(), 2, "three events, two per request");
     let mut lines: Vec<String> = accepted.iter().flat_map(|r| r.ndjson_lines()).collect();
     lines.sort();
-    let mut expected: Vec<String> = bodies(&batch)[..3]
+    let mut expected: Vec<String> = sqs_bodies(&batch)[..3]
         .iter()
-        .map(|(_, b)| detail_text(b))
+        .map(|(_, b)| detail_text(b).to_owned())
         .collect();
     expected.sort();
     assert_eq!(lines, expected);
@@ -278,9 +249,9 @@ async fn a_permanent_rejection_keeps_intact_events_in_s3_and_acknowledges() {
     );
     let kept = stack.dead_letters().await;
     let events: Vec<&Value> = kept.iter().filter_map(|l| l.get("event")).collect();
-    let expected: Vec<Value> = bodies(&batch)[..3]
+    let expected: Vec<Value> = sqs_bodies(&batch)[..3]
         .iter()
-        .map(|(_, b)| serde_json::from_str(&detail_text(b)).unwrap())
+        .map(|(_, b)| serde_json::from_str(detail_text(b)).unwrap())
         .collect();
     assert_eq!(events, expected.iter().collect::<Vec<_>>());
     assert!(kept
@@ -293,7 +264,7 @@ async fn a_permanent_rejection_keeps_intact_events_in_s3_and_acknowledges() {
     flate2::read::GzDecoder::new(&stack.moto.get_object(BUCKET, &keys[0]).await[..])
         .read_to_string(&mut text)
         .unwrap();
-    assert!(text.contains(&detail_text(&bodies(&batch)[0].1)));
+    assert!(text.contains(detail_text(&sqs_bodies(&batch)[0].1)));
 }
 
 #[tokio::test]
@@ -334,7 +305,7 @@ async fn when_s3_is_down_too_unkept_messages_go_back_to_sqs() {
     stack.moto.kill().await;
     let batch = sample_batch();
     let response = stack.invoke(&batch, T).await.response();
-    let all = bodies(&batch);
+    let all = sqs_bodies(&batch);
     let mut expected: Vec<String> = [0, 1, 2, 5, 6].iter().map(|&i| all[i].0.clone()).collect();
     expected.sort();
     assert_eq!(

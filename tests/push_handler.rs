@@ -1,6 +1,5 @@
 //! The push handler in process, with in-memory adapters, on the sample events in `events/`.
 
-use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +8,7 @@ use okta_ingest::config::PushConfig;
 use okta_ingest::dead_letter::MemoryDeadLetters;
 use okta_ingest::destination::{MemoryDestination, SendError};
 use okta_ingest::push::{PushHandler, PushResponse, Summary};
+use okta_ingest_testkit::okta_events::{detail_text, gunzip_ndjson, sqs_bodies};
 use serde_json::Value;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -54,25 +54,8 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(30)
 }
 
-/// The `detail` text of an EventBridge envelope, cut out textually (independent of the parser).
-fn detail_text(envelope: &str) -> &str {
-    let start = envelope.find("\"detail\":").unwrap() + "\"detail\":".len();
-    &envelope[start..envelope.len() - 1]
-}
-
 fn sample_bodies() -> Vec<(String, String)> {
-    let v: Value = serde_json::from_str(SQS_BATCH).unwrap();
-    v["Records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["messageId"].as_str().unwrap().to_owned(),
-                r["body"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    sqs_bodies(SQS_BATCH)
 }
 
 fn json_items(body: &[u8]) -> Vec<String> {
@@ -85,14 +68,7 @@ fn dead_letter_lines(store: &MemoryDeadLetters) -> Vec<Value> {
     let mut lines = Vec::new();
     for (key, gz) in objects.iter() {
         assert!(key.starts_with("dead-letter/push/2026/11/22/"), "{key}");
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_string(&mut text)
-            .unwrap();
-        lines.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
+        lines.extend(gunzip_ndjson(gz));
     }
     lines
 }

@@ -235,6 +235,44 @@ fn parse_at(b: &[u8], start: usize) -> Option<Found> {
     })
 }
 
+/// The `(messageId, body)` pairs of a Lambda SQS event.
+pub fn sqs_bodies(sqs_event_json: &str) -> Vec<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(sqs_event_json).expect("an SQS event is JSON");
+    v["Records"]
+        .as_array()
+        .expect("an SQS event has Records")
+        .iter()
+        .map(|r| {
+            (
+                r["messageId"].as_str().unwrap_or_default().to_owned(),
+                r["body"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The `detail` of an EventBridge envelope whose last key is `detail`, cut out as text:
+/// exactly what Okta sent, found without a JSON parser so it can check one.
+pub fn detail_text(envelope: &str) -> &str {
+    let start = envelope
+        .find("\"detail\":")
+        .expect("the envelope has a detail")
+        + "\"detail\":".len();
+    &envelope[start..envelope.trim_end().len() - 1]
+}
+
+/// The lines of a gzipped NDJSON object (a dead-letter file), parsed.
+pub fn gunzip_ndjson(gz: &[u8]) -> Vec<serde_json::Value> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .expect("gzipped UTF-8");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
