@@ -10,6 +10,7 @@ pub mod dead_letter;
 pub mod destination;
 pub mod encode;
 pub mod event;
+pub mod forward;
 pub mod logging;
 pub mod push;
 pub mod redact;

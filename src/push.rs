@@ -6,20 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use futures::StreamExt;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::batch;
 use crate::config::{ConfigError, Env, PushConfig};
 use crate::dead_letter::{self, DeadLetter, DeadLetterStore, Kept, S3DeadLetters, StoreError};
 use crate::destination::{Destination, HttpDestination};
-use crate::encode::encode;
 use crate::event::{format_rfc3339, OktaEvent};
-use crate::retry;
+use crate::forward::Forwarder;
 use crate::secret::{SecretSource, SecretsManagerSource};
 
 /// Time kept back from the Lambda deadline for writing dead letters and answering.
@@ -107,7 +104,7 @@ struct Input<'a> {
 /// The push handler with its long-lived clients.
 pub struct PushHandler {
     config: PushConfig,
-    destination: Arc<dyn Destination>,
+    forwarder: Forwarder,
     dead_letters: Arc<dyn DeadLetterStore>,
     clock: fn() -> OffsetDateTime,
 }
@@ -120,8 +117,8 @@ impl PushHandler {
         dead_letters: Arc<dyn DeadLetterStore>,
     ) -> Self {
         PushHandler {
+            forwarder: Forwarder::new(config.destination.clone(), destination),
             config,
-            destination,
             dead_letters,
             clock: OffsetDateTime::now_utc,
         }
@@ -299,72 +296,43 @@ impl PushHandler {
             events.push((i, event));
         }
 
-        let dest = &self.config.destination;
-        let lens: Vec<usize> = events.iter().map(|(_, e)| e.json().len()).collect();
-        let plan = batch::plan(
-            &lens,
-            dest.format,
-            dest.batch_max_events.get(),
-            dest.batch_max_bytes.get(),
-        );
-        for &j in &plan.oversized {
+        let jsons: Vec<&str> = events.iter().map(|(_, e)| e.json()).collect();
+        let forwarded = self
+            .forwarder
+            .forward(&jsons, deadline_with_margin(lambda_deadline))
+            .await;
+        let max_bytes = self.forwarder.config().batch_max_bytes;
+        for &j in &forwarded.oversized {
             let (i, e) = &events[j];
             summary.oversized += 1;
-            tracing::warn!(uuid = %e.uuid, bytes = lens[j], "event larger than BATCH_MAX_BYTES: keeping it in the dead letters");
+            tracing::warn!(uuid = %e.uuid, bytes = jsons[j].len(), "event larger than BATCH_MAX_BYTES: keeping it in the dead letters");
             dead.push((
                 *i,
                 DeadLetter {
                     reason: format!(
-                        "event is {} bytes, more than BATCH_MAX_BYTES ({})",
-                        lens[j], dest.batch_max_bytes
+                        "event is {} bytes, more than BATCH_MAX_BYTES ({max_bytes})",
+                        jsons[j].len()
                     ),
                     message_id: inputs[*i].id,
                     content: Kept::Event(e.raw),
                 },
             ));
         }
-
-        let delivery_deadline = deadline_with_margin(lambda_deadline);
-        let events = &events;
-        let deliveries: Vec<_> = futures::stream::iter(plan.batches)
-            .map(|batch| async move {
-                let body = encode(
-                    dest.format,
-                    dest.gzip,
-                    batch.iter().map(|&j| events[j].1.json()),
-                );
-                let delivery =
-                    retry::deliver(&*self.destination, &body, dest.timeout, delivery_deadline)
-                        .await;
-                (batch, delivery, body.bytes.len(), body.uncompressed_len)
-            })
-            .buffer_unordered(dest.concurrency.get())
-            .collect()
-            .await;
-
-        for (batch, delivery, bytes, uncompressed) in deliveries {
-            summary.requests += delivery.attempts;
-            match delivery.result {
-                Ok(()) => {
-                    summary.forwarded += batch.len();
-                    summary.bytes += bytes;
-                    summary.bytes_uncompressed += uncompressed;
-                }
-                Err(reason) => {
-                    for j in batch {
-                        let (i, e) = &events[j];
-                        dead.push((
-                            *i,
-                            DeadLetter {
-                                reason: format!("not delivered: {reason}"),
-                                message_id: inputs[*i].id,
-                                content: Kept::Event(e.raw),
-                            },
-                        ));
-                    }
-                }
-            }
+        for (j, failure) in forwarded.failed {
+            let (i, e) = &events[j];
+            dead.push((
+                *i,
+                DeadLetter {
+                    reason: format!("not delivered: {}", failure.reason),
+                    message_id: inputs[*i].id,
+                    content: Kept::Event(e.raw),
+                },
+            ));
         }
+        summary.forwarded = forwarded.delivered.len();
+        summary.requests = forwarded.requests;
+        summary.bytes = forwarded.bytes;
+        summary.bytes_uncompressed = forwarded.bytes_uncompressed;
 
         let mut not_kept = Vec::new();
         if !dead.is_empty() {

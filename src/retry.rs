@@ -20,7 +20,33 @@ pub struct Delivery {
     /// Requests made.
     pub attempts: u32,
     /// `Ok` once the destination accepted the batch; otherwise why it gave up.
-    pub result: Result<(), String>,
+    pub result: Result<(), Failure>,
+}
+
+/// Why a batch was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What happened, for logs and dead letters.
+    pub reason: String,
+    /// The destination refused it for good (4xx); otherwise time ran out while it was
+    /// unavailable, and a later attempt may succeed.
+    pub permanent: bool,
+}
+
+impl Failure {
+    fn permanent(reason: String) -> Self {
+        Failure {
+            reason,
+            permanent: true,
+        }
+    }
+
+    fn out_of_time(reason: String) -> Self {
+        Failure {
+            reason,
+            permanent: false,
+        }
+    }
 }
 
 /// Full-jitter backoff before attempt `attempt + 1` (AWS Architecture Blog, "Exponential
@@ -45,9 +71,9 @@ pub async fn deliver(
         if left < MIN_ATTEMPT {
             return Delivery {
                 attempts,
-                result: Err(format!(
+                result: Err(Failure::out_of_time(format!(
                     "no time left before the Lambda deadline after {attempts} attempts"
-                )),
+                ))),
             };
         }
         attempts += 1;
@@ -65,7 +91,7 @@ pub async fn deliver(
                 tracing::warn!(attempts, %reason, "destination refused the batch permanently");
                 return Delivery {
                     attempts,
-                    result: Err(reason),
+                    result: Err(Failure::permanent(reason)),
                 };
             }
             SendError::Retryable {
@@ -79,9 +105,9 @@ pub async fn deliver(
             tracing::warn!(attempts, %reason, "giving up on the batch: no time for another attempt");
             return Delivery {
                 attempts,
-                result: Err(format!(
+                result: Err(Failure::out_of_time(format!(
                     "{reason} (gave up after {attempts} attempts: Lambda deadline)"
-                )),
+                ))),
             };
         }
         tracing::info!(attempts, wait_ms = wait.as_millis() as u64, %reason, "retrying batch");
@@ -178,7 +204,7 @@ mod tests {
         )
         .await;
         assert_eq!(d.attempts, 1);
-        assert_eq!(d.result, Err("HTTP 400".into()));
+        assert_eq!(d.result, Err(Failure::permanent("HTTP 400".into())));
     }
 
     #[tokio::test(start_paused = true)]
@@ -188,7 +214,9 @@ mod tests {
         let deadline = start + Duration::from_secs(10);
         let d = deliver(&dest, &body(), Duration::from_secs(5), deadline).await;
         assert_eq!(d.attempts, 1);
-        assert!(d.result.unwrap_err().contains("Lambda deadline"));
+        let failure = d.result.unwrap_err();
+        assert!(failure.reason.contains("Lambda deadline"));
+        assert!(!failure.permanent);
         assert!(Instant::now() <= deadline);
     }
 }
