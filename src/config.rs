@@ -34,7 +34,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &'static str, problem: impl Into<String>) -> Self {
         ConfigError {
             variable,
             problem: problem.into(),
@@ -272,7 +272,7 @@ fn bool_var(env: &impl Env, name: &'static str, default: bool) -> Result<bool, C
     }
 }
 
-fn seconds_var(
+pub(crate) fn seconds_var(
     env: &impl Env,
     name: &'static str,
     default: Duration,

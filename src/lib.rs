@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
 pub mod destination;
@@ -12,7 +13,10 @@ pub mod encode;
 pub mod event;
 pub mod forward;
 pub mod logging;
+pub mod okta;
+pub mod pull;
 pub mod push;
 pub mod redact;
 pub mod retry;
 pub mod secret;
+pub mod system_log;

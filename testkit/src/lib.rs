@@ -4,6 +4,7 @@
 //! run side by side without stepping on each other.
 
 pub mod destination;
+pub mod fake_okta;
 pub mod function;
 pub mod loopback_http;
 pub mod moto;
@@ -11,6 +12,7 @@ pub mod okta_events;
 pub mod runtime_api;
 
 pub use destination::{Behaviour, ReceivedRequest, RecordingDestination};
+pub use fake_okta::FakeOkta;
 pub use function::{binary_path, FunctionProcess};
 pub use moto::Moto;
 pub use runtime_api::{Invocation, RuntimeApi};
