@@ -42,6 +42,7 @@ template:
 bench: tools ## throughput of the hot path and peak memory of a 6 MB invocation (release build)
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p okta-ingest --bench push
+	$(CARGO) bench -p okta-ingest --bench pull
 
 sam-build: ## build the Lambda artifacts for deployment (needs cargo-lambda and zig)
 	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda ziglang

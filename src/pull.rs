@@ -863,3 +863,64 @@ fn log_summary(s: &PullSummary) {
 pub fn checkpoint_url(c: &Checkpoint) -> Option<Url> {
     Url::parse(&c.next).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: [(&str, &str); 4] = [
+        ("OKTA_DOMAIN", "acme.okta.com"),
+        ("OKTA_TOKEN_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:okta-AbCdEf"),
+        ("STATE_BUCKET", "okta-ingest-state"),
+        ("DESTINATION_URL", "https://logs.example.com/in"),
+    ];
+
+    fn config(overrides: &[(&'static str, &'static str)]) -> Result<PullConfig, ConfigError> {
+        let mut env: Vec<(String, String)> = MINIMAL.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        for (k, v) in overrides {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+        PullConfig::from_env(&env)
+    }
+
+    #[test]
+    fn defaults_and_the_checkpoint_key_follow_the_org() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.checkpoint_key, "checkpoint/pull/acme.okta.com.json");
+        assert_eq!(c.initial_lookback, DEFAULT_INITIAL_LOOKBACK);
+        assert_eq!(c.rate_limit_headroom, DEFAULT_RATE_LIMIT_HEADROOM);
+        assert_eq!(c.max_event_age, Some(config::DEFAULT_MAX_EVENT_AGE));
+        assert_eq!(config(&[("MAX_EVENT_AGE_SECONDS", "0")]).unwrap().max_event_age, None);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_expected_form() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("OKTA_DOMAIN", "https://acme.okta.com/api/v1/logs", "without a path"),
+            ("OKTA_DOMAIN", "http://acme.okta.com", "https"),
+            ("OKTA_DOMAIN", "", "required"),
+            ("OKTA_TOKEN_SECRET_ARN", "", "required"),
+            ("INITIAL_LOOKBACK_SECONDS", "9999999", "90-day"),
+            ("INITIAL_LOOKBACK_SECONDS", "0", "more than 0"),
+            ("RATE_LIMIT_HEADROOM", "0.95", "between 0 and 0.9"),
+            ("RATE_LIMIT_HEADROOM", "half", "between 0 and 0.9"),
+            ("CHECKPOINT_KEY", "dead-letter/x.json", "outside dead-letter/"),
+            ("OKTA_TIMEOUT_SECONDS", "soon", "number of seconds"),
+        ];
+        for (var, value, expected) in cases {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(&err.variable, var, "{var}={value}: {err}");
+            assert!(err.to_string().contains(expected), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn handled_uuids_are_bounded_and_forget_the_oldest() {
+        let mut h = Handled::from_vec((0..MAX_REMEMBERED_UUIDS).map(|i| i.to_string()).collect());
+        h.extend(["new".to_string(), "0".to_string()]);
+        assert_eq!(h.to_vec().len(), MAX_REMEMBERED_UUIDS);
+        // "0" was already known, so re-adding it changes nothing; "new" pushes it out.
+        assert!(h.contains("new") && h.contains("1") && !h.contains("0"));
+    }
+}
