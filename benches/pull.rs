@@ -57,7 +57,10 @@ async fn main() {
     let elapsed = started.elapsed();
 
     let requests = okta.requests();
-    let (first, last) = (requests.first().map(|r| r.at), requests.last().map(|r| r.at));
+    let (first, last) = (
+        requests.first().map(|r| r.at),
+        requests.last().map(|r| r.at),
+    );
     // Windows the run actually opened: the fake starts one at the first request after the last ended.
     let span = match (first, last) {
         (Some(f), Some(l)) => l.duration_since(f),
@@ -90,7 +93,10 @@ async fn main() {
         (120.0 - (120.0 * HEADROOM).ceil()) * 1000.0
     );
     println!("  stopped: {}", summary["stopped"]);
-    println!("  peak RSS of okta-pull: {:.1} MiB", function.peak_rss_kib().unwrap_or(0) as f64 / 1024.0);
+    println!(
+        "  peak RSS of okta-pull: {:.1} MiB",
+        function.peak_rss_kib().unwrap_or(0) as f64 / 1024.0
+    );
     assert_eq!(http_429, 0, "the budget was ours alone: no 429 may happen");
     function.stop().await;
 }

@@ -870,13 +870,19 @@ mod tests {
 
     const MINIMAL: [(&str, &str); 4] = [
         ("OKTA_DOMAIN", "acme.okta.com"),
-        ("OKTA_TOKEN_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:okta-AbCdEf"),
+        (
+            "OKTA_TOKEN_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:okta-AbCdEf",
+        ),
         ("STATE_BUCKET", "okta-ingest-state"),
         ("DESTINATION_URL", "https://logs.example.com/in"),
     ];
 
     fn config(overrides: &[(&'static str, &'static str)]) -> Result<PullConfig, ConfigError> {
-        let mut env: Vec<(String, String)> = MINIMAL.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut env: Vec<(String, String)> = MINIMAL
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for (k, v) in overrides {
             env.retain(|(name, _)| name != k);
             env.push((k.to_string(), v.to_string()));
@@ -891,13 +897,22 @@ mod tests {
         assert_eq!(c.initial_lookback, DEFAULT_INITIAL_LOOKBACK);
         assert_eq!(c.rate_limit_headroom, DEFAULT_RATE_LIMIT_HEADROOM);
         assert_eq!(c.max_event_age, Some(config::DEFAULT_MAX_EVENT_AGE));
-        assert_eq!(config(&[("MAX_EVENT_AGE_SECONDS", "0")]).unwrap().max_event_age, None);
+        assert_eq!(
+            config(&[("MAX_EVENT_AGE_SECONDS", "0")])
+                .unwrap()
+                .max_event_age,
+            None
+        );
     }
 
     #[test]
     fn errors_name_the_variable_and_the_expected_form() {
         let cases: &[(&str, &str, &str)] = &[
-            ("OKTA_DOMAIN", "https://acme.okta.com/api/v1/logs", "without a path"),
+            (
+                "OKTA_DOMAIN",
+                "https://acme.okta.com/api/v1/logs",
+                "without a path",
+            ),
             ("OKTA_DOMAIN", "http://acme.okta.com", "https"),
             ("OKTA_DOMAIN", "", "required"),
             ("OKTA_TOKEN_SECRET_ARN", "", "required"),
@@ -905,7 +920,11 @@ mod tests {
             ("INITIAL_LOOKBACK_SECONDS", "0", "more than 0"),
             ("RATE_LIMIT_HEADROOM", "0.95", "between 0 and 0.9"),
             ("RATE_LIMIT_HEADROOM", "half", "between 0 and 0.9"),
-            ("CHECKPOINT_KEY", "dead-letter/x.json", "outside dead-letter/"),
+            (
+                "CHECKPOINT_KEY",
+                "dead-letter/x.json",
+                "outside dead-letter/",
+            ),
             ("OKTA_TIMEOUT_SECONDS", "soon", "number of seconds"),
         ];
         for (var, value, expected) in cases {

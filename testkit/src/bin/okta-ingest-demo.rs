@@ -1,9 +1,10 @@
-//! `make demo`: runs the real okta-push binary on the sample events against local fakes only.
+//! `make demo`: runs the real okta-push and okta-pull binaries against local fakes only.
 //!
 //! Starts moto server (S3 and Secrets Manager) and a recording HTTP destination on 127.0.0.1,
 //! drives okta-push through a local Lambda Runtime API with each file given (default: the
 //! samples in `events/`), then prints what the destination received and what was dropped or
-//! dead-lettered. No AWS account and no network beyond loopback.
+//! dead-lettered; then runs okta-pull twice against a fake Okta System Log API. No AWS
+//! account and no network beyond loopback.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use okta_ingest_testkit::okta_events::rebase_timestamps;
 use okta_ingest_testkit::{
-    binary_path, FunctionProcess, Invocation, Moto, RecordingDestination, RuntimeApi,
+    binary_path, FakeOkta, FunctionProcess, Invocation, Moto, RecordingDestination, RuntimeApi,
 };
 use serde_json::Value;
 
@@ -127,4 +128,75 @@ async fn main() {
         println!("   {line}");
     }
     function.stop().await;
+
+    demo_pull(&moto, &destination).await;
+}
+
+/// okta-pull against a fake Okta org: a first run with a day of backlog, then a late event.
+async fn demo_pull(moto: &Moto, destination: &RecordingDestination) {
+    println!(
+        "\n== okta-pull: a fake Okta System Log API on 127.0.0.1 with 2,400 events of the last day"
+    );
+    let okta = FakeOkta::start().await;
+    okta.set_tokens(&["demo-okta-token"]);
+    okta.set_rate_limit(20, Duration::from_secs(60));
+    let now = time::OffsetDateTime::now_utc();
+    okta.add_events(
+        2400,
+        now - time::Duration::hours(23),
+        time::Duration::seconds(30),
+    );
+    let secret_arn = moto
+        .create_secret("okta-ingest/demo-okta-token", "demo-okta-token")
+        .await;
+    let runtime = RuntimeApi::start().await;
+    let mut env = moto.function_env();
+    env.extend(
+        [
+            ("OKTA_DOMAIN", okta.base_url()),
+            ("ALLOW_INSECURE_HTTP", "true".to_owned()),
+            ("OKTA_TOKEN_SECRET_ARN", secret_arn),
+            ("STATE_BUCKET", BUCKET.to_owned()),
+            ("DESTINATION_URL", destination.url()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let function = FunctionProcess::spawn(&binary_path("okta-pull"), &runtime, &env).await;
+    let schedule = include_str!("../../../events/schedule.json");
+    let before = destination.accepted().len();
+    let first = runtime.invoke(schedule, Duration::from_secs(60)).await;
+    print_run(
+        "first scheduled run (starts INITIAL_LOOKBACK_SECONDS back)",
+        first,
+    );
+    println!(
+        "   destination accepted {} more requests",
+        destination.accepted().len() - before
+    );
+    okta.add_event("demo-late-event", now - time::Duration::hours(2));
+    let second = runtime.invoke(schedule, Duration::from_secs(60)).await;
+    print_run(
+        "next run, after Okta persisted an event stamped two hours ago",
+        second,
+    );
+    for key in moto.list_keys(BUCKET, "checkpoint/").await {
+        let checkpoint: Value =
+            serde_json::from_slice(&moto.get_object(BUCKET, &key).await).unwrap_or(Value::Null);
+        println!(
+            "\n== checkpoint s3://{BUCKET}/{key}\n   next: {}\n   uuids remembered at next: {}",
+            checkpoint["next"],
+            checkpoint["handled_at_next"].as_array().map_or(0, Vec::len)
+        );
+    }
+    function.stop().await;
+}
+
+fn print_run(what: &str, outcome: Invocation) {
+    match outcome {
+        Invocation::Response(v) => println!(
+            "   {what}: {} pages, {} forwarded, {} Okta requests, stopped: {}",
+            v["pages"], v["forwarded"], v["okta_requests"], v["stopped"]
+        ),
+        other => println!("   {what}: failed: {other:?}"),
+    }
 }
