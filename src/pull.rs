@@ -263,8 +263,16 @@ struct Invocation {
 struct PageOutcome {
     /// uuids now handled (forwarded, kept, skipped), in page order.
     handled: Vec<String>,
-    /// Set when some events were neither delivered nor kept (destination out of time).
-    incomplete: Option<String>,
+    /// Set when some events were neither delivered nor kept.
+    incomplete: Option<Incomplete>,
+}
+
+/// Why part of a page is left for the next run.
+enum Incomplete {
+    /// The destination stayed unavailable until the deadline: not an error, the next run resends.
+    Destination(String),
+    /// What the destination refused could not be written to the dead letters: an error.
+    DeadLetters(StoreError),
 }
 
 /// The uuids already handled at the resume point, oldest first, bounded.
@@ -584,9 +592,13 @@ impl PullHandler {
                 }
                 Err(e) => return Err(e.into()),
             }
-            if let Some(reason) = outcome.incomplete {
-                summary.stopped = format!("destination: {reason}");
-                return Ok(());
+            match outcome.incomplete {
+                Some(Incomplete::Destination(reason)) => {
+                    summary.stopped = format!("destination: {reason}");
+                    return Ok(());
+                }
+                Some(Incomplete::DeadLetters(e)) => return Err(e.into()),
+                None => {}
             }
             if !full {
                 summary.stopped = "caught up".into();
@@ -679,8 +691,12 @@ impl PullHandler {
             );
             let outcome = outcome?;
             handled.extend(outcome.handled);
-            if let Some(reason) = outcome.incomplete {
-                return Err(incomplete(format!("destination: {reason}"), summary));
+            match outcome.incomplete {
+                Some(Incomplete::Destination(reason)) => {
+                    return Err(incomplete(format!("destination: {reason}"), summary))
+                }
+                Some(Incomplete::DeadLetters(e)) => return Err(incomplete(e.to_string(), summary)),
+                None => {}
             }
             match prefetched {
                 None => {
@@ -818,16 +834,20 @@ impl PullHandler {
                 ));
             } else {
                 // Left for the next run, which reads this page again from the checkpoint.
-                incomplete.get_or_insert_with(|| failure.reason.clone());
+                incomplete.get_or_insert_with(|| Incomplete::Destination(failure.reason.clone()));
             }
         }
         if !dead.is_empty() {
             let records: Vec<DeadLetter> = dead.iter().map(|(_, d)| d.clone()).collect();
-            let key =
-                dead_letter::keep(&*self.dead_letters, "pull", request_id, &records, now).await?;
-            summary.dead_lettered += records.len();
-            tracing::warn!(count = records.len(), key = %key, "kept undeliverable items in the dead letters");
-            done.extend(dead.into_iter().filter_map(|(uuid, _)| uuid));
+            match dead_letter::keep(&*self.dead_letters, "pull", request_id, &records, now).await {
+                Ok(key) => {
+                    summary.dead_lettered += records.len();
+                    tracing::warn!(count = records.len(), key = %key, "kept undeliverable items in the dead letters");
+                    done.extend(dead.into_iter().filter_map(|(uuid, _)| uuid));
+                }
+                // What was delivered stays recorded as handled; the rest is read again next run.
+                Err(e) => incomplete = Some(Incomplete::DeadLetters(e)),
+            }
         }
         Ok(PageOutcome {
             handled: done,
