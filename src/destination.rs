@@ -111,6 +111,21 @@ impl HttpDestination {
         })
     }
 
+    /// A destination for `config` whose credential, if `DESTINATION_SECRET_ARN` is set, is
+    /// read from Secrets Manager through `secrets`.
+    pub fn with_secrets_manager(
+        config: &DestinationConfig,
+        secrets: &aws_sdk_secretsmanager::Client,
+    ) -> Result<Self, String> {
+        let secret = config.secret_arn.as_ref().map(|arn| {
+            Arc::new(crate::secret::SecretsManagerSource::new(
+                secrets.clone(),
+                arn.clone(),
+            )) as Arc<dyn SecretSource>
+        });
+        Self::new(config, secret).map_err(|e| e.without_url().to_string())
+    }
+
     fn auth_value(&self, secret: &Secret) -> Result<HeaderValue, SendError> {
         let text = if self.auth_scheme.is_empty() {
             secret.expose().to_owned()

@@ -357,13 +357,8 @@ impl PullHandler {
             config.okta_timeout,
         )
         .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
-        let destination_secret: Option<Arc<dyn SecretSource>> =
-            config.destination.secret_arn.as_ref().map(|arn| {
-                Arc::new(SecretsManagerSource::new(secrets.clone(), arn.clone()))
-                    as Arc<dyn SecretSource>
-            });
-        let destination = HttpDestination::new(&config.destination, destination_secret)
-            .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
+        let destination = HttpDestination::with_secrets_manager(&config.destination, &secrets)
+            .map_err(StartupError::Http)?;
         let s3 = crate::aws::s3_client(&aws);
         let checkpoints = S3CheckpointStore::new(
             s3.clone(),

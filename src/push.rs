@@ -17,7 +17,6 @@ use crate::dead_letter::{self, DeadLetter, DeadLetterStore, Kept, S3DeadLetters,
 use crate::destination::{Destination, HttpDestination};
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::forward::Forwarder;
-use crate::secret::{SecretSource, SecretsManagerSource};
 
 /// Time kept back from the Lambda deadline for writing dead letters and answering.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
@@ -134,15 +133,11 @@ impl PushHandler {
     pub async fn from_env(env: &impl Env) -> Result<Self, StartupError> {
         let config = PushConfig::from_env(env)?;
         let aws = crate::aws::sdk_config().await;
-        let secret: Option<Arc<dyn SecretSource>> =
-            config.destination.secret_arn.as_ref().map(|arn| {
-                Arc::new(SecretsManagerSource::new(
-                    crate::aws::secrets_client(&aws),
-                    arn.clone(),
-                )) as Arc<dyn SecretSource>
-            });
-        let destination = HttpDestination::new(&config.destination, secret)
-            .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
+        let destination = HttpDestination::with_secrets_manager(
+            &config.destination,
+            &crate::aws::secrets_client(&aws),
+        )
+        .map_err(StartupError::Http)?;
         let dead_letters =
             S3DeadLetters::new(crate::aws::s3_client(&aws), config.state_bucket.clone());
         tracing::info!(
