@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use okta_ingest::config::PushConfig;
 use okta_ingest::dead_letter::MemoryDeadLetters;
 use okta_ingest::destination::MemoryDestination;
+use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
 use okta_ingest::push::{PushHandler, PushResponse};
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, okta_event, rfc3339_millis, sqs_event,
@@ -117,6 +118,8 @@ fn handler(env: &[(&str, &str)]) -> (PushHandler, Arc<MemoryDestination>) {
             config,
             destination.clone(),
             Arc::new(MemoryDeadLetters::default()),
+            // An empty ledger in memory: the lookup and the record are in the timed path.
+            Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
         ),
         destination,
     )

@@ -12,6 +12,7 @@ pub mod destination;
 pub mod encode;
 pub mod event;
 pub mod forward;
+pub mod ledger;
 pub mod logging;
 pub mod okta;
 pub mod pull;

@@ -21,7 +21,9 @@ use crate::dead_letter::{self, DeadLetter, DeadLetterStore, Kept, S3DeadLetters,
 use crate::destination::{Destination, HttpDestination};
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::forward::Forwarder;
+use crate::ledger::{Ledger, S3LedgerStore};
 use crate::okta::{OktaOrg, PAGE_LIMIT};
+use crate::push::record_delivered;
 use crate::push::{deadline_with_margin, lambda_deadline, StartupError};
 use crate::secret::{SecretSource, SecretsManagerSource};
 use crate::system_log::{FetchError, Page, SystemLog};
@@ -34,6 +36,9 @@ pub const MAX_LOOKBACK: Duration = Duration::from_secs(90 * 86_400);
 pub const DEFAULT_RATE_LIMIT_HEADROOM: f64 = 0.25;
 /// Default for `OKTA_TIMEOUT_SECONDS`: Okta ends a slow query itself after 30 s (E0000009).
 pub const DEFAULT_OKTA_TIMEOUT: Duration = Duration::from_secs(40);
+/// Default for `SETTLE_DELAY_SECONDS`: how long push gets to deliver an event before pull
+/// treats it as missed.
+pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(600);
 /// Okta refuses `since` more than 180 days back.
 const MAX_BACKFILL_AGE: time::Duration = time::Duration::days(180);
 
@@ -56,6 +61,9 @@ pub struct PullConfig {
     pub rate_limit_headroom: f64,
     /// `OKTA_TIMEOUT_SECONDS`: limit for one Okta request.
     pub okta_timeout: Duration,
+    /// `SETTLE_DELAY_SECONDS`: pull never reads past an event younger than this, leaving it
+    /// to push; zero when Log Streaming is not used.
+    pub settle_delay: Duration,
     /// Where events go.
     pub destination: DestinationConfig,
 }
@@ -134,6 +142,12 @@ impl PullConfig {
             initial_lookback,
             max_event_age: config::max_event_age(env)?,
             rate_limit_headroom,
+            settle_delay: config::seconds_var(
+                env,
+                "SETTLE_DELAY_SECONDS",
+                DEFAULT_SETTLE_DELAY,
+                true,
+            )?,
             okta_timeout: config::seconds_var(
                 env,
                 "OKTA_TIMEOUT_SECONDS",
@@ -167,6 +181,10 @@ pub struct PullSummary {
     pub duplicates: usize,
     /// Events without a readable uuid or published (kept in the dead letters).
     pub malformed: usize,
+    /// Events the delivery ledger shows push (or replay) already delivered, skipped.
+    pub already_delivered: usize,
+    /// Ledger reads or writes that failed (delivery went on; a duplicate becomes possible).
+    pub ledger_errors: usize,
     /// Items written to the dead letters.
     pub dead_lettered: usize,
     /// Requests to Okta, retries included.
@@ -259,6 +277,15 @@ struct Invocation {
     max_event_age_seconds: Option<u64>,
 }
 
+/// How a page's events are chosen.
+#[derive(Clone, Copy)]
+struct PageRules {
+    /// Skip events older than this.
+    max_age: Option<Duration>,
+    /// Stop at the first event younger than this.
+    settle: Option<Duration>,
+}
+
 /// What handling one page achieved.
 struct PageOutcome {
     /// uuids now handled (forwarded, kept, skipped), in page order.
@@ -269,6 +296,8 @@ struct PageOutcome {
 
 /// Why part of a page is left for the next run.
 enum Incomplete {
+    /// The next event is younger than the settle delay: push may still be delivering it.
+    Settling,
     /// The destination stayed unavailable until the deadline: not an error, the next run resends.
     Destination(String),
     /// What the destination refused could not be written to the dead letters: an error.
@@ -316,6 +345,7 @@ pub struct PullHandler {
     config: PullConfig,
     log: SystemLog,
     forwarder: Forwarder,
+    ledger: Arc<Ledger>,
     checkpoints: Arc<dyn CheckpointStore>,
     dead_letters: Arc<dyn DeadLetterStore>,
     clock: fn() -> OffsetDateTime,
@@ -329,11 +359,13 @@ impl PullHandler {
         forwarder: Forwarder,
         checkpoints: Arc<dyn CheckpointStore>,
         dead_letters: Arc<dyn DeadLetterStore>,
+        ledger: Arc<Ledger>,
     ) -> Self {
         PullHandler {
             config,
             log,
             forwarder,
+            ledger,
             checkpoints,
             dead_letters,
             clock: OffsetDateTime::now_utc,
@@ -365,9 +397,14 @@ impl PullHandler {
             config.state_bucket.clone(),
             config.checkpoint_key.clone(),
         );
+        let ledger = Ledger::new(Arc::new(S3LedgerStore::new(
+            s3.clone(),
+            config.state_bucket.clone(),
+        )));
         let dead_letters = S3DeadLetters::new(s3, config.state_bucket.clone());
         tracing::info!(
             org = %config.org.authority(),
+            settle_delay_seconds = config.settle_delay.as_secs(),
             destination = %destination.describe(),
             checkpoint = %checkpoints.location(),
             initial_lookback_seconds = config.initial_lookback.as_secs(),
@@ -382,7 +419,15 @@ impl PullHandler {
             forwarder,
             Arc::new(checkpoints),
             Arc::new(dead_letters),
+            Arc::new(ledger),
         ))
+    }
+
+    fn scheduled_rules(&self) -> PageRules {
+        PageRules {
+            max_age: self.config.max_event_age,
+            settle: (!self.config.settle_delay.is_zero()).then_some(self.config.settle_delay),
+        }
     }
 
     /// Replaces the wall clock (tests).
@@ -549,7 +594,14 @@ impl PullHandler {
             // The next page is read while this one is delivered.
             let prefetch = page.next.clone().filter(|_| full);
             let (outcome, prefetched) = tokio::join!(
-                self.handle_page(&page, &handled, request_id, stop_at, summary),
+                self.handle_page(
+                    &page,
+                    &handled,
+                    request_id,
+                    stop_at,
+                    self.scheduled_rules(),
+                    summary
+                ),
                 async {
                     match &prefetch {
                         Some(next) => Some(self.log.fetch(next, stop_at).await),
@@ -588,6 +640,11 @@ impl PullHandler {
                 Err(e) => return Err(e.into()),
             }
             match outcome.incomplete {
+                Some(Incomplete::Settling) => {
+                    summary.stopped =
+                        "settling: the next events are younger than SETTLE_DELAY_SECONDS".into();
+                    return Ok(());
+                }
                 Some(Incomplete::Destination(reason)) => {
                     summary.stopped = format!("destination: {reason}");
                     return Ok(());
@@ -676,7 +733,17 @@ impl PullHandler {
                 .clone()
                 .filter(|n| n != &page.url && !page.events.is_empty());
             let (outcome, prefetched) = tokio::join!(
-                self.handle_page_with_age(&page, &handled, request_id, stop_at, max_age, summary),
+                self.handle_page(
+                    &page,
+                    &handled,
+                    request_id,
+                    stop_at,
+                    PageRules {
+                        max_age,
+                        settle: None
+                    },
+                    summary
+                ),
                 async {
                     match &next {
                         Some(n) => Some(self.log.fetch(n, stop_at).await),
@@ -691,7 +758,8 @@ impl PullHandler {
                     return Err(incomplete(format!("destination: {reason}"), summary))
                 }
                 Some(Incomplete::DeadLetters(e)) => return Err(incomplete(e.to_string(), summary)),
-                None => {}
+                // A backfill window is explicit: it never waits for push.
+                Some(Incomplete::Settling) | None => {}
             }
             match prefetched {
                 None => {
@@ -707,36 +775,19 @@ impl PullHandler {
         }
     }
 
+    /// Forwards one page's new events; keeps what cannot be delivered. Events already in
+    /// `handled`, and those the ledger shows as delivered, are skipped; with `rules.settle`,
+    /// the page is read only up to the first event younger than that.
     async fn handle_page(
         &self,
         page: &Page,
         handled: &Handled,
         request_id: &str,
         stop_at: Instant,
+        rules: PageRules,
         summary: &mut PullSummary,
     ) -> Result<PageOutcome, PullError> {
-        self.handle_page_with_age(
-            page,
-            handled,
-            request_id,
-            stop_at,
-            self.config.max_event_age,
-            summary,
-        )
-        .await
-    }
-
-    /// Forwards one page's new events; keeps what cannot be delivered. Events already in
-    /// `handled` are skipped.
-    async fn handle_page_with_age(
-        &self,
-        page: &Page,
-        handled: &Handled,
-        request_id: &str,
-        stop_at: Instant,
-        max_age: Option<Duration>,
-        summary: &mut PullSummary,
-    ) -> Result<PageOutcome, PullError> {
+        let PageRules { max_age, settle } = rules;
         let now = (self.clock)();
         summary.pages += 1;
         summary.received += page.events.len();
@@ -754,6 +805,7 @@ impl PullHandler {
                 },
             ));
         }
+        let mut settling = false;
         for raw in &page.events {
             let event = match OktaEvent::from_raw(raw) {
                 Ok(e) => e,
@@ -771,6 +823,12 @@ impl PullHandler {
                     continue;
                 }
             };
+            if settle.is_some_and(|s| event.age(now) < s) {
+                // Push may still be carrying this event, and the events after it were stored
+                // later still: leave the rest of the page to a later run.
+                settling = true;
+                break;
+            }
             if handled.contains(&event.uuid) || !in_page.insert(event.uuid.clone()) {
                 summary.duplicates += 1;
                 continue;
@@ -783,11 +841,34 @@ impl PullHandler {
             }
             to_send.push(event);
         }
+        if !to_send.is_empty() {
+            let keys: Vec<(&str, OffsetDateTime)> = to_send
+                .iter()
+                .map(|e| (e.uuid.as_ref(), e.published))
+                .collect();
+            match self.ledger.delivered(&keys).await {
+                Ok(delivered) => {
+                    summary.already_delivered += delivered.len();
+                    done.extend(delivered.iter().cloned());
+                    to_send.retain(|e| !delivered.contains(e.uuid.as_ref()));
+                }
+                Err(e) => {
+                    summary.ledger_errors += 1;
+                    tracing::warn!(error = %e, "delivery ledger unreadable: forwarding without the duplicate check");
+                }
+            }
+        }
         let jsons: Vec<&str> = to_send.iter().map(OktaEvent::json).collect();
         let forwarded = self.forwarder.forward(&jsons, stop_at).await;
         summary.destination_requests += forwarded.requests;
         summary.bytes += forwarded.bytes;
         summary.forwarded += forwarded.delivered.len();
+        let delivered: Vec<(&str, OffsetDateTime)> = forwarded
+            .delivered
+            .iter()
+            .map(|&i| (to_send[i].uuid.as_ref(), to_send[i].published))
+            .collect();
+        record_delivered(&self.ledger, &delivered, &mut summary.ledger_errors).await;
         for &i in &forwarded.delivered {
             let e = &to_send[i];
             let published = format_rfc3339(e.published);
@@ -815,7 +896,7 @@ impl PullHandler {
                 },
             ));
         }
-        let mut incomplete = None;
+        let mut incomplete = settling.then_some(Incomplete::Settling);
         for (i, failure) in &forwarded.failed {
             let e = &to_send[*i];
             if failure.permanent {
@@ -829,7 +910,10 @@ impl PullHandler {
                 ));
             } else {
                 // Left for the next run, which reads this page again from the checkpoint.
-                incomplete.get_or_insert_with(|| Incomplete::Destination(failure.reason.clone()));
+                // An outage outranks settling: the run should say the destination is down.
+                if !matches!(incomplete, Some(Incomplete::Destination(_))) {
+                    incomplete = Some(Incomplete::Destination(failure.reason.clone()));
+                }
             }
         }
         if !dead.is_empty() {
@@ -860,6 +944,8 @@ fn log_summary(s: &PullSummary) {
         dropped_stale = s.dropped_stale,
         duplicates = s.duplicates,
         malformed = s.malformed,
+        already_delivered = s.already_delivered,
+        ledger_errors = s.ledger_errors,
         dead_lettered = s.dead_lettered,
         okta_requests = s.okta_requests,
         rate_limit_waits = s.rate_limit_waits,

@@ -17,6 +17,7 @@ use crate::dead_letter::{self, DeadLetter, DeadLetterStore, Kept, S3DeadLetters,
 use crate::destination::{Destination, HttpDestination};
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::forward::Forwarder;
+use crate::ledger::{Ledger, S3LedgerStore};
 
 /// Time kept back from the Lambda deadline for writing dead letters and answering.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
@@ -40,6 +41,10 @@ pub struct Summary {
     pub dead_lettered: usize,
     /// Items neither delivered nor kept: handed back to SQS or Lambda to retry.
     pub not_kept: usize,
+    /// Events the delivery ledger shows were already delivered (by push or pull), skipped.
+    pub already_delivered: usize,
+    /// Ledger reads or writes that failed (delivery went on; a duplicate becomes possible).
+    pub ledger_errors: usize,
     /// HTTP requests made to the destination, retries included.
     pub requests: u32,
     /// Bytes the destination accepted, as sent (compressed if gzip is on).
@@ -104,6 +109,7 @@ struct Input<'a> {
 pub struct PushHandler {
     config: PushConfig,
     forwarder: Forwarder,
+    ledger: Arc<Ledger>,
     dead_letters: Arc<dyn DeadLetterStore>,
     clock: fn() -> OffsetDateTime,
 }
@@ -114,9 +120,11 @@ impl PushHandler {
         config: PushConfig,
         destination: Arc<dyn Destination>,
         dead_letters: Arc<dyn DeadLetterStore>,
+        ledger: Arc<Ledger>,
     ) -> Self {
         PushHandler {
             forwarder: Forwarder::new(config.destination.clone(), destination),
+            ledger,
             config,
             dead_letters,
             clock: OffsetDateTime::now_utc,
@@ -138,8 +146,12 @@ impl PushHandler {
             &crate::aws::secrets_client(&aws),
         )
         .map_err(StartupError::Http)?;
-        let dead_letters =
-            S3DeadLetters::new(crate::aws::s3_client(&aws), config.state_bucket.clone());
+        let s3 = crate::aws::s3_client(&aws);
+        let ledger = Ledger::new(Arc::new(S3LedgerStore::new(
+            s3.clone(),
+            config.state_bucket.clone(),
+        )));
+        let dead_letters = S3DeadLetters::new(s3, config.state_bucket.clone());
         tracing::info!(
             destination = %destination.describe(),
             format = ?config.destination.format,
@@ -152,6 +164,7 @@ impl PushHandler {
             config,
             Arc::new(destination),
             Arc::new(dead_letters),
+            Arc::new(ledger),
         ))
     }
 
@@ -290,6 +303,7 @@ impl PushHandler {
             }
             events.push((i, event));
         }
+        self.skip_already_delivered(&mut events, &mut summary).await;
 
         let jsons: Vec<&str> = events.iter().map(|(_, e)| e.json()).collect();
         let forwarded = self
@@ -325,6 +339,12 @@ impl PushHandler {
             ));
         }
         summary.forwarded = forwarded.delivered.len();
+        let delivered: Vec<(&str, OffsetDateTime)> = forwarded
+            .delivered
+            .iter()
+            .map(|&j| (events[j].1.uuid.as_ref(), events[j].1.published))
+            .collect();
+        record_delivered(&self.ledger, &delivered, &mut summary.ledger_errors).await;
         summary.requests = forwarded.requests;
         summary.bytes = forwarded.bytes;
         summary.bytes_uncompressed = forwarded.bytes_uncompressed;
@@ -350,6 +370,54 @@ impl PushHandler {
     }
 }
 
+impl PushHandler {
+    /// Drops from `events` those the ledger shows were delivered already.
+    async fn skip_already_delivered(
+        &self,
+        events: &mut Vec<(usize, OktaEvent<'_>)>,
+        summary: &mut Summary,
+    ) {
+        if events.is_empty() {
+            return;
+        }
+        let keys: Vec<(&str, OffsetDateTime)> = events
+            .iter()
+            .map(|(_, e)| (e.uuid.as_ref(), e.published))
+            .collect();
+        match self.ledger.delivered(&keys).await {
+            Ok(done) if done.is_empty() => {}
+            Ok(done) => {
+                events.retain(|(_, e)| !done.contains(e.uuid.as_ref()));
+                summary.already_delivered = done.len();
+                tracing::info!(
+                    count = done.len(),
+                    "skipped events the delivery ledger shows as delivered"
+                );
+            }
+            Err(e) => {
+                summary.ledger_errors += 1;
+                tracing::warn!(error = %e, "delivery ledger unreadable: forwarding without the duplicate check");
+            }
+        }
+    }
+}
+
+/// Records `delivered` in the ledger; a failure is logged and counted, never fatal: the
+/// events did reach the destination.
+pub(crate) async fn record_delivered(
+    ledger: &Ledger,
+    delivered: &[(&str, OffsetDateTime)],
+    errors: &mut usize,
+) {
+    if delivered.is_empty() {
+        return;
+    }
+    if let Err(e) = ledger.record(delivered).await {
+        *errors += 1;
+        tracing::error!(error = %e, count = delivered.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
+    }
+}
+
 fn log_summary(s: &Summary) {
     tracing::info!(
         received = s.received,
@@ -360,6 +428,8 @@ fn log_summary(s: &Summary) {
         oversized = s.oversized,
         dead_lettered = s.dead_lettered,
         not_kept = s.not_kept,
+        already_delivered = s.already_delivered,
+        ledger_errors = s.ledger_errors,
         requests = s.requests,
         bytes = s.bytes,
         bytes_uncompressed = s.bytes_uncompressed,

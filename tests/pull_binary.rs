@@ -77,6 +77,8 @@ impl Org {
                 ("DESTINATION_URL", self.destination.url()),
                 ("DESTINATION_GZIP", "false".into()),
                 ("DESTINATION_TIMEOUT_SECONDS", "5".into()),
+                // Most tests use fresh events and no push path; settling has its own tests.
+                ("SETTLE_DELAY_SECONDS", "0".into()),
             ]
             .map(|(k, v)| (k.to_owned(), v)),
         );

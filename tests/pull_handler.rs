@@ -10,6 +10,7 @@ use okta_ingest::checkpoint::{CheckpointStore, MemoryCheckpointStore};
 use okta_ingest::dead_letter::MemoryDeadLetters;
 use okta_ingest::destination::{MemoryDestination, SendError};
 use okta_ingest::forward::Forwarder;
+use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
 use okta_ingest::pull::{PullConfig, PullError, PullHandler};
 use okta_ingest::secret::{Secret, StaticSecret};
 use okta_ingest::system_log::SystemLog;
@@ -40,6 +41,7 @@ async fn rig(extra: &[(&str, &str)]) -> Rig {
             "DESTINATION_URL".into(),
             "https://logs.example.com/in".into(),
         ),
+        ("SETTLE_DELAY_SECONDS".into(), "0".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = PullConfig::from_env(&env).unwrap();
@@ -61,6 +63,7 @@ async fn rig(extra: &[(&str, &str)]) -> Rig {
         forwarder,
         checkpoints.clone(),
         dead_letters.clone(),
+        Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
     );
     Rig {
         okta,

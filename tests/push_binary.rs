@@ -104,6 +104,11 @@ fn sample_batch() -> String {
     )
 }
 
+/// The sample batch again, as new events (other uuids): a later delivery from Okta.
+fn another_sample_batch(n: u32) -> String {
+    sample_batch().replace("-8b7d-11ef-", &format!("-{:04x}-11ef-", 0x9000 + n))
+}
+
 fn failed_ids(response: &Value) -> Vec<String> {
     let mut ids: Vec<String> = response["batchItemFailures"]
         .as_array()
@@ -369,7 +374,7 @@ async fn a_rotated_destination_secret_is_re_read_once_after_a_401() {
         .put_secret_value(&stack.secret_arn, ROTATED_TOKEN)
         .await;
     stack.destination.push_behaviour(Behaviour::Status(401));
-    let response = stack.invoke(&sample_batch(), T).await.response();
+    let response = stack.invoke(&another_sample_batch(1), T).await.response();
     assert_eq!(failed_ids(&response), Vec::<String>::new());
     let requests = stack.destination.requests();
     let auth: Vec<&str> = requests
@@ -400,5 +405,31 @@ async fn bad_configuration_stops_start_up_with_a_message_naming_the_variable() {
     assert!(
         out.contains("BATCH_MAX_BYTES") && out.contains("whole number"),
         "{out}"
+    );
+}
+
+#[tokio::test]
+async fn events_okta_sends_again_later_are_skipped_through_the_ledger_in_s3() {
+    let stack = Stack::start(&[]).await;
+    let batch = sample_batch();
+    stack.invoke(&batch, T).await.response();
+    // The same events again, as Okta's at-least-once delivery or an SQS redelivery would.
+    let response = stack.invoke(&batch, T).await.response();
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+    assert_eq!(stack.destination.accepted().len(), 1, "sent once");
+    let second = &stack.summaries()[1];
+    assert_eq!(
+        (
+            second["forwarded"].as_u64(),
+            second["already_delivered"].as_u64()
+        ),
+        (Some(0), Some(3)),
+        "{second}"
+    );
+    let ledger = stack.moto.list_keys(BUCKET, "ledger/").await;
+    assert_eq!(
+        ledger.len(),
+        1,
+        "one ledger object for the one delivered batch: {ledger:?}"
     );
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use okta_ingest::config::PushConfig;
 use okta_ingest::dead_letter::MemoryDeadLetters;
 use okta_ingest::destination::{MemoryDestination, SendError};
+use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
 use okta_ingest::push::{PushHandler, PushResponse, Summary};
 use okta_ingest_testkit::okta_events::{detail_text, gunzip_ndjson, sqs_bodies};
 use serde_json::Value;
@@ -26,6 +27,7 @@ struct Rig {
     handler: PushHandler,
     destination: Arc<MemoryDestination>,
     dead_letters: Arc<MemoryDeadLetters>,
+    ledger_store: Arc<MemoryLedgerStore>,
 }
 
 fn rig(extra: &[(&str, &str)]) -> Rig {
@@ -41,12 +43,19 @@ fn rig(extra: &[(&str, &str)]) -> Rig {
     let config = PushConfig::from_env(&env).unwrap();
     let destination = Arc::new(MemoryDestination::default());
     let dead_letters = Arc::new(MemoryDeadLetters::default());
-    let handler =
-        PushHandler::new(config, destination.clone(), dead_letters.clone()).with_clock(sample_now);
+    let ledger_store = Arc::new(MemoryLedgerStore::default());
+    let handler = PushHandler::new(
+        config,
+        destination.clone(),
+        dead_letters.clone(),
+        Arc::new(Ledger::new(ledger_store.clone())),
+    )
+    .with_clock(sample_now);
     Rig {
         handler,
         destination,
         dead_letters,
+        ledger_store,
     }
 }
 
@@ -381,6 +390,7 @@ async fn requests_overlap_up_to_the_concurrency_bound_and_no_further() {
         PushConfig::from_env(&env).unwrap(),
         slow.clone(),
         Arc::new(MemoryDeadLetters::default()),
+        Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
     );
     let response = handler
         .handle_payload(SQS_BATCH, "r", deadline())
@@ -391,5 +401,53 @@ async fn requests_overlap_up_to_the_concurrency_bound_and_no_further() {
         slow.most.load(Ordering::SeqCst),
         2,
         "four one-event batches, two at a time"
+    );
+}
+
+#[tokio::test]
+async fn an_event_already_in_the_delivery_ledger_is_not_sent_again() {
+    let rig = rig(&[]);
+    // Okta repeats an event in a later invocation (or SQS redelivers a message).
+    rig.handler
+        .handle_payload(DIRECT, "first", deadline())
+        .await
+        .unwrap();
+    let PushResponse::Direct(summary) = rig
+        .handler
+        .handle_payload(DIRECT, "second", deadline())
+        .await
+        .unwrap()
+    else {
+        panic!("expected counts")
+    };
+    assert_eq!(
+        (summary.forwarded, summary.already_delivered),
+        (0, 1),
+        "{summary:?}"
+    );
+    assert_eq!(rig.destination.accepted().len(), 1);
+    assert_eq!(
+        rig.ledger_store.keys().len(),
+        1,
+        "one ledger object for the one delivered batch"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_ledger_never_stops_delivery() {
+    let rig = rig(&[]);
+    rig.ledger_store.fail.store(true, Ordering::SeqCst);
+    let PushResponse::Direct(summary) = rig
+        .handler
+        .handle_payload(DIRECT, "r", deadline())
+        .await
+        .unwrap()
+    else {
+        panic!("expected counts")
+    };
+    assert_eq!(
+        (summary.forwarded, summary.ledger_errors),
+        (1, 2),
+        "read and write both failed: {summary:?}"
     );
 }

@@ -1,0 +1,401 @@
+//! The delivery ledger: which events reached the destination, shared by push, pull and replay.
+//!
+//! One small immutable object per delivered batch and hour of `published`, under
+//! `ledger/YYYY/MM/DD/HH/`, holding the batch's uuids one per line. A reader lists only the
+//! hours its events belong to and reads only objects it has not read before, so the cost
+//! is per batch and per invocation, never per event.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use time::OffsetDateTime;
+
+/// Key prefix of the ledger.
+pub const LEDGER_PREFIX: &str = "ledger/";
+/// Hour partitions kept in a container's memory.
+const CACHED_PARTITIONS: usize = 72;
+/// Ledger objects read at once.
+const READ_CONCURRENCY: usize = 16;
+
+/// A ledger operation that failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("delivery ledger {location}: {message}")]
+pub struct LedgerError {
+    /// Where.
+    pub location: String,
+    /// The store's error.
+    pub message: String,
+}
+
+/// Where ledger objects live.
+pub trait LedgerStore: Send + Sync {
+    /// Every key under `prefix`.
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, LedgerError>>;
+    /// One object's content.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, LedgerError>>;
+    /// Writes one object.
+    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), LedgerError>>;
+}
+
+/// The `ledger/YYYY/MM/DD/HH/` partition of an event published at `t`.
+pub fn partition(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{LEDGER_PREFIX}{:04}/{:02}/{:02}/{:02}/",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour()
+    )
+}
+
+#[derive(Default)]
+struct Partition {
+    read_keys: HashSet<String>,
+    uuids: HashSet<String>,
+    last_used: u64,
+}
+
+/// The ledger as one container sees it: the store plus what it has already read.
+pub struct Ledger {
+    store: Arc<dyn LedgerStore>,
+    writer: String,
+    sequence: AtomicU64,
+    uses: AtomicU64,
+    cache: Mutex<HashMap<String, Partition>>,
+}
+
+impl Ledger {
+    /// A ledger over `store`; `writer` names this container in the keys it writes.
+    pub fn new(store: Arc<dyn LedgerStore>) -> Self {
+        Ledger {
+            store,
+            writer: format!("{:08x}", fastrand::u32(..)),
+            sequence: AtomicU64::new(0),
+            uses: AtomicU64::new(0),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Which of `events` (uuid, published) the ledger records as delivered.
+    pub async fn delivered(
+        &self,
+        events: &[(&str, OffsetDateTime)],
+    ) -> Result<HashSet<String>, LedgerError> {
+        let mut by_partition: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (uuid, published) in events {
+            by_partition
+                .entry(partition(*published))
+                .or_default()
+                .push(uuid);
+        }
+        for prefix in by_partition.keys() {
+            self.refresh(prefix).await?;
+        }
+        let cache = self.lock();
+        let mut found = HashSet::new();
+        for (prefix, uuids) in &by_partition {
+            if let Some(p) = cache.get(prefix) {
+                found.extend(
+                    uuids
+                        .iter()
+                        .filter(|u| p.uuids.contains(**u))
+                        .map(|u| u.to_string()),
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    /// Records `events` (uuid, published) as delivered: one object per hour they fall in.
+    pub async fn record(&self, events: &[(&str, OffsetDateTime)]) -> Result<(), LedgerError> {
+        let mut by_partition: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (uuid, published) in events {
+            by_partition
+                .entry(partition(*published))
+                .or_default()
+                .push(uuid);
+        }
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        for (prefix, uuids) in by_partition {
+            let sequence = self.sequence.fetch_add(1, Ordering::SeqCst);
+            let key = format!("{prefix}{now_ms:013}-{}-{sequence:06}.txt", self.writer);
+            let mut body = uuids.join("\n");
+            body.push('\n');
+            self.store.put(&key, body.into_bytes()).await?;
+            // This container knows at once what it wrote.
+            let mut cache = self.lock();
+            let p = cache.entry(prefix).or_default();
+            p.read_keys.insert(key);
+            p.uuids.extend(uuids.iter().map(|u| u.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Reads the objects of `prefix` this container has not read yet.
+    async fn refresh(&self, prefix: &str) -> Result<(), LedgerError> {
+        let keys = self.store.list(prefix).await?;
+        let unread: Vec<String> = {
+            let mut cache = self.lock();
+            let use_number = self.uses.fetch_add(1, Ordering::SeqCst);
+            let p = cache.entry(prefix.to_owned()).or_default();
+            p.last_used = use_number;
+            keys.into_iter()
+                .filter(|k| !p.read_keys.contains(k))
+                .collect()
+        };
+        let store = &self.store;
+        let bodies: Vec<(String, Result<Vec<u8>, LedgerError>)> = futures::stream::iter(unread)
+            .map(|key| async move {
+                let body = store.get(&key).await;
+                (key, body)
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .collect()
+            .await;
+        let mut cache = self.lock();
+        let p = cache.entry(prefix.to_owned()).or_default();
+        for (key, body) in bodies {
+            let body = body?;
+            p.uuids.extend(
+                String::from_utf8_lossy(&body)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned),
+            );
+            p.read_keys.insert(key);
+        }
+        // Forget the partitions used longest ago; they are read again if needed.
+        while cache.len() > CACHED_PARTITIONS {
+            let oldest = cache
+                .iter()
+                .min_by_key(|(_, p)| p.last_used)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => cache.remove(&k),
+                None => break,
+            };
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Partition>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The ledger in an S3 bucket.
+pub struct S3LedgerStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3LedgerStore {
+    /// The ledger in `bucket`.
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        S3LedgerStore {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    fn error(&self, key: &str, e: impl std::fmt::Display) -> LedgerError {
+        LedgerError {
+            location: format!("s3://{}/{key}", self.bucket),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl LedgerStore for S3LedgerStore {
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, LedgerError>> {
+        Box::pin(async move {
+            let mut keys = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page
+                    .map_err(|e| self.error(prefix, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+            }
+            Ok(keys)
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, LedgerError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| self.error(key, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            let bytes = out.body.collect().await.map_err(|e| self.error(key, e))?;
+            Ok(bytes.into_bytes().to_vec())
+        })
+    }
+
+    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), LedgerError>> {
+        Box::pin(async move {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type("text/plain")
+                .body(body.into())
+                .send()
+                .await
+                .map_err(|e| self.error(key, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            Ok(())
+        })
+    }
+}
+
+/// The ledger in memory, for local runs and tests; counts requests like S3 would bill them.
+#[derive(Default)]
+pub struct MemoryLedgerStore {
+    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// LIST, GET and PUT requests made.
+    pub requests: AtomicU64,
+    /// When set, every request fails.
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryLedgerStore {
+    fn check(&self, key: &str) -> Result<(), LedgerError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(LedgerError {
+                location: key.to_owned(),
+                message: "store unavailable".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn objects(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keys written so far.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects().keys().cloned().collect()
+    }
+}
+
+impl LedgerStore for MemoryLedgerStore {
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, LedgerError>> {
+        let result = self.check(prefix).map(|()| {
+            self.objects()
+                .keys()
+                .filter(|k| k.starts_with(prefix))
+                .cloned()
+                .collect()
+        });
+        Box::pin(async move { result })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, LedgerError>> {
+        let result = self.check(key).and_then(|()| {
+            self.objects().get(key).cloned().ok_or_else(|| LedgerError {
+                location: key.to_owned(),
+                message: "no such key".into(),
+            })
+        });
+        Box::pin(async move { result })
+    }
+
+    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), LedgerError>> {
+        let result = self.check(key).map(|()| {
+            self.objects().insert(key.to_owned(), body);
+        });
+        Box::pin(async move { result })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn partitions_by_hour_of_published() {
+        assert_eq!(
+            partition(datetime!(2026-11-22 09:59:59.999 UTC)),
+            "ledger/2026/11/22/09/"
+        );
+        assert_eq!(
+            partition(datetime!(2026-11-22 10:00 +01:00)),
+            "ledger/2026/11/22/09/"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_one_container_records_another_sees() {
+        let store = Arc::new(MemoryLedgerStore::default());
+        let (a, b) = (Ledger::new(store.clone()), Ledger::new(store.clone()));
+        let t1 = datetime!(2026-11-22 09:10 UTC);
+        let t2 = datetime!(2026-11-22 11:40 UTC);
+        a.record(&[("u1", t1), ("u2", t2), ("u3", t1)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.keys().len(),
+            2,
+            "one object per hour touched, not per event"
+        );
+        let seen = b
+            .delivered(&[("u1", t1), ("u2", t2), ("u4", t1)])
+            .await
+            .unwrap();
+        assert_eq!(seen, HashSet::from(["u1".to_string(), "u2".to_string()]));
+    }
+
+    #[tokio::test]
+    async fn objects_already_read_are_not_read_again() {
+        let store = Arc::new(MemoryLedgerStore::default());
+        let writer = Ledger::new(store.clone());
+        let reader = Ledger::new(store.clone());
+        let t = datetime!(2026-11-22 09:10 UTC);
+        for i in 0..10 {
+            writer.record(&[(&format!("u{i}"), t)]).await.unwrap();
+        }
+        reader.delivered(&[("u0", t)]).await.unwrap();
+        let before = store.requests.load(Ordering::SeqCst);
+        writer.record(&[("late", t)]).await.unwrap();
+        let seen = reader.delivered(&[("late", t), ("u9", t)]).await.unwrap();
+        assert_eq!(seen.len(), 2);
+        // One PUT by the writer, then one LIST and one GET (the new object) by the reader.
+        assert_eq!(store.requests.load(Ordering::SeqCst) - before, 3);
+    }
+
+    #[tokio::test]
+    async fn the_lookup_fails_loudly_when_the_store_does() {
+        let store = Arc::new(MemoryLedgerStore::default());
+        store.fail.store(true, Ordering::SeqCst);
+        let err = Ledger::new(store)
+            .delivered(&[("u", datetime!(2026-11-22 09:10 UTC))])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("store unavailable"));
+    }
+}
