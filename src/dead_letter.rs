@@ -94,6 +94,15 @@ pub struct StoreError {
     pub message: String,
 }
 
+/// A stored dead-letter object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Its key.
+    pub key: String,
+    /// When it was last written.
+    pub last_modified: OffsetDateTime,
+}
+
 /// Somewhere dead letters are kept.
 pub trait DeadLetterStore: Send + Sync {
     /// Stores one gzipped NDJSON object under `key`.
@@ -102,6 +111,15 @@ pub trait DeadLetterStore: Send + Sync {
         key: &'a str,
         gzipped_ndjson: Vec<u8>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The objects under `prefix`, in key order.
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<StoredObject>, StoreError>>;
+
+    /// One object's gzipped content.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, StoreError>>;
+
+    /// Removes one object.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// Writes `records` as one object; returns its key.
@@ -156,6 +174,72 @@ impl DeadLetterStore for S3DeadLetters {
             Ok(())
         })
     }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<StoredObject>, StoreError>> {
+        Box::pin(async move {
+            let mut objects = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page
+                    .map_err(|e| self.error(prefix, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+                for o in page.contents() {
+                    let (Some(key), Some(modified)) = (o.key(), o.last_modified()) else {
+                        continue;
+                    };
+                    let last_modified = OffsetDateTime::from_unix_timestamp(modified.secs())
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                    objects.push(StoredObject {
+                        key: key.to_owned(),
+                        last_modified,
+                    });
+                }
+            }
+            Ok(objects)
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| self.error(key, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            let bytes = out.body.collect().await.map_err(|e| self.error(key, e))?;
+            Ok(bytes.into_bytes().to_vec())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| self.error(key, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            Ok(())
+        })
+    }
+}
+
+impl S3DeadLetters {
+    fn error(&self, key: &str, e: impl std::fmt::Display) -> StoreError {
+        StoreError {
+            location: format!("s3://{}/{key}", self.bucket),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// Dead letters in memory, for local runs and tests; can be told to fail.
@@ -181,10 +265,52 @@ impl DeadLetterStore for MemoryDeadLetters {
                 });
             }
             if let Ok(mut objects) = self.objects.lock() {
+                objects.retain(|(k, _)| k != key);
                 objects.push((key.to_owned(), gzipped_ndjson));
             }
             Ok(())
         })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<StoredObject>, StoreError>> {
+        let objects = self
+            .objects
+            .lock()
+            .map(|o| {
+                let mut found: Vec<StoredObject> = o
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, _)| StoredObject {
+                        key: k.clone(),
+                        last_modified: OffsetDateTime::now_utc(),
+                    })
+                    .collect();
+                found.sort_by(|a, b| a.key.cmp(&b.key));
+                found
+            })
+            .unwrap_or_default();
+        Box::pin(async move { Ok(objects) })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, StoreError>> {
+        let found = self
+            .objects
+            .lock()
+            .ok()
+            .and_then(|o| o.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()));
+        Box::pin(async move {
+            found.ok_or_else(|| StoreError {
+                location: key.to_owned(),
+                message: "no such key".into(),
+            })
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        if let Ok(mut o) = self.objects.lock() {
+            o.retain(|(k, _)| k != key);
+        }
+        Box::pin(async move { Ok(()) })
     }
 }
 

@@ -18,6 +18,7 @@ pub mod okta;
 pub mod pull;
 pub mod push;
 pub mod redact;
+pub mod replay;
 pub mod retry;
 pub mod secret;
 pub mod system_log;

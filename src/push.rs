@@ -18,6 +18,7 @@ use crate::destination::{Destination, HttpDestination};
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::forward::Forwarder;
 use crate::ledger::{Ledger, S3LedgerStore};
+use crate::replay::{ReplayError, ReplayRequest, ReplaySummary};
 
 /// Time kept back from the Lambda deadline for writing dead letters and answering.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
@@ -63,6 +64,8 @@ pub enum PushResponse {
     Sqs(SqsBatchResponse),
     /// For a direct EventBridge invocation: the counts.
     Direct(Summary),
+    /// For `{"replay": {...}}`: what was re-sent.
+    Replay(ReplaySummary),
 }
 
 /// Why an invocation failed as a whole.
@@ -77,12 +80,19 @@ pub enum PushError {
         /// Why the dead-letter write failed.
         source: StoreError,
     },
+    /// A replay request that cannot run.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
 }
 
 impl From<PushError> for Diagnostic {
     fn from(e: PushError) -> Self {
+        let kind = match e {
+            PushError::NotKept { .. } => "NotKept",
+            PushError::Replay(_) => "BadRequest",
+        };
         Diagnostic {
-            error_type: "OktaIngest.NotKept".into(),
+            error_type: format!("OktaIngest.{kind}"),
             error_message: e.to_string(),
         }
     }
@@ -107,11 +117,11 @@ struct Input<'a> {
 
 /// The push handler with its long-lived clients.
 pub struct PushHandler {
-    config: PushConfig,
-    forwarder: Forwarder,
-    ledger: Arc<Ledger>,
-    dead_letters: Arc<dyn DeadLetterStore>,
-    clock: fn() -> OffsetDateTime,
+    pub(crate) config: PushConfig,
+    pub(crate) forwarder: Forwarder,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) dead_letters: Arc<dyn DeadLetterStore>,
+    pub(crate) clock: fn() -> OffsetDateTime,
 }
 
 impl PushHandler {
@@ -186,6 +196,9 @@ impl PushHandler {
         deadline: Instant,
     ) -> Result<PushResponse, PushError> {
         let started = Instant::now();
+        if let Some(request) = replay_request(payload) {
+            return Ok(PushResponse::Replay(self.replay(&request, deadline).await?));
+        }
         // Lambda's SQS events always have `Records`; anything else is a direct invocation.
         let sqs = payload
             .contains("\"Records\"")
@@ -436,6 +449,20 @@ fn log_summary(s: &Summary) {
         ms = s.ms,
         "invocation summary"
     );
+}
+
+/// `{"replay": {...}}`, the manual invocation that re-sends dead letters.
+fn replay_request(payload: &str) -> Option<ReplayRequest> {
+    #[derive(serde::Deserialize)]
+    struct Wrapper {
+        replay: ReplayRequest,
+    }
+    if !payload.contains("\"replay\"") {
+        return None;
+    }
+    serde_json::from_str::<Wrapper>(payload)
+        .ok()
+        .map(|w| w.replay)
 }
 
 /// The `id` of an EventBridge envelope, for naming a direct invocation's dead letter.

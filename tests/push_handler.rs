@@ -89,7 +89,7 @@ fn failures(response: &PushResponse) -> Vec<String> {
             .iter()
             .map(|f| f.item_identifier.clone())
             .collect(),
-        PushResponse::Direct(_) => panic!("expected an SQS response"),
+        other => panic!("expected an SQS response, got {other:?}"),
     }
 }
 
@@ -449,5 +449,110 @@ async fn an_unreadable_ledger_never_stops_delivery() {
         (summary.forwarded, summary.ledger_errors),
         (1, 2),
         "read and write both failed: {summary:?}"
+    );
+}
+
+fn replay_summary(response: PushResponse) -> okta_ingest::replay::ReplaySummary {
+    match response {
+        PushResponse::Replay(s) => s,
+        other => panic!("expected a replay summary, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn replay_resends_kept_events_once_and_removes_what_it_sent() {
+    let rig = rig(&[]);
+    rig.destination.fail_next(SendError::Permanent {
+        reason: "destination answered HTTP 400".into(),
+    });
+    rig.handler
+        .handle_payload(SQS_BATCH, "outage", deadline())
+        .await
+        .unwrap();
+    assert_eq!(
+        dead_letter_lines(&rig.dead_letters).len(),
+        5,
+        "three events and two malformed messages kept"
+    );
+    // Meanwhile the first event reaches the destination another way (as pull would send it).
+    rig.handler
+        .handle_payload(DIRECT, "direct", deadline())
+        .await
+        .unwrap();
+
+    let summary = replay_summary(
+        rig.handler
+            .handle_payload(r#"{"replay":{}}"#, "replay", deadline())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (
+            summary.sent,
+            summary.already_delivered,
+            summary.not_events,
+            summary.objects_rewritten,
+            summary.still_kept
+        ),
+        (2, 1, 2, 1, 2),
+        "{summary:?}"
+    );
+    let mut uuids: Vec<String> = rig
+        .destination
+        .accepted()
+        .iter()
+        .flat_map(|b| json_items(&b.bytes))
+        .map(|e| {
+            serde_json::from_str::<Value>(&e).unwrap()["uuid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    uuids.sort();
+    let mut expected: Vec<String> = sample_bodies()[..3]
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(detail_text(b)).unwrap()["uuid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(
+        uuids, expected,
+        "each event at the destination exactly once"
+    );
+    let left = dead_letter_lines(&rig.dead_letters);
+    assert!(
+        left.iter().all(|l| l.get("raw").is_some()),
+        "only the malformed input is left: {left:?}"
+    );
+
+    let again = replay_summary(
+        rig.handler
+            .handle_payload(r#"{"replay":{}}"#, "again", deadline())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (again.sent, again.objects_rewritten, again.objects_deleted),
+        (0, 0, 0),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn replay_refuses_a_prefix_outside_the_dead_letters() {
+    let rig = rig(&[]);
+    let err = rig
+        .handler
+        .handle_payload(r#"{"replay":{"prefix":"ledger/"}}"#, "r", deadline())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("must start with dead-letter/"),
+        "{err}"
     );
 }
