@@ -1,6 +1,6 @@
 //! Splitting events into request-sized batches by count and uncompressed bytes.
 
-use crate::encode::Format;
+use crate::format::Framing;
 
 /// The batches for a list of events, by index, plus the events too large to send at all.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub struct BatchPlan {
 
 /// Groups events of the given JSON lengths into batches of at most `max_events` events and
 /// `max_bytes` body bytes (framing included), keeping order.
-pub fn plan(lens: &[usize], format: Format, max_events: usize, max_bytes: usize) -> BatchPlan {
+pub fn plan(lens: &[usize], format: Framing, max_events: usize, max_bytes: usize) -> BatchPlan {
     let mut plan = BatchPlan::default();
     let mut current: Vec<usize> = Vec::new();
     let mut current_bytes = format.per_batch_overhead();
@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn splits_on_the_event_count() {
-        let p = plan(&[10; 5], Format::Ndjson, 2, 1_000);
+        let p = plan(&[10; 5], Framing::Lines, 2, 1_000);
         assert_eq!(p.batches, vec![vec![0, 1], vec![2, 3], vec![4]]);
         assert!(p.oversized.is_empty());
     }
@@ -51,16 +51,16 @@ mod tests {
     #[test]
     fn splits_on_bytes_with_framing_counted() {
         // JSON array: 2 bytes of brackets + (len + 1) per event. 2 + 3*11 = 35 fits 35, not 34.
-        assert_eq!(plan(&[10; 3], Format::Json, 100, 35).batches.len(), 1);
+        assert_eq!(plan(&[10; 3], Framing::JsonArray, 100, 35).batches.len(), 1);
         assert_eq!(
-            plan(&[10; 3], Format::Json, 100, 34).batches,
+            plan(&[10; 3], Framing::JsonArray, 100, 34).batches,
             vec![vec![0, 1], vec![2]]
         );
     }
 
     #[test]
     fn an_event_larger_than_a_batch_is_set_aside_and_the_rest_still_go() {
-        let p = plan(&[10, 500, 10], Format::Ndjson, 100, 100);
+        let p = plan(&[10, 500, 10], Framing::Lines, 100, 100);
         assert_eq!(p.oversized, vec![1]);
         assert_eq!(p.batches, vec![vec![0, 2]]);
     }
@@ -68,11 +68,11 @@ mod tests {
     #[test]
     fn every_batch_respects_both_limits() {
         let lens: Vec<usize> = (0..1000).map(|i| 50 + (i * 37) % 900).collect();
-        let p = plan(&lens, Format::Json, 17, 4_000);
+        let p = plan(&lens, Framing::JsonArray, 17, 4_000);
         let mut seen = 0;
         for b in &p.batches {
             assert!(b.len() <= 17);
-            assert!(Format::Json.body_len(b.iter().map(|&i| lens[i])) <= 4_000);
+            assert!(Framing::JsonArray.body_len(b.iter().map(|&i| lens[i])) <= 4_000);
             seen += b.len();
         }
         assert_eq!(seen + p.oversized.len(), lens.len());

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::header::HeaderName;
 use url::Url;
 
-use crate::encode::Format;
+use crate::format::Platform;
 
 /// Default for `MAX_EVENT_AGE_SECONDS`: Okta events older than a day are dropped.
 pub const DEFAULT_MAX_EVENT_AGE: Duration = Duration::from_secs(86_400);
@@ -18,10 +18,8 @@ pub const DEFAULT_BATCH_MAX_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_DESTINATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default for `DESTINATION_CONCURRENCY`: requests in flight at once.
 pub const DEFAULT_DESTINATION_CONCURRENCY: usize = 4;
-/// Default for `DESTINATION_AUTH_HEADER`.
-pub const DEFAULT_AUTH_HEADER: &str = "Authorization";
-/// Default for `DESTINATION_AUTH_SCHEME`.
-pub const DEFAULT_AUTH_SCHEME: &str = "Bearer";
+/// `DESTINATION_AUTH_SCHEME` value that sends the bare credential.
+pub const NO_AUTH_SCHEME: &str = "none";
 
 /// A configuration value that is missing or not of the expected form.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -82,15 +80,17 @@ impl Env for Vec<(String, String)> {
 pub struct DestinationConfig {
     /// `DESTINATION_URL`: the endpoint every batch is POSTed to.
     pub url: Url,
-    /// `DESTINATION_FORMAT`: body layout (`json` array or `ndjson`).
-    pub format: Format,
+    /// `DESTINATION_FORMAT` and its platform's options: the request shape.
+    pub platform: Platform,
     /// `DESTINATION_GZIP`: compress bodies with gzip (`Content-Encoding: gzip`).
     pub gzip: bool,
     /// `DESTINATION_SECRET_ARN`: Secrets Manager secret holding the credential, if any.
     pub secret_arn: Option<String>,
-    /// `DESTINATION_AUTH_HEADER`: the header that carries the credential.
+    /// `DESTINATION_AUTH_HEADER`: the header that carries the credential (default: the
+    /// platform's).
     pub auth_header: HeaderName,
-    /// `DESTINATION_AUTH_SCHEME`: prefix before the credential (`Bearer`, `Splunk`, or empty).
+    /// `DESTINATION_AUTH_SCHEME`: prefix before the credential (default: the platform's;
+    /// `none`: the bare credential).
     pub auth_scheme: String,
     /// `DESTINATION_TIMEOUT_SECONDS`: limit for one request, connection included.
     pub timeout: Duration,
@@ -107,7 +107,7 @@ impl std::fmt::Debug for DestinationConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DestinationConfig")
             .field("url", &crate::redact::origin(&self.url))
-            .field("format", &self.format)
+            .field("platform", &self.platform)
             .field("gzip", &self.gzip)
             .field("secret_arn", &self.secret_arn)
             .field("auth_header", &self.auth_header)
@@ -124,21 +124,18 @@ impl DestinationConfig {
     /// Reads the `DESTINATION_*` and `BATCH_*` variables.
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let allow_http = bool_var(env, "ALLOW_INSECURE_HTTP", false)?;
+        let platform = Platform::from_env(env)?;
+        let limits = platform.limits();
         Ok(DestinationConfig {
             url: destination_url(env, allow_http)?,
-            format: match env.get("DESTINATION_FORMAT") {
-                None => Format::Json,
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|e: String| ConfigError::new("DESTINATION_FORMAT", e))?,
-            },
             gzip: bool_var(env, "DESTINATION_GZIP", true)?,
             secret_arn: env
                 .get("DESTINATION_SECRET_ARN")
                 .map(|v| v.trim().to_owned()),
             auth_header: match env.get("DESTINATION_AUTH_HEADER") {
-                None => HeaderName::from_static("authorization"),
+                None => HeaderName::from_static(
+                    platform.default_auth().map_or("authorization", |a| a.0),
+                ),
                 Some(v) => HeaderName::try_from(v.trim()).map_err(|_| {
                     ConfigError::new(
                         "DESTINATION_AUTH_HEADER",
@@ -146,12 +143,11 @@ impl DestinationConfig {
                     )
                 })?,
             },
-            // Unset means the default; set but empty means the bare credential, as Datadog's
-            // `DD-API-KEY` header wants.
-            auth_scheme: env
-                .get_raw("DESTINATION_AUTH_SCHEME")
-                .map(|v| v.trim().to_owned())
-                .unwrap_or_else(|| DEFAULT_AUTH_SCHEME.to_owned()),
+            auth_scheme: match env.get("DESTINATION_AUTH_SCHEME") {
+                None => platform.default_auth().map_or("", |a| a.1).to_owned(),
+                Some(v) if v.trim().eq_ignore_ascii_case(NO_AUTH_SCHEME) => String::new(),
+                Some(v) => v.trim().to_owned(),
+            },
             timeout: seconds_var(
                 env,
                 "DESTINATION_TIMEOUT_SECONDS",
@@ -163,8 +159,21 @@ impl DestinationConfig {
                 "DESTINATION_CONCURRENCY",
                 DEFAULT_DESTINATION_CONCURRENCY,
             )?,
-            batch_max_events: count_var(env, "BATCH_MAX_EVENTS", DEFAULT_BATCH_MAX_EVENTS)?,
-            batch_max_bytes: count_var(env, "BATCH_MAX_BYTES", DEFAULT_BATCH_MAX_BYTES)?,
+            batch_max_events: limited(
+                env,
+                "BATCH_MAX_EVENTS",
+                limits.default_events,
+                limits.max_events,
+                platform.name(),
+            )?,
+            batch_max_bytes: limited(
+                env,
+                "BATCH_MAX_BYTES",
+                limits.default_bytes,
+                limits.max_bytes,
+                platform.name(),
+            )?,
+            platform,
         })
     }
 }
@@ -295,6 +304,24 @@ pub(crate) fn seconds_var(
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A count with the platform's default, refused above the platform's documented maximum.
+fn limited(
+    env: &impl Env,
+    name: &'static str,
+    default: usize,
+    max: Option<usize>,
+    platform: &str,
+) -> Result<NonZeroUsize, ConfigError> {
+    let value = count_var(env, name, default)?;
+    match max {
+        Some(max) if value.get() > max => Err(ConfigError::new(
+            name,
+            format!("{value} is more than {platform} accepts per request ({max})"),
+        )),
+        _ => Ok(value),
+    }
+}
+
 fn count_var(
     env: &impl Env,
     name: &'static str,
@@ -330,7 +357,7 @@ mod tests {
     fn defaults_apply_when_only_the_required_variables_are_set() {
         let c = push(&MINIMAL).unwrap();
         assert_eq!(c.max_event_age, Some(DEFAULT_MAX_EVENT_AGE));
-        assert_eq!(c.destination.format, Format::Json);
+        assert_eq!(c.destination.platform, Platform::Json);
         assert!(c.destination.gzip);
         assert_eq!(c.destination.auth_header.as_str(), "authorization");
         assert_eq!(c.destination.auth_scheme, "Bearer");
@@ -382,9 +409,44 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_auth_scheme_sends_the_bare_credential() {
-        let env = [MINIMAL[0], MINIMAL[1], ("DESTINATION_AUTH_SCHEME", "")];
-        assert_eq!(push(&env).unwrap().destination.auth_scheme, "");
+    fn auth_defaults_follow_the_platform_and_none_sends_the_bare_credential() {
+        let splunk = [MINIMAL[0], MINIMAL[1], ("DESTINATION_FORMAT", "splunk-hec")];
+        assert_eq!(push(&splunk).unwrap().destination.auth_scheme, "Splunk");
+        let datadog = [
+            MINIMAL[0],
+            MINIMAL[1],
+            ("DESTINATION_FORMAT", "datadog"),
+            ("DESTINATION_AUTH_SCHEME", ""),
+        ];
+        let d = push(&datadog).unwrap().destination;
+        assert_eq!(
+            (d.auth_header.as_str(), d.auth_scheme.as_str()),
+            ("dd-api-key", ""),
+            "empty means the platform default"
+        );
+        let bare = [MINIMAL[0], MINIMAL[1], ("DESTINATION_AUTH_SCHEME", "none")];
+        assert_eq!(push(&bare).unwrap().destination.auth_scheme, "");
+    }
+
+    #[test]
+    fn batch_limits_default_to_the_platform_and_may_not_exceed_it() {
+        let datadog = [MINIMAL[0], MINIMAL[1], ("DESTINATION_FORMAT", "datadog")];
+        assert_eq!(
+            push(&datadog).unwrap().destination.batch_max_bytes.get(),
+            4 * 1024 * 1024
+        );
+        let too_many = [
+            MINIMAL[0],
+            MINIMAL[1],
+            ("DESTINATION_FORMAT", "datadog"),
+            ("BATCH_MAX_EVENTS", "5000"),
+        ];
+        let err = push(&too_many).unwrap_err();
+        assert_eq!(err.variable, "BATCH_MAX_EVENTS");
+        assert!(
+            err.problem.contains("datadog accepts per request (1000)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,23 @@ use crate::encode::Body;
 use crate::redact;
 use crate::secret::{CachedSecret, Secret, SecretSource};
 
+/// The kind of a failed request, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A 4xx other than 429.
+    Http4xx,
+    /// 429 Too Many Requests.
+    Http429,
+    /// A 5xx (or a `_bulk` item answering 5xx).
+    Http5xx,
+    /// No answer in time.
+    Timeout,
+    /// No connection.
+    Connection,
+    /// The credential could not be had.
+    Credential,
+}
+
 /// Why one request did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -23,23 +40,41 @@ pub enum SendError {
         reason: String,
         /// How long the destination asked us to wait, if it did.
         retry_after: Option<Duration>,
+        /// The kind of failure.
+        class: ErrorClass,
     },
     /// Trying again will not help: other 4xx, or no usable credential.
     #[error("{reason}")]
     Permanent {
         /// What happened, for the log and the dead letter.
         reason: String,
+        /// The kind of failure.
+        class: ErrorClass,
     },
 }
 
+impl SendError {
+    /// The kind of failure.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SendError::Retryable { class, .. } | SendError::Permanent { class, .. } => *class,
+        }
+    }
+}
+
+/// Items of a request the destination refused for good while taking the others: their
+/// positions in the request, with why.
+pub type Rejected = Vec<(usize, String)>;
+
 /// Somewhere batches can be sent.
 pub trait Destination: Send + Sync {
-    /// One attempt at delivering `body`, giving up after `timeout`.
+    /// One attempt at delivering `body`, giving up after `timeout`. `Ok` lists the items
+    /// refused for good (usually none).
     fn send<'a>(
         &'a self,
         body: &'a Body,
         timeout: Duration,
-    ) -> BoxFuture<'a, Result<(), SendError>>;
+    ) -> BoxFuture<'a, Result<Rejected, SendError>>;
 
     /// Where this destination is, safe to log.
     fn describe(&self) -> String;
@@ -54,6 +89,11 @@ pub fn classify(
     if status.is_success() {
         return Ok(());
     }
+    let class = match status.as_u16() {
+        429 => ErrorClass::Http429,
+        500..=599 => ErrorClass::Http5xx,
+        _ => ErrorClass::Http4xx,
+    };
     let reason = if detail.is_empty() {
         format!("destination answered HTTP {}", status.as_u16())
     } else {
@@ -66,9 +106,10 @@ pub fn classify(
         Err(SendError::Retryable {
             reason,
             retry_after,
+            class,
         })
     } else {
-        Err(SendError::Permanent { reason })
+        Err(SendError::Permanent { reason, class })
     }
 }
 
@@ -86,6 +127,7 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
 pub struct HttpDestination {
     client: reqwest::Client,
     url: Url,
+    platform: crate::format::Platform,
     auth_header: reqwest::header::HeaderName,
     auth_scheme: String,
     credential: Option<CachedSecret>,
@@ -105,6 +147,7 @@ impl HttpDestination {
         Ok(HttpDestination {
             client,
             url: config.url.clone(),
+            platform: config.platform.clone(),
             auth_header: config.auth_header.clone(),
             auth_scheme: config.auth_scheme.clone(),
             credential: secret.map(CachedSecret::new),
@@ -135,6 +178,7 @@ impl HttpDestination {
         let mut value = HeaderValue::try_from(text).map_err(|_| SendError::Permanent {
             reason: "the destination credential contains characters not allowed in an HTTP header"
                 .into(),
+            class: ErrorClass::Credential,
         })?;
         value.set_sensitive(true);
         Ok(value)
@@ -155,22 +199,26 @@ impl HttpDestination {
         if body.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
+        for (name, value) in self.platform.extra_headers() {
+            request = request.header(name, value);
+        }
         if let Some(secret) = credential {
             request = request.header(self.auth_header.clone(), self.auth_value(secret)?);
         }
         request.send().await.map_err(|e| {
             // `without_url`: the URL may hold a token.
             let e = e.without_url();
-            let kind = if e.is_timeout() {
-                "timed out"
+            let (kind, class) = if e.is_timeout() {
+                ("timed out", ErrorClass::Timeout)
             } else if e.is_connect() {
-                "connection failed"
+                ("connection failed", ErrorClass::Connection)
             } else {
-                "request failed"
+                ("request failed", ErrorClass::Connection)
             };
             SendError::Retryable {
                 reason: format!("{kind}: {}", error_chain(&e)),
                 retry_after: None,
+                class,
             }
         })
     }
@@ -181,13 +229,14 @@ impl Destination for HttpDestination {
         &'a self,
         body: &'a Body,
         timeout: Duration,
-    ) -> BoxFuture<'a, Result<(), SendError>> {
+    ) -> BoxFuture<'a, Result<Rejected, SendError>> {
         Box::pin(async move {
             let credential = match &self.credential {
                 None => None,
                 Some(c) => Some(c.get().await.map_err(|e| SendError::Retryable {
                     reason: format!("destination credential: {e}"),
                     retry_after: None,
+                    class: ErrorClass::Credential,
                 })?),
             };
             let mut response = self
@@ -210,6 +259,7 @@ impl Destination for HttpDestination {
                     .await
                     .map_err(|e| SendError::Permanent {
                         reason: format!("destination credential: {e}"),
+                        class: ErrorClass::Credential,
                     })?;
                 response = self.attempt(body, timeout, Some(&fresh.1)).await?;
             }
@@ -219,12 +269,19 @@ impl Destination for HttpDestination {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-            let detail = if status.is_success() {
-                String::new()
-            } else {
-                redact::snippet(&response.bytes().await.unwrap_or_default())
-            };
-            classify(status, retry_after, &detail)
+            let answer = response.bytes().await.unwrap_or_default();
+            if !status.is_success() {
+                classify(status, retry_after, &redact::snippet(&answer))?;
+            }
+            match self.platform.check_answer(&answer) {
+                crate::format::Answer::AllAccepted => Ok(Vec::new()),
+                crate::format::Answer::Rejected(items) => Ok(items),
+                crate::format::Answer::Retry(reason) => Err(SendError::Retryable {
+                    reason,
+                    retry_after,
+                    class: ErrorClass::Http5xx,
+                }),
+            }
         })
     }
 
@@ -266,7 +323,7 @@ impl Destination for MemoryDestination {
         &'a self,
         body: &'a Body,
         _timeout: Duration,
-    ) -> BoxFuture<'a, Result<(), SendError>> {
+    ) -> BoxFuture<'a, Result<Rejected, SendError>> {
         self.attempts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let scripted = self.script.lock().ok().and_then(|mut s| s.pop_front());
@@ -276,7 +333,7 @@ impl Destination for MemoryDestination {
                 if let Ok(mut a) = self.accepted.lock() {
                     a.push(body.clone());
                 }
-                Ok(())
+                Ok(Vec::new())
             }
         };
         Box::pin(async move { result })

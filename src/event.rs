@@ -19,6 +19,8 @@ pub struct OktaEvent<'a> {
     pub published: OffsetDateTime,
     /// The LogEvent exactly as Okta sent it.
     pub raw: &'a RawValue,
+    /// `severity` (DEBUG, INFO, WARN, ERROR) when it is a string, for platforms that map it.
+    pub severity: Option<Cow<'a, str>>,
 }
 
 impl<'a> OktaEvent<'a> {
@@ -35,6 +37,9 @@ impl<'a> OktaEvent<'a> {
             uuid: Option<Cow<'b, str>>,
             #[serde(borrow)]
             published: Option<Cow<'b, str>>,
+            // Any type is accepted: a severity that is not a string is simply not mapped.
+            #[serde(default)]
+            severity: Option<serde_json::Value>,
         }
         let text = raw.get();
         if !text.starts_with('{') {
@@ -59,10 +64,15 @@ impl<'a> OktaEvent<'a> {
                 "detail.published {published:?} is not an RFC 3339 timestamp"
             ))
         })?;
+        let severity = match fields.severity {
+            Some(serde_json::Value::String(s)) => Some(Cow::Owned(s)),
+            _ => None,
+        };
         Ok(OktaEvent {
             uuid,
             published,
             raw,
+            severity,
         })
     }
 

@@ -1,15 +1,22 @@
-//! Sending a list of events to the destination: batches, bounded concurrency, retries.
+//! Sending a list of events to the destination: platform items, batches, bounded
+//! concurrency, retries.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use crate::batch;
 use crate::config::DestinationConfig;
 use crate::destination::Destination;
 use crate::encode::encode;
-use crate::retry::{self, Failure};
+use crate::event::OktaEvent;
+use crate::retry::{self, ErrorCounts, Failure};
+
+/// Delivery latencies kept per call, for the `DeliveryLatency` metric.
+const LATENCY_SAMPLES: usize = 100;
 
 /// What happened to each event handed to [`Forwarder::forward`], by index.
 #[derive(Debug, Default)]
@@ -18,17 +25,21 @@ pub struct Forwarded {
     pub delivered: Vec<usize>,
     /// Not delivered, with why.
     pub failed: Vec<(usize, Failure)>,
-    /// Alone larger than `BATCH_MAX_BYTES`: never sent.
+    /// Larger than a request (or than the platform's item limit) on its own: never sent.
     pub oversized: Vec<usize>,
     /// HTTP requests made, retries included.
     pub requests: u32,
+    /// Failed requests by kind.
+    pub errors: ErrorCounts,
     /// Bytes accepted, as sent.
     pub bytes: usize,
     /// Bytes accepted, before compression.
     pub bytes_uncompressed: usize,
+    /// Milliseconds from `published` to acceptance, for up to 100 delivered events.
+    pub latencies_ms: Vec<u64>,
 }
 
-/// The destination with its batching and delivery settings.
+/// The destination with its platform, batching and delivery settings.
 pub struct Forwarder {
     config: DestinationConfig,
     destination: Arc<dyn Destination>,
@@ -53,14 +64,30 @@ impl Forwarder {
         self.destination.describe()
     }
 
-    /// Sends `events` (complete JSON texts, sent verbatim) in order-preserving batches,
-    /// `DESTINATION_CONCURRENCY` requests at a time, retrying until `deadline`.
-    pub async fn forward(&self, events: &[&str], deadline: Instant) -> Forwarded {
+    /// Sends `events` as the platform's items (each Okta event byte for byte inside), in
+    /// order-preserving batches, `DESTINATION_CONCURRENCY` requests at a time, retrying
+    /// until `deadline`.
+    pub async fn forward(&self, events: &[&OktaEvent<'_>], deadline: Instant) -> Forwarded {
         let config = &self.config;
-        let lens: Vec<usize> = events.iter().map(|e| e.len()).collect();
+        let platform = &config.platform;
+        let framing = platform.framing();
+        let items: Vec<Cow<[u8]>> = events.iter().map(|e| platform.item(e)).collect();
+        // An item over the platform's own limit is made to look larger than a batch, so the
+        // planner sets it aside with the others that cannot be sent.
+        let item_limit = platform.limits().max_item_bytes.unwrap_or(usize::MAX);
+        let lens: Vec<usize> = items
+            .iter()
+            .map(|i| {
+                if i.len() > item_limit {
+                    usize::MAX / 2
+                } else {
+                    i.len()
+                }
+            })
+            .collect();
         let plan = batch::plan(
             &lens,
-            config.format,
+            framing,
             config.batch_max_events.get(),
             config.batch_max_bytes.get(),
         );
@@ -68,13 +95,15 @@ impl Forwarder {
             oversized: plan.oversized,
             ..Forwarded::default()
         };
+        let items = &items;
         // Bodies are encoded as their turn comes, so at most `concurrency` exist at once.
         let deliveries: Vec<_> = futures::stream::iter(plan.batches)
             .map(|indices| async move {
                 let body = encode(
-                    config.format,
+                    framing,
+                    platform.content_type(),
                     config.gzip,
-                    indices.iter().map(|&i| events[i]),
+                    indices.iter().map(|&i| &*items[i]),
                 );
                 let delivery =
                     retry::deliver(&*self.destination, &body, config.timeout, deadline).await;
@@ -83,13 +112,39 @@ impl Forwarder {
             .buffer_unordered(config.concurrency.get())
             .collect()
             .await;
+        let now = OffsetDateTime::now_utc();
         for (indices, delivery, bytes, uncompressed) in deliveries {
             out.requests += delivery.attempts;
+            out.errors.merge(delivery.errors);
             match delivery.result {
-                Ok(()) => {
-                    out.delivered.extend(indices);
+                Ok(rejected) => {
                     out.bytes += bytes;
                     out.bytes_uncompressed += uncompressed;
+                    let mut refused = vec![None; indices.len()];
+                    for (position, reason) in rejected {
+                        if let Some(slot) = refused.get_mut(position) {
+                            *slot = Some(reason);
+                        }
+                    }
+                    for (&i, refusal) in indices.iter().zip(refused) {
+                        match refusal {
+                            None => {
+                                if out.latencies_ms.len() < LATENCY_SAMPLES {
+                                    let age = now - events[i].published;
+                                    out.latencies_ms
+                                        .push(age.whole_milliseconds().max(0) as u64);
+                                }
+                                out.delivered.push(i);
+                            }
+                            Some(reason) => out.failed.push((
+                                i,
+                                Failure {
+                                    reason,
+                                    permanent: true,
+                                },
+                            )),
+                        }
+                    }
                 }
                 Err(failure) => out
                     .failed

@@ -11,6 +11,7 @@ pub mod dead_letter;
 pub mod destination;
 pub mod encode;
 pub mod event;
+pub mod format;
 pub mod forward;
 pub mod ledger;
 pub mod logging;

@@ -859,7 +859,8 @@ impl PullHandler {
             }
         }
         let jsons: Vec<&str> = to_send.iter().map(OktaEvent::json).collect();
-        let forwarded = self.forwarder.forward(&jsons, stop_at).await;
+        let refs: Vec<&OktaEvent> = to_send.iter().collect();
+        let forwarded = self.forwarder.forward(&refs, stop_at).await;
         summary.destination_requests += forwarded.requests;
         summary.bytes += forwarded.bytes;
         summary.forwarded += forwarded.delivered.len();

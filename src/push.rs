@@ -164,7 +164,7 @@ impl PushHandler {
         let dead_letters = S3DeadLetters::new(s3, config.state_bucket.clone());
         tracing::info!(
             destination = %destination.describe(),
-            format = ?config.destination.format,
+            format = config.destination.platform.name(),
             gzip = config.destination.gzip,
             max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),
             state_bucket = %config.state_bucket,
@@ -319,9 +319,10 @@ impl PushHandler {
         self.skip_already_delivered(&mut events, &mut summary).await;
 
         let jsons: Vec<&str> = events.iter().map(|(_, e)| e.json()).collect();
+        let refs: Vec<&OktaEvent> = events.iter().map(|(_, e)| e).collect();
         let forwarded = self
             .forwarder
-            .forward(&jsons, deadline_with_margin(lambda_deadline))
+            .forward(&refs, deadline_with_margin(lambda_deadline))
             .await;
         let max_bytes = self.forwarder.config().batch_max_bytes;
         for &j in &forwarded.oversized {

@@ -232,8 +232,8 @@ impl PushHandler {
                 to_send.push((*i, e));
             }
         }
-        let jsons: Vec<&str> = to_send.iter().map(|(_, e)| e.json()).collect();
-        let forwarded = self.forwarder.forward(&jsons, stop_at).await;
+        let refs: Vec<&OktaEvent> = to_send.iter().map(|(_, e)| *e).collect();
+        let forwarded = self.forwarder.forward(&refs, stop_at).await;
         summary.requests += forwarded.requests;
         summary.sent += forwarded.delivered.len();
         let sent: Vec<(&str, OffsetDateTime)> = forwarded

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::destination::{Destination, SendError};
+use crate::destination::{Destination, ErrorClass, Rejected, SendError};
 use crate::encode::Body;
 
 /// First backoff ceiling; doubles per attempt.
@@ -19,8 +19,48 @@ const MIN_ATTEMPT: Duration = Duration::from_millis(250);
 pub struct Delivery {
     /// Requests made.
     pub attempts: u32,
-    /// `Ok` once the destination accepted the batch; otherwise why it gave up.
-    pub result: Result<(), Failure>,
+    /// `Ok` once the destination took the batch (with the items it refused for good, if
+    /// any); otherwise why it gave up.
+    pub result: Result<Rejected, Failure>,
+    /// Failed attempts by kind.
+    pub errors: ErrorCounts,
+}
+
+/// Failed requests by kind, for metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCounts {
+    /// 4xx other than 429.
+    pub http_4xx: u32,
+    /// 429.
+    pub http_429: u32,
+    /// 5xx.
+    pub http_5xx: u32,
+    /// Timeouts.
+    pub timeout: u32,
+    /// Connection failures and credential errors.
+    pub connection: u32,
+}
+
+impl ErrorCounts {
+    /// Counts one failure of `class`.
+    pub fn add(&mut self, class: ErrorClass) {
+        match class {
+            ErrorClass::Http4xx => self.http_4xx += 1,
+            ErrorClass::Http429 => self.http_429 += 1,
+            ErrorClass::Http5xx => self.http_5xx += 1,
+            ErrorClass::Timeout => self.timeout += 1,
+            ErrorClass::Connection | ErrorClass::Credential => self.connection += 1,
+        }
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, other: ErrorCounts) {
+        self.http_4xx += other.http_4xx;
+        self.http_429 += other.http_429;
+        self.http_5xx += other.http_5xx;
+        self.timeout += other.timeout;
+        self.connection += other.connection;
+    }
 }
 
 /// Why a batch was not delivered.
@@ -66,6 +106,7 @@ pub async fn deliver(
     deadline: Instant,
 ) -> Delivery {
     let mut attempts = 0;
+    let mut errors = ErrorCounts::default();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left < MIN_ATTEMPT {
@@ -74,29 +115,34 @@ pub async fn deliver(
                 result: Err(Failure::out_of_time(format!(
                     "no time left before the Lambda deadline after {attempts} attempts"
                 ))),
+                errors,
             };
         }
         attempts += 1;
         let error = match destination.send(body, timeout.min(left)).await {
-            Ok(()) => {
+            Ok(rejected) => {
                 return Delivery {
                     attempts,
-                    result: Ok(()),
+                    result: Ok(rejected),
+                    errors,
                 }
             }
             Err(e) => e,
         };
+        errors.add(error.class());
         let (reason, retry_after) = match error {
-            SendError::Permanent { reason } => {
+            SendError::Permanent { reason, .. } => {
                 tracing::warn!(attempts, %reason, "destination refused the batch permanently");
                 return Delivery {
                     attempts,
                     result: Err(Failure::permanent(reason)),
+                    errors,
                 };
             }
             SendError::Retryable {
                 reason,
                 retry_after,
+                ..
             } => (reason, retry_after),
         };
         // Honour Retry-After as a floor; jitter still spreads concurrent senders.
@@ -108,6 +154,7 @@ pub async fn deliver(
                 result: Err(Failure::out_of_time(format!(
                     "{reason} (gave up after {attempts} attempts: Lambda deadline)"
                 ))),
+                errors,
             };
         }
         tracing::info!(attempts, wait_ms = wait.as_millis() as u64, %reason, "retrying batch");
@@ -125,9 +172,13 @@ mod tests {
     struct Scripted(Mutex<Vec<SendError>>);
 
     impl Destination for Scripted {
-        fn send<'a>(&'a self, _: &'a Body, _: Duration) -> BoxFuture<'a, Result<(), SendError>> {
+        fn send<'a>(
+            &'a self,
+            _: &'a Body,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<crate::destination::Rejected, SendError>> {
             let next = self.0.lock().unwrap().pop();
-            Box::pin(async move { next.map_or(Ok(()), Err) })
+            Box::pin(async move { next.map_or(Ok(Vec::new()), Err) })
         }
         fn describe(&self) -> String {
             "scripted".into()
@@ -135,13 +186,19 @@ mod tests {
     }
 
     fn body() -> Body {
-        crate::encode::encode(crate::encode::Format::Json, false, ["{}"].into_iter())
+        crate::encode::encode(
+            crate::encode::Framing::JsonArray,
+            "application/json",
+            false,
+            [&b"{}"[..]].into_iter(),
+        )
     }
 
     fn retryable(after: Option<u64>) -> SendError {
         SendError::Retryable {
             reason: "HTTP 503".into(),
             retry_after: after.map(Duration::from_secs),
+            class: ErrorClass::Http5xx,
         }
     }
 
@@ -171,7 +228,11 @@ mod tests {
             d,
             Delivery {
                 attempts: 3,
-                result: Ok(())
+                result: Ok(Vec::new()),
+                errors: ErrorCounts {
+                    http_5xx: 2,
+                    ..ErrorCounts::default()
+                },
             }
         );
     }
@@ -187,7 +248,7 @@ mod tests {
             start + Duration::from_secs(60),
         )
         .await;
-        assert_eq!(d.result, Ok(()));
+        assert_eq!(d.result, Ok(Vec::new()));
         assert!(start.elapsed() >= Duration::from_secs(7));
     }
 
@@ -195,6 +256,7 @@ mod tests {
     async fn a_permanent_error_is_not_retried() {
         let dest = Scripted(Mutex::new(vec![SendError::Permanent {
             reason: "HTTP 400".into(),
+            class: ErrorClass::Http4xx,
         }]));
         let d = deliver(
             &dest,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use okta_ingest::checkpoint::{CheckpointStore, MemoryCheckpointStore};
 use okta_ingest::dead_letter::MemoryDeadLetters;
-use okta_ingest::destination::{MemoryDestination, SendError};
+use okta_ingest::destination::{ErrorClass, MemoryDestination, SendError};
 use okta_ingest::forward::Forwarder;
 use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
 use okta_ingest::pull::{PullConfig, PullError, PullHandler};
@@ -107,6 +107,7 @@ async fn delivered_events_stay_recorded_when_the_dead_letters_fail_and_are_not_s
     // The first event is refused for good, and S3 is down, so it can be neither sent nor kept.
     rig.destination.fail_next(SendError::Permanent {
         reason: "HTTP 400".into(),
+        class: ErrorClass::Http4xx,
     });
     rig.dead_letters.fail.store(true, Ordering::SeqCst);
     let err = rig

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use okta_ingest::config::PushConfig;
 use okta_ingest::dead_letter::MemoryDeadLetters;
-use okta_ingest::destination::{MemoryDestination, SendError};
+use okta_ingest::destination::{ErrorClass, MemoryDestination, SendError};
 use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
 use okta_ingest::push::{PushHandler, PushResponse, Summary};
 use okta_ingest_testkit::okta_events::{detail_text, gunzip_ndjson, sqs_bodies};
@@ -235,6 +235,7 @@ async fn a_permanent_rejection_keeps_the_events_intact_in_the_dead_letters() {
     let rig = rig(&[]);
     rig.destination.fail_next(SendError::Permanent {
         reason: "destination answered HTTP 400".into(),
+        class: ErrorClass::Http4xx,
     });
     let response = rig
         .handler
@@ -271,6 +272,7 @@ async fn when_the_dead_letters_are_down_too_only_unkept_messages_are_retried() {
     // The first request fails for good; the other two batches go through.
     rig.destination.fail_next(SendError::Permanent {
         reason: "HTTP 400".into(),
+        class: ErrorClass::Http4xx,
     });
     let response = rig
         .handler
@@ -309,6 +311,7 @@ async fn a_direct_invocation_fails_when_nothing_can_keep_its_event() {
     rig.dead_letters.fail.store(true, Ordering::SeqCst);
     rig.destination.fail_next(SendError::Permanent {
         reason: "HTTP 400".into(),
+        class: ErrorClass::Http4xx,
     });
     let err = rig
         .handler
@@ -328,6 +331,7 @@ async fn retryable_failures_are_retried_then_succeed() {
         rig.destination.fail_next(SendError::Retryable {
             reason: "HTTP 503".into(),
             retry_after: None,
+            class: ErrorClass::Http5xx,
         });
     }
     let response = rig
@@ -359,13 +363,13 @@ impl okta_ingest::destination::Destination for Slow {
         &'a self,
         _body: &'a okta_ingest::encode::Body,
         _timeout: Duration,
-    ) -> futures::future::BoxFuture<'a, Result<(), SendError>> {
+    ) -> futures::future::BoxFuture<'a, Result<okta_ingest::destination::Rejected, SendError>> {
         Box::pin(async move {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(50)).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            Ok(())
+            Ok(Vec::new())
         })
     }
 
@@ -464,6 +468,7 @@ async fn replay_resends_kept_events_once_and_removes_what_it_sent() {
     let rig = rig(&[]);
     rig.destination.fail_next(SendError::Permanent {
         reason: "destination answered HTTP 400".into(),
+        class: ErrorClass::Http4xx,
     });
     rig.handler
         .handle_payload(SQS_BATCH, "outage", deadline())
