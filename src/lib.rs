@@ -15,6 +15,7 @@ pub mod format;
 pub mod forward;
 pub mod ledger;
 pub mod logging;
+pub mod metrics;
 pub mod okta;
 pub mod pull;
 pub mod push;

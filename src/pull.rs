@@ -22,6 +22,7 @@ use crate::destination::{Destination, HttpDestination};
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::forward::Forwarder;
 use crate::ledger::{Ledger, S3LedgerStore};
+use crate::metrics::{Metrics, Unit};
 use crate::okta::{OktaOrg, PAGE_LIMIT};
 use crate::push::record_delivered;
 use crate::push::{deadline_with_margin, lambda_deadline, StartupError};
@@ -203,6 +204,18 @@ pub struct PullSummary {
     pub newest_published: Option<String>,
     /// Why the run ended.
     pub stopped: String,
+    /// Now minus the newest `published` the run handled; 0 when it reached the end of the
+    /// log (caught up, or waiting for fresh events to settle).
+    pub lag_seconds: Option<u64>,
+    /// Newest `published` among the events handled (metrics only).
+    #[serde(skip)]
+    pub newest_seen: Option<OffsetDateTime>,
+    /// Failed destination requests by kind (metrics only).
+    #[serde(skip)]
+    pub destination_errors: crate::retry::ErrorCounts,
+    /// Published-to-accepted times of delivered events, sampled (metrics only).
+    #[serde(skip)]
+    pub latencies_ms: Vec<u64>,
     /// Wall time of the run.
     pub ms: u64,
 }
@@ -476,6 +489,16 @@ impl PullHandler {
         if let Err(e) = &result {
             summary.stopped = format!("error: {e}");
             tracing::error!(error = %e, "okta-pull run failed");
+        } else if summary.mode == "scheduled" {
+            summary.lag_seconds = if summary.stopped == "caught up" {
+                Some(0)
+            } else if let Some(newest) = summary.newest_seen {
+                Some(((self.clock)() - newest).whole_seconds().max(0) as u64)
+            } else if summary.stopped.starts_with("settling") {
+                Some(0)
+            } else {
+                None
+            };
         }
         log_summary(&summary);
         result.map(|()| summary)
@@ -829,6 +852,9 @@ impl PullHandler {
                 settling = true;
                 break;
             }
+            if summary.newest_seen.is_none_or(|n| n < event.published) {
+                summary.newest_seen = Some(event.published);
+            }
             if handled.contains(&event.uuid) || !in_page.insert(event.uuid.clone()) {
                 summary.duplicates += 1;
                 continue;
@@ -862,6 +888,11 @@ impl PullHandler {
         let refs: Vec<&OktaEvent> = to_send.iter().collect();
         let forwarded = self.forwarder.forward(&refs, stop_at).await;
         summary.destination_requests += forwarded.requests;
+        summary.destination_errors.merge(forwarded.errors);
+        let room = 100usize.saturating_sub(summary.latencies_ms.len());
+        summary
+            .latencies_ms
+            .extend(forwarded.latencies_ms.iter().take(room));
         summary.bytes += forwarded.bytes;
         summary.forwarded += forwarded.delivered.len();
         let delivered: Vec<(&str, OffsetDateTime)> = forwarded
@@ -937,6 +968,25 @@ impl PullHandler {
 }
 
 fn log_summary(s: &PullSummary) {
+    let mut m = Metrics::default();
+    m.count("EventsReceived", s.received as u64)
+        .count("EventsForwarded", s.forwarded as u64)
+        .count("EventsDroppedStale", s.dropped_stale as u64)
+        .count("EventsDuplicate", s.duplicates as u64)
+        .count("EventsAlreadyDelivered", s.already_delivered as u64)
+        .count("EventsMalformed", s.malformed as u64)
+        .count("EventsDeadLettered", s.dead_lettered as u64)
+        .count("DestinationRequests", s.destination_requests)
+        .count("LedgerErrors", s.ledger_errors as u64)
+        .count("OktaRequests", s.okta_requests)
+        .count("OktaRateLimitWaits", s.rate_limit_waits)
+        .count("Okta429", s.okta_429)
+        .destination_errors(&s.destination_errors)
+        .values("DeliveryLatency", Unit::Milliseconds, &s.latencies_ms);
+    if let Some(lag) = s.lag_seconds {
+        m.value("PullLagSeconds", Unit::Seconds, lag);
+    }
+    m.emit();
     tracing::info!(
         mode = s.mode,
         pages = s.pages,
@@ -956,6 +1006,7 @@ fn log_summary(s: &PullSummary) {
         bytes = s.bytes,
         newest_published = s.newest_published.as_deref(),
         stopped = %s.stopped,
+        lag_seconds = s.lag_seconds,
         ms = s.ms,
         "run summary"
     );

@@ -18,6 +18,7 @@ use crate::destination::{Destination, HttpDestination};
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::forward::Forwarder;
 use crate::ledger::{Ledger, S3LedgerStore};
+use crate::metrics::{Metrics, Unit};
 use crate::replay::{ReplayError, ReplayRequest, ReplaySummary};
 
 /// Time kept back from the Lambda deadline for writing dead letters and answering.
@@ -54,6 +55,12 @@ pub struct Summary {
     pub bytes_uncompressed: usize,
     /// Wall time of the invocation.
     pub ms: u64,
+    /// Failed destination requests by kind (metrics only).
+    #[serde(skip)]
+    pub destination_errors: crate::retry::ErrorCounts,
+    /// Published-to-accepted times of delivered events, sampled (metrics only).
+    #[serde(skip)]
+    pub latencies_ms: Vec<u64>,
 }
 
 /// What okta-push answers.
@@ -360,6 +367,8 @@ impl PushHandler {
             .collect();
         record_delivered(&self.ledger, &delivered, &mut summary.ledger_errors).await;
         summary.requests = forwarded.requests;
+        summary.destination_errors = forwarded.errors;
+        summary.latencies_ms = forwarded.latencies_ms.clone();
         summary.bytes = forwarded.bytes;
         summary.bytes_uncompressed = forwarded.bytes_uncompressed;
 
@@ -433,6 +442,20 @@ pub(crate) async fn record_delivered(
 }
 
 fn log_summary(s: &Summary) {
+    let mut m = Metrics::default();
+    m.count("EventsReceived", s.received as u64)
+        .count("EventsForwarded", s.forwarded as u64)
+        .count("EventsDroppedStale", s.dropped_stale as u64)
+        .count("EventsDuplicate", s.duplicates as u64)
+        .count("EventsAlreadyDelivered", s.already_delivered as u64)
+        .count("EventsMalformed", s.malformed as u64)
+        .count("EventsDeadLettered", s.dead_lettered as u64)
+        .count("EventsNotKept", s.not_kept as u64)
+        .count("DestinationRequests", s.requests)
+        .count("LedgerErrors", s.ledger_errors as u64)
+        .destination_errors(&s.destination_errors)
+        .values("DeliveryLatency", Unit::Milliseconds, &s.latencies_ms);
+    m.emit();
     tracing::info!(
         received = s.received,
         forwarded = s.forwarded,

@@ -247,6 +247,10 @@ async fn a_late_event_is_delivered_by_the_next_run() {
     org.okta.add_event("late-event-0001", minutes_ago(180));
     let summary = c.scheduled(T).await;
     assert_eq!(summary["forwarded"], 1, "{summary}");
+    assert_eq!(
+        summary["lag_seconds"], 0,
+        "caught up again after the late event"
+    );
     assert_eq!(org.delivered().get("late-event-0001"), Some(&1));
     org.assert_exactly_once();
 }

@@ -68,6 +68,15 @@ impl Stack {
         self.runtime.invoke(payload.to_owned(), timeout).await
     }
 
+    /// The Embedded Metric Format lines (CloudWatch metrics).
+    fn metrics(&self) -> Vec<Value> {
+        self.function
+            .json_lines()
+            .into_iter()
+            .filter(|l| l.get("_aws").is_some())
+            .collect()
+    }
+
     fn summaries(&self) -> Vec<Value> {
         self.function
             .json_lines()
@@ -173,6 +182,30 @@ async fn forwards_fresh_events_byte_for_byte_gzipped_with_the_secret_credential(
     );
     assert!(stale_log["age_seconds"].as_i64().unwrap() > 86_400);
 
+    let metrics = &stack.metrics()[0];
+    assert_eq!(
+        metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "OktaIngest"
+    );
+    assert_eq!(metrics["FunctionName"], "okta-push");
+    for (name, n) in [
+        ("EventsReceived", 7),
+        ("EventsForwarded", 3),
+        ("EventsDroppedStale", 1),
+        ("EventsDuplicate", 1),
+        ("EventsMalformed", 2),
+        ("EventsDeadLettered", 2),
+        ("DestinationRequests", 1),
+    ] {
+        assert_eq!(metrics[name], n, "{name} in {metrics}");
+    }
+    let latencies = metrics["DeliveryLatency"].as_array().unwrap();
+    assert_eq!(latencies.len(), 3, "one per delivered event");
+    assert!(
+        latencies.iter().all(|ms| ms.as_u64().unwrap() >= 60_000),
+        "published a minute ago: {latencies:?}"
+    );
+
     let kept = stack.dead_letters().await;
     assert_eq!(kept.len(), 2, "the two malformed messages");
     assert_eq!(kept[1]["raw"].as_str().unwrap(), sqs_bodies(&batch)[6].1);
@@ -228,6 +261,15 @@ async fn retries_503_and_honours_429_retry_after_then_delivers() {
         [503, 503, 429, 200]
     );
     assert_eq!(stack.summaries()[0]["requests"], 4);
+    let metrics = &stack.metrics()[0];
+    assert_eq!(
+        (
+            metrics["DestinationErrors5xx"].as_u64(),
+            metrics["DestinationErrors429"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{metrics}"
+    );
     assert_eq!(stack.summaries()[0]["forwarded"], 3);
     assert_eq!(
         stack.dead_letters().await.len(),
