@@ -29,6 +29,8 @@ pub enum Behaviour {
     Hang(Duration),
     /// Answer 200 `{"ok":true}`.
     Ok,
+    /// Answer this status with this JSON body (a platform's own success or error document).
+    Respond(u16, String),
 }
 
 /// One request as the destination saw it.
@@ -288,6 +290,7 @@ async fn handle(
         shared: shared.clone(),
         index,
     };
+    let mut custom: Option<String> = None;
     let (status, extra) = match behaviour {
         Behaviour::Ok => (200, Vec::new()),
         Behaviour::Status(s) => (s, Vec::new()),
@@ -296,13 +299,17 @@ async fn handle(
             tokio::time::sleep(d).await;
             (200, Vec::new())
         }
+        Behaviour::Respond(s, body) => {
+            custom = Some(body);
+            (s, Vec::new())
+        }
     };
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     answer.answered(code.as_u16());
-    let body = if code.is_success() {
-        r#"{"ok":true}"#
-    } else {
-        r#"{"ok":false,"error":"scripted failure"}"#
+    let body = match custom {
+        Some(b) => b,
+        None if code.is_success() => r#"{"ok":true}"#.to_owned(),
+        None => r#"{"ok":false,"error":"scripted failure"}"#.to_owned(),
     };
     let mut response = (code, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     for (name, value) in extra {
