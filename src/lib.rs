@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod check;
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;

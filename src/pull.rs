@@ -220,6 +220,26 @@ pub struct PullSummary {
     pub ms: u64,
 }
 
+/// What okta-pull answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum PullResponse {
+    /// A scheduled run or a backfill.
+    Run(PullSummary),
+    /// `{"check": true}`: the connection check.
+    Check(crate::check::CheckReport),
+}
+
+/// `{"check": true}`, the connection check invocation.
+pub fn is_check(payload: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Check {
+        check: Option<bool>,
+    }
+    payload.contains("\"check\"")
+        && serde_json::from_str::<Check>(payload).is_ok_and(|c| c.check == Some(true))
+}
+
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
@@ -355,11 +375,11 @@ impl Handled {
 
 /// The pull handler with its long-lived clients.
 pub struct PullHandler {
-    config: PullConfig,
-    log: SystemLog,
-    forwarder: Forwarder,
+    pub(crate) config: PullConfig,
+    pub(crate) log: SystemLog,
+    pub(crate) forwarder: Forwarder,
     ledger: Arc<Ledger>,
-    checkpoints: Arc<dyn CheckpointStore>,
+    pub(crate) checkpoints: Arc<dyn CheckpointStore>,
     dead_letters: Arc<dyn DeadLetterStore>,
     clock: fn() -> OffsetDateTime,
 }
@@ -453,10 +473,14 @@ impl PullHandler {
     pub async fn handle(
         &self,
         event: LambdaEvent<Box<RawValue>>,
-    ) -> Result<PullSummary, PullError> {
+    ) -> Result<PullResponse, PullError> {
         let deadline = lambda_deadline(event.context.deadline);
+        if is_check(event.payload.get()) {
+            return Ok(PullResponse::Check(self.check(deadline).await));
+        }
         self.handle_payload(event.payload.get(), &event.context.request_id, deadline)
             .await
+            .map(PullResponse::Run)
     }
 
     /// Handles `payload` (a schedule event, `{}`, or `{"since","until"}`) due by `deadline`.
