@@ -225,7 +225,7 @@ pub struct PullSummary {
 #[serde(untagged)]
 pub enum PullResponse {
     /// A scheduled run or a backfill.
-    Run(PullSummary),
+    Run(Box<PullSummary>),
     /// `{"check": true}`: the connection check.
     Check(crate::check::CheckReport),
 }
@@ -480,7 +480,7 @@ impl PullHandler {
         }
         self.handle_payload(event.payload.get(), &event.context.request_id, deadline)
             .await
-            .map(PullResponse::Run)
+            .map(|s| PullResponse::Run(Box::new(s)))
     }
 
     /// Handles `payload` (a schedule event, `{}`, or `{"since","until"}`) due by `deadline`.
