@@ -22,6 +22,17 @@ cfn-lint "$TEMPLATE" || status=1
 echo "==> sam validate --lint --template $TEMPLATE"
 sam validate --lint --template "$TEMPLATE" || status=1
 
+# One stack per Okta org, side by side: every physical name must come from a parameter or
+# another resource, never a literal.
+echo "==> no fixed physical names in $TEMPLATE"
+fixed=$(grep -nE '^\s+(BucketName|QueueName|FunctionName|RoleName|TopicName|DashboardName|AlarmName|SecretName|Name|LogGroupName|ScheduleName|AliasName):' "$TEMPLATE" \
+    | grep -vE ':\s+!(Ref|Sub|GetAtt|If)\b' || true)
+if [ -n "$fixed" ]; then
+    echo "fixed physical names would stop a second stack from deploying:" >&2
+    echo "$fixed" >&2
+    status=1
+fi
+
 if [ "$status" -ne 0 ]; then
     echo "lint-template: FAILED" >&2
 else

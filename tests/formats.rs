@@ -319,3 +319,52 @@ async fn sumo_sends_raw_lines_with_its_headers_and_no_credential() {
     assert_eq!(request.header("x-sumo-name"), Some("okta-system-log"));
     assert_eq!(request.ndjson_lines(), fresh_events());
 }
+
+#[tokio::test]
+async fn coralogix_refusing_the_key_is_kept_and_throttling_is_retried() {
+    let rig = rig("coralogix", &[]).await;
+    rig.destination.push_behaviour(Behaviour::Status(429));
+    rig.send().await;
+    assert_eq!(
+        rig.destination
+            .requests()
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        [429, 200]
+    );
+    let rig = self::rig("coralogix", &[]).await;
+    rig.destination.set_default(Behaviour::Respond(
+        403,
+        r#"{"message":"Forbidden: invalid private key"}"#.into(),
+    ));
+    rig.send().await;
+    // 403 re-reads the credential once (the secret may have been rotated), then gives up.
+    assert_eq!(rig.destination.requests().len(), 2);
+    assert!(
+        rig.kept_reasons()[0].contains("invalid private key"),
+        "{:?}",
+        rig.kept_reasons()
+    );
+}
+
+#[tokio::test]
+async fn sumo_throttling_and_outages_are_retried_and_a_bad_collector_url_is_kept() {
+    let rig = rig("sumo", &[]).await;
+    rig.destination.push_behaviour(Behaviour::Status(429));
+    rig.destination.push_behaviour(Behaviour::Status(503));
+    rig.send().await;
+    assert_eq!(
+        rig.destination
+            .requests()
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        [429, 503, 200]
+    );
+    let rig = self::rig("sumo", &[]).await;
+    rig.destination.set_default(Behaviour::Status(404));
+    rig.send().await;
+    assert_eq!(rig.destination.requests().len(), 1);
+    assert!(rig.kept_reasons()[0].contains("HTTP 404"));
+}
