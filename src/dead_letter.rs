@@ -177,45 +177,25 @@ impl DeadLetterStore for S3DeadLetters {
 
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<StoredObject>, StoreError>> {
         Box::pin(async move {
-            let mut objects = Vec::new();
-            let mut pages = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| self.error(prefix, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-                for o in page.contents() {
-                    let (Some(key), Some(modified)) = (o.key(), o.last_modified()) else {
-                        continue;
-                    };
-                    let last_modified = OffsetDateTime::from_unix_timestamp(modified.secs())
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                    objects.push(StoredObject {
-                        key: key.to_owned(),
-                        last_modified,
-                    });
-                }
-            }
-            Ok(objects)
+            let objects = crate::aws::list_objects(&self.client, &self.bucket, prefix)
+                .await
+                .map_err(|e| self.error(prefix, e))?;
+            Ok(objects
+                .into_iter()
+                .map(|(key, modified)| StoredObject {
+                    key,
+                    last_modified: OffsetDateTime::from_unix_timestamp(modified)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                })
+                .collect())
         })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, StoreError>> {
         Box::pin(async move {
-            let out = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
+            crate::aws::get_object_bytes(&self.client, &self.bucket, key)
                 .await
-                .map_err(|e| self.error(key, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-            let bytes = out.body.collect().await.map_err(|e| self.error(key, e))?;
-            Ok(bytes.into_bytes().to_vec())
+                .map_err(|e| self.error(key, e))
         })
     }
 

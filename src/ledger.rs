@@ -216,39 +216,18 @@ impl S3LedgerStore {
 impl LedgerStore for S3LedgerStore {
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, LedgerError>> {
         Box::pin(async move {
-            let mut keys = Vec::new();
-            let mut pages = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| self.error(prefix, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-                keys.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key().map(str::to_owned)),
-                );
-            }
-            Ok(keys)
+            let objects = crate::aws::list_objects(&self.client, &self.bucket, prefix)
+                .await
+                .map_err(|e| self.error(prefix, e))?;
+            Ok(objects.into_iter().map(|(key, _)| key).collect())
         })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, LedgerError>> {
         Box::pin(async move {
-            let out = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
+            crate::aws::get_object_bytes(&self.client, &self.bucket, key)
                 .await
-                .map_err(|e| self.error(key, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-            let bytes = out.body.collect().await.map_err(|e| self.error(key, e))?;
-            Ok(bytes.into_bytes().to_vec())
+                .map_err(|e| self.error(key, e))
         })
     }
 
