@@ -121,7 +121,8 @@ fn handler(env: &[(&str, &str)]) -> (PushHandler, Arc<MemoryDestination>) {
             Arc::new(MemoryDeadLetters::default()),
             // An empty ledger in memory: the lookup and the record are in the timed path.
             Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
-        ),
+        )
+        .with_metrics(false),
         destination,
     )
 }

@@ -37,9 +37,10 @@ impl<'a> OktaEvent<'a> {
             uuid: Option<Cow<'b, str>>,
             #[serde(borrow)]
             published: Option<Cow<'b, str>>,
-            // Any type is accepted: a severity that is not a string is simply not mapped.
-            #[serde(default)]
-            severity: Option<serde_json::Value>,
+            // Borrowed as raw JSON: any type is accepted (a severity that is not a plain
+            // string is simply not mapped), and nothing is allocated.
+            #[serde(borrow, default)]
+            severity: Option<&'b RawValue>,
         }
         let text = raw.get();
         if !text.starts_with('{') {
@@ -64,10 +65,12 @@ impl<'a> OktaEvent<'a> {
                 "detail.published {published:?} is not an RFC 3339 timestamp"
             ))
         })?;
-        let severity = match fields.severity {
-            Some(serde_json::Value::String(s)) => Some(Cow::Owned(s)),
-            _ => None,
-        };
+        let severity = fields
+            .severity
+            .map(RawValue::get)
+            .and_then(|t| t.strip_prefix('"')?.strip_suffix('"'))
+            .filter(|t| !t.contains('\\'))
+            .map(Cow::Borrowed);
         Ok(OktaEvent {
             uuid,
             published,

@@ -129,6 +129,7 @@ pub struct PushHandler {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) dead_letters: Arc<dyn DeadLetterStore>,
     pub(crate) clock: fn() -> OffsetDateTime,
+    emit_metrics: bool,
 }
 
 impl PushHandler {
@@ -145,7 +146,14 @@ impl PushHandler {
             config,
             dead_letters,
             clock: OffsetDateTime::now_utc,
+            emit_metrics: true,
         }
+    }
+
+    /// Turns the metrics line off (in-process benchmarks, where stdout is a terminal).
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.emit_metrics = on;
+        self
     }
 
     /// Replaces the wall clock (tests).
@@ -388,7 +396,7 @@ impl PushHandler {
             }
         }
         summary.ms = started.elapsed().as_millis() as u64;
-        log_summary(&summary);
+        log_summary(&summary, self.emit_metrics);
         (summary, not_kept)
     }
 }
@@ -441,7 +449,7 @@ pub(crate) async fn record_delivered(
     }
 }
 
-fn log_summary(s: &Summary) {
+fn log_summary(s: &Summary, emit_metrics: bool) {
     let mut m = Metrics::default();
     m.count("EventsReceived", s.received as u64)
         .count("EventsForwarded", s.forwarded as u64)
@@ -455,7 +463,9 @@ fn log_summary(s: &Summary) {
         .count("LedgerErrors", s.ledger_errors as u64)
         .destination_errors(&s.destination_errors)
         .values("DeliveryLatency", Unit::Milliseconds, &s.latencies_ms);
-    m.emit();
+    if emit_metrics {
+        m.emit();
+    }
     tracing::info!(
         received = s.received,
         forwarded = s.forwarded,
