@@ -267,7 +267,11 @@ fn destination_url(env: &impl Env, allow_http: bool) -> Result<Url, ConfigError>
     Ok(url)
 }
 
-fn bool_var(env: &impl Env, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+pub(crate) fn bool_var(
+    env: &impl Env,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(default),
         Some(v) => match v.as_str() {

@@ -52,6 +52,15 @@ pub fn partition(t: OffsetDateTime) -> String {
     )
 }
 
+/// `events`' uuids grouped by the hour partition of their `published`.
+fn by_partition<'a>(events: &[(&'a str, OffsetDateTime)]) -> BTreeMap<String, Vec<&'a str>> {
+    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (uuid, published) in events {
+        groups.entry(partition(*published)).or_default().push(uuid);
+    }
+    groups
+}
+
 #[derive(Default)]
 struct Partition {
     read_keys: HashSet<String>,
@@ -85,13 +94,7 @@ impl Ledger {
         &self,
         events: &[(&str, OffsetDateTime)],
     ) -> Result<HashSet<String>, LedgerError> {
-        let mut by_partition: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-        for (uuid, published) in events {
-            by_partition
-                .entry(partition(*published))
-                .or_default()
-                .push(uuid);
-        }
+        let by_partition = by_partition(events);
         for prefix in by_partition.keys() {
             self.refresh(prefix).await?;
         }
@@ -112,13 +115,7 @@ impl Ledger {
 
     /// Records `events` (uuid, published) as delivered: one object per hour they fall in.
     pub async fn record(&self, events: &[(&str, OffsetDateTime)]) -> Result<(), LedgerError> {
-        let mut by_partition: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-        for (uuid, published) in events {
-            by_partition
-                .entry(partition(*published))
-                .or_default()
-                .push(uuid);
-        }
+        let by_partition = by_partition(events);
         let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         for (prefix, uuids) in by_partition {
             let sequence = self.sequence.fetch_add(1, Ordering::SeqCst);

@@ -72,9 +72,7 @@ pub struct PullConfig {
 impl PullConfig {
     /// Reads and validates the whole pull configuration.
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let allow_http = env
-            .get("ALLOW_INSECURE_HTTP")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let allow_http = config::bool_var(env, "ALLOW_INSECURE_HTTP", false)?;
         let org = OktaOrg::parse(
             &env.get("OKTA_DOMAIN").ok_or_else(|| {
                 ConfigError::new(
