@@ -82,6 +82,19 @@ fn dead_letter_lines(store: &MemoryDeadLetters) -> Vec<Value> {
     lines
 }
 
+/// Invokes the handler with the direct EventBridge sample and returns its counts.
+async fn direct(rig: &Rig, request_id: &str) -> Summary {
+    match rig
+        .handler
+        .handle_payload(DIRECT, request_id, deadline())
+        .await
+        .unwrap()
+    {
+        PushResponse::Direct(summary) => summary,
+        other => panic!("expected counts, got {other:?}"),
+    }
+}
+
 fn failures(response: &PushResponse) -> Vec<String> {
     match response {
         PushResponse::Sqs(r) => r
@@ -162,14 +175,7 @@ async fn direct_invocation_answers_with_the_counts() {
 #[tokio::test]
 async fn stale_events_are_dropped_counted_and_never_sent() {
     let rig = rig(&[("MAX_EVENT_AGE_SECONDS", "60")]);
-    let PushResponse::Direct(summary) = rig
-        .handler
-        .handle_payload(DIRECT, "r", deadline())
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let summary = direct(&rig, "r").await;
     assert_eq!((summary.dropped_stale, summary.forwarded), (1, 0));
     assert_eq!(rig.destination.attempts(), 0);
 }
@@ -416,14 +422,7 @@ async fn an_event_already_in_the_delivery_ledger_is_not_sent_again() {
         .handle_payload(DIRECT, "first", deadline())
         .await
         .unwrap();
-    let PushResponse::Direct(summary) = rig
-        .handler
-        .handle_payload(DIRECT, "second", deadline())
-        .await
-        .unwrap()
-    else {
-        panic!("expected counts")
-    };
+    let summary = direct(&rig, "second").await;
     assert_eq!(
         (summary.forwarded, summary.already_delivered),
         (0, 1),
@@ -441,14 +440,7 @@ async fn an_event_already_in_the_delivery_ledger_is_not_sent_again() {
 async fn an_unreadable_ledger_never_stops_delivery() {
     let rig = rig(&[]);
     rig.ledger_store.fail.store(true, Ordering::SeqCst);
-    let PushResponse::Direct(summary) = rig
-        .handler
-        .handle_payload(DIRECT, "r", deadline())
-        .await
-        .unwrap()
-    else {
-        panic!("expected counts")
-    };
+    let summary = direct(&rig, "r").await;
     assert_eq!(
         (summary.forwarded, summary.ledger_errors),
         (1, 2),
