@@ -11,10 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okta_ingest::config::PushConfig;
-use okta_ingest::dead_letter::MemoryDeadLetters;
-use okta_ingest::destination::MemoryDestination;
-use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
-use okta_ingest::push::{PushHandler, PushResponse};
+use okta_ingest::{Ledger, MemoryDestination, MemoryObjectStore, PushHandler, PushResponse};
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, okta_event, rfc3339_millis, sqs_event,
 };
@@ -118,9 +115,9 @@ fn handler(env: &[(&str, &str)]) -> (PushHandler, Arc<MemoryDestination>) {
         PushHandler::new(
             config,
             destination.clone(),
-            Arc::new(MemoryDeadLetters::default()),
+            Arc::new(MemoryObjectStore::default()),
             // An empty ledger in memory: the lookup and the record are in the timed path.
-            Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
+            Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
         )
         .with_metrics(false),
         destination,

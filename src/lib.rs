@@ -1,27 +1,41 @@
 //! okta-ingest: Okta System Log events into any HTTP log destination, with nothing lost.
 //!
-//! The logic of the `okta-push` Lambda (and later `okta-pull`) lives here; the binaries in
-//! `functions/` only wire it to the Lambda runtime.
+//! The logic of the `okta-push` and `okta-pull` Lambdas; the binaries in `functions/` only
+//! wire it to the Lambda runtime. The layout follows the data:
+//!
+//! - [`config`]: every environment variable, read once and validated;
+//! - `event`: the Okta event as raw JSON plus the fields that decide anything;
+//! - `push`, `pull`: the two handlers (push also replays dead letters; pull also checks the
+//!   connection), which parse their invocation and hand events to
+//! - `delivery`: the one pipeline (admission, ledger, destination, dead letters) that both
+//!   use, over
+//! - `state` (ledger, dead letters, checkpoint on one object store), `okta` (the System Log
+//!   client) and `telemetry` (logs, the one summary, metrics, redaction).
+//!
+//! What is public here is what the binaries, tests and benchmarks use: the handlers, their
+//! configuration, the ports and their in-memory adapters.
 
-pub mod aws;
-pub mod batch;
-pub mod check;
-pub mod checkpoint;
+mod aws;
 pub mod config;
-pub mod dead_letter;
-pub mod destination;
-pub mod encode;
-pub mod event;
-pub mod format;
-pub mod forward;
-pub mod ledger;
-pub mod logging;
-pub mod metrics;
-pub mod okta;
-pub mod pull;
-pub mod push;
-pub mod redact;
-pub mod replay;
-pub mod retry;
-pub mod secret;
-pub mod system_log;
+mod delivery;
+mod event;
+mod gzip;
+mod lambda;
+mod okta;
+mod pull;
+mod push;
+mod secret;
+mod state;
+pub mod telemetry;
+
+pub use delivery::{Body, Destination, HttpDestination, MemoryDestination, Rejected, SendError};
+pub use event::OktaEvent;
+pub use lambda::{BadRequest, StartupError};
+pub use okta::{FetchError, HttpSystemLog, SystemLog};
+pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
+pub use push::{PushError, PushHandler, PushResponse, ReplayRequest};
+pub use secret::{Secret, SecretSource, StaticSecret};
+pub use state::{
+    Checkpoint, CheckpointStore, Lease, Ledger, MemoryObjectStore, ObjectStore, S3ObjectStore,
+};
+pub use telemetry::{Counts, ErrorClass, Summary};

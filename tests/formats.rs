@@ -6,11 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use okta_ingest::config::PushConfig;
-use okta_ingest::dead_letter::MemoryDeadLetters;
-use okta_ingest::destination::HttpDestination;
-use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
-use okta_ingest::push::{PushHandler, PushResponse};
-use okta_ingest::secret::{Secret, StaticSecret};
+use okta_ingest::{
+    HttpDestination, Ledger, MemoryObjectStore, PushHandler, PushResponse, Secret, StaticSecret,
+};
 use okta_ingest_testkit::destination::{Behaviour, ReceivedRequest};
 use okta_ingest_testkit::okta_events::{detail_text, sqs_bodies};
 use okta_ingest_testkit::RecordingDestination;
@@ -25,7 +23,7 @@ const SQS_BATCH: &str = include_str!("../events/sqs-batch.json");
 struct Rig {
     handler: PushHandler,
     destination: RecordingDestination,
-    dead_letters: Arc<MemoryDeadLetters>,
+    dead_letters: Arc<MemoryObjectStore>,
 }
 
 async fn rig(format: &str, extra: &[(&str, &str)]) -> Rig {
@@ -42,12 +40,12 @@ async fn rig(format: &str, extra: &[(&str, &str)]) -> Rig {
     let config = PushConfig::from_env(&env).unwrap();
     let secret = (format != "sumo").then(|| Arc::new(StaticSecret(Secret::new("tok-123"))) as _);
     let http = HttpDestination::new(&config.destination, secret).unwrap();
-    let dead_letters = Arc::new(MemoryDeadLetters::default());
+    let dead_letters = Arc::new(MemoryObjectStore::default());
     let handler = PushHandler::new(
         config,
         Arc::new(http),
         dead_letters.clone(),
-        Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
+        Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
     )
     .with_clock(|| datetime!(2026-11-22 09:05:00 UTC));
     Rig {
@@ -66,9 +64,8 @@ impl Rig {
     }
 
     fn kept_reasons(&self) -> Vec<String> {
-        let objects = self.dead_letters.objects.lock().unwrap();
         let mut reasons = Vec::new();
-        for (_, gz) in objects.iter() {
+        for (_, gz) in self.dead_letters.objects_under("dead-letter/") {
             let mut text = String::new();
             flate2::read::GzDecoder::new(&gz[..])
                 .read_to_string(&mut text)

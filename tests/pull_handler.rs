@@ -6,14 +6,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use okta_ingest::checkpoint::{CheckpointStore, MemoryCheckpointStore};
-use okta_ingest::dead_letter::MemoryDeadLetters;
-use okta_ingest::destination::{ErrorClass, MemoryDestination, SendError};
-use okta_ingest::forward::Forwarder;
-use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
-use okta_ingest::pull::{PullConfig, PullError, PullHandler};
-use okta_ingest::secret::{Secret, StaticSecret};
-use okta_ingest::system_log::SystemLog;
+use okta_ingest::config::PullConfig;
+use okta_ingest::{
+    CheckpointStore, ErrorClass, HttpSystemLog, Lease, Ledger, MemoryDestination,
+    MemoryObjectStore, PullError, PullHandler, Secret, SendError, StaticSecret,
+};
 use okta_ingest_testkit::FakeOkta;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -22,8 +19,8 @@ struct Rig {
     okta: FakeOkta,
     handler: PullHandler,
     destination: Arc<MemoryDestination>,
-    dead_letters: Arc<MemoryDeadLetters>,
-    checkpoints: Arc<MemoryCheckpointStore>,
+    dead_letters: Arc<MemoryObjectStore>,
+    checkpoints: CheckpointStore,
 }
 
 async fn rig(extra: &[(&str, &str)]) -> Rig {
@@ -45,7 +42,7 @@ async fn rig(extra: &[(&str, &str)]) -> Rig {
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = PullConfig::from_env(&env).unwrap();
-    let log = SystemLog::new(
+    let log = HttpSystemLog::new(
         config.org.clone(),
         Arc::new(StaticSecret(Secret::new("t0ken"))),
         "test secret",
@@ -54,16 +51,18 @@ async fn rig(extra: &[(&str, &str)]) -> Rig {
     )
     .unwrap();
     let destination = Arc::new(MemoryDestination::default());
-    let dead_letters = Arc::new(MemoryDeadLetters::default());
-    let checkpoints = Arc::new(MemoryCheckpointStore::default());
-    let forwarder = Forwarder::new(config.destination.clone(), destination.clone());
+    let dead_letters = Arc::new(MemoryObjectStore::default());
+    let checkpoints = CheckpointStore::new(
+        Arc::new(MemoryObjectStore::default()),
+        "checkpoint/pull/test.json",
+    );
     let handler = PullHandler::new(
         config,
-        log,
-        forwarder,
+        Arc::new(log),
+        destination.clone(),
         checkpoints.clone(),
         dead_letters.clone(),
-        Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
+        Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
     );
     Rig {
         okta,
@@ -132,7 +131,7 @@ async fn delivered_events_stay_recorded_when_the_dead_letters_fail_and_are_not_s
         .await
         .unwrap();
     assert_eq!(
-        (summary.forwarded, summary.duplicates),
+        (summary.counts.forwarded, summary.counts.duplicates),
         (1, 2),
         "{summary:?}"
     );
@@ -155,7 +154,7 @@ async fn a_live_claim_by_another_run_stops_this_one_before_it_reads() {
     // Another run claims the checkpoint (as the first thing it does) and is still going.
     let stored = rig.checkpoints.load().await.unwrap().unwrap();
     let mut claimed = stored.checkpoint.clone();
-    claimed.lease = Some(okta_ingest::checkpoint::Lease {
+    claimed.lease = Some(Lease {
         owner: "other-run".into(),
         until_unix: time::OffsetDateTime::now_utc().unix_timestamp() + 120,
     });
@@ -169,7 +168,10 @@ async fn a_live_claim_by_another_run_stops_this_one_before_it_reads() {
         .handle_payload("{}", "run-2", deadline())
         .await
         .unwrap();
-    assert!(summary.stopped.contains("other-run"), "{summary:?}");
+    assert!(
+        summary.pull.as_ref().unwrap().stopped.contains("other-run"),
+        "{summary:?}"
+    );
     assert_eq!(
         rig.okta.requests().len(),
         requests_before,
@@ -183,6 +185,8 @@ async fn a_live_claim_by_another_run_stops_this_one_before_it_reads() {
         rig.handler
             .handle_payload("{}", "run-3", deadline())
             .await
+            .unwrap()
+            .pull
             .unwrap()
             .stopped,
         "caught up"

@@ -166,7 +166,7 @@ async fn forwards_fresh_events_byte_for_byte_gzipped_with_the_secret_credential(
         ("duplicates", 1),
         ("malformed", 2),
         ("dead_lettered", 2),
-        ("requests", 1),
+        ("destination_requests", 1),
     ] {
         assert_eq!(summary[field], n, "{field} in {summary}");
     }
@@ -260,7 +260,7 @@ async fn retries_503_and_honours_429_retry_after_then_delivers() {
         requests.iter().map(|r| r.status).collect::<Vec<_>>(),
         [503, 503, 429, 200]
     );
-    assert_eq!(stack.summaries()[0]["requests"], 4);
+    assert_eq!(stack.summaries()[0]["destination_requests"], 4);
     let metrics = &stack.metrics()[0];
     assert_eq!(
         (

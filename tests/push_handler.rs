@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use okta_ingest::config::PushConfig;
-use okta_ingest::dead_letter::MemoryDeadLetters;
-use okta_ingest::destination::{ErrorClass, MemoryDestination, SendError};
-use okta_ingest::ledger::{Ledger, MemoryLedgerStore};
-use okta_ingest::push::{PushHandler, PushResponse, Summary};
+use okta_ingest::{
+    ErrorClass, Ledger, MemoryDestination, MemoryObjectStore, PushHandler, PushResponse, SendError,
+    Summary,
+};
 use okta_ingest_testkit::okta_events::{detail_text, gunzip_ndjson, sqs_bodies};
 use serde_json::Value;
 use time::macros::datetime;
@@ -26,8 +26,8 @@ fn sample_now() -> OffsetDateTime {
 struct Rig {
     handler: PushHandler,
     destination: Arc<MemoryDestination>,
-    dead_letters: Arc<MemoryDeadLetters>,
-    ledger_store: Arc<MemoryLedgerStore>,
+    dead_letters: Arc<MemoryObjectStore>,
+    ledger_store: Arc<MemoryObjectStore>,
 }
 
 fn rig(extra: &[(&str, &str)]) -> Rig {
@@ -42,8 +42,8 @@ fn rig(extra: &[(&str, &str)]) -> Rig {
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = PushConfig::from_env(&env).unwrap();
     let destination = Arc::new(MemoryDestination::default());
-    let dead_letters = Arc::new(MemoryDeadLetters::default());
-    let ledger_store = Arc::new(MemoryLedgerStore::default());
+    let dead_letters = Arc::new(MemoryObjectStore::default());
+    let ledger_store = Arc::new(MemoryObjectStore::default());
     let handler = PushHandler::new(
         config,
         destination.clone(),
@@ -72,12 +72,11 @@ fn json_items(body: &[u8]) -> Vec<String> {
     items.into_iter().map(|r| r.get().to_owned()).collect()
 }
 
-fn dead_letter_lines(store: &MemoryDeadLetters) -> Vec<Value> {
-    let objects = store.objects.lock().unwrap();
+fn dead_letter_lines(store: &MemoryObjectStore) -> Vec<Value> {
     let mut lines = Vec::new();
-    for (key, gz) in objects.iter() {
+    for (key, gz) in store.objects_under("dead-letter/") {
         assert!(key.starts_with("dead-letter/push/2026/11/22/"), "{key}");
-        lines.extend(gunzip_ndjson(gz));
+        lines.extend(gunzip_ndjson(&gz));
     }
     lines
 }
@@ -159,7 +158,11 @@ async fn direct_invocation_answers_with_the_counts() {
         panic!("expected counts")
     };
     assert_eq!(
-        (summary.received, summary.forwarded, summary.requests),
+        (
+            summary.counts.received,
+            summary.counts.forwarded,
+            summary.counts.destination_requests
+        ),
         (1, 1, 1),
         "{summary:?}"
     );
@@ -176,7 +179,10 @@ async fn direct_invocation_answers_with_the_counts() {
 async fn stale_events_are_dropped_counted_and_never_sent() {
     let rig = rig(&[("MAX_EVENT_AGE_SECONDS", "60")]);
     let summary = direct(&rig, "r").await;
-    assert_eq!((summary.dropped_stale, summary.forwarded), (1, 0));
+    assert_eq!(
+        (summary.counts.dropped_stale, summary.counts.forwarded),
+        (1, 0)
+    );
     assert_eq!(rig.destination.attempts(), 0);
 }
 
@@ -345,16 +351,17 @@ async fn retryable_failures_are_retried_then_succeed() {
         .handle_payload(DIRECT, "r", deadline())
         .await
         .unwrap();
-    let PushResponse::Direct(Summary {
-        forwarded,
-        requests,
-        dead_lettered,
-        ..
-    }) = response
-    else {
+    let PushResponse::Direct(Summary { counts, .. }) = response else {
         panic!()
     };
-    assert_eq!((forwarded, requests, dead_lettered), (1, 3, 0));
+    assert_eq!(
+        (
+            counts.forwarded,
+            counts.destination_requests,
+            counts.dead_lettered
+        ),
+        (1, 3, 0)
+    );
 }
 
 /// A destination that takes a while and records how many requests overlapped.
@@ -364,12 +371,12 @@ struct Slow {
     most: std::sync::atomic::AtomicUsize,
 }
 
-impl okta_ingest::destination::Destination for Slow {
+impl okta_ingest::Destination for Slow {
     fn send<'a>(
         &'a self,
-        _body: &'a okta_ingest::encode::Body,
+        _body: &'a okta_ingest::Body,
         _timeout: Duration,
-    ) -> futures::future::BoxFuture<'a, Result<okta_ingest::destination::Rejected, SendError>> {
+    ) -> futures::future::BoxFuture<'a, Result<okta_ingest::Rejected, SendError>> {
         Box::pin(async move {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
@@ -399,8 +406,8 @@ async fn requests_overlap_up_to_the_concurrency_bound_and_no_further() {
     let handler = PushHandler::new(
         PushConfig::from_env(&env).unwrap(),
         slow.clone(),
-        Arc::new(MemoryDeadLetters::default()),
-        Arc::new(Ledger::new(Arc::new(MemoryLedgerStore::default()))),
+        Arc::new(MemoryObjectStore::default()),
+        Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
     );
     let response = handler
         .handle_payload(SQS_BATCH, "r", deadline())
@@ -424,13 +431,13 @@ async fn an_event_already_in_the_delivery_ledger_is_not_sent_again() {
         .unwrap();
     let summary = direct(&rig, "second").await;
     assert_eq!(
-        (summary.forwarded, summary.already_delivered),
+        (summary.counts.forwarded, summary.counts.already_delivered),
         (0, 1),
         "{summary:?}"
     );
     assert_eq!(rig.destination.accepted().len(), 1);
     assert_eq!(
-        rig.ledger_store.keys().len(),
+        rig.ledger_store.keys("ledger/").len(),
         1,
         "one ledger object for the one delivered batch"
     );
@@ -442,13 +449,13 @@ async fn an_unreadable_ledger_never_stops_delivery() {
     rig.ledger_store.fail.store(true, Ordering::SeqCst);
     let summary = direct(&rig, "r").await;
     assert_eq!(
-        (summary.forwarded, summary.ledger_errors),
+        (summary.counts.forwarded, summary.counts.ledger_errors),
         (1, 2),
         "read and write both failed: {summary:?}"
     );
 }
 
-fn replay_summary(response: PushResponse) -> okta_ingest::replay::ReplaySummary {
+fn replay_summary(response: PushResponse) -> Summary {
     match response {
         PushResponse::Replay(s) => s,
         other => panic!("expected a replay summary, got {other:?}"),
@@ -483,13 +490,14 @@ async fn replay_resends_kept_events_once_and_removes_what_it_sent() {
             .await
             .unwrap(),
     );
+    let replay = summary.replay.clone().unwrap();
     assert_eq!(
         (
-            summary.sent,
-            summary.already_delivered,
-            summary.not_events,
-            summary.objects_rewritten,
-            summary.still_kept
+            summary.counts.forwarded,
+            summary.counts.already_delivered,
+            replay.not_events,
+            replay.objects_rewritten,
+            replay.still_kept
         ),
         (2, 1, 2, 1, 2),
         "{summary:?}"
@@ -534,7 +542,11 @@ async fn replay_resends_kept_events_once_and_removes_what_it_sent() {
             .unwrap(),
     );
     assert_eq!(
-        (again.sent, again.objects_rewritten, again.objects_deleted),
+        (
+            again.counts.forwarded,
+            again.replay.as_ref().unwrap().objects_rewritten,
+            again.replay.as_ref().unwrap().objects_deleted
+        ),
         (0, 0, 0),
         "{again:?}"
     );

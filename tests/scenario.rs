@@ -284,7 +284,7 @@ async fn every_event_lands_exactly_once_across_push_pull_outages_and_replay() {
         "the ledger stopped repeats"
     );
     assert!(
-        replay["sent"].as_u64().unwrap_or(0) > 0,
+        replay["forwarded"].as_u64().unwrap_or(0) > 0,
         "the replay re-sent kept events: {replay}"
     );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use okta_ingest::config::ProcessEnv;
-use okta_ingest::pull::PullHandler;
+use okta_ingest::PullHandler;
 use serde_json::value::RawValue;
 
 /// How long the local connection check may take.
@@ -15,7 +15,7 @@ const CHECK_TIME: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    okta_ingest::logging::init();
+    okta_ingest::telemetry::logging::init();
     let handler = match PullHandler::from_env(&ProcessEnv).await {
         Ok(h) => h,
         Err(e) => {

@@ -2,12 +2,12 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use okta_ingest::config::ProcessEnv;
-use okta_ingest::push::PushHandler;
+use okta_ingest::PushHandler;
 use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    okta_ingest::logging::init();
+    okta_ingest::telemetry::logging::init();
     let handler = match PushHandler::from_env(&ProcessEnv).await {
         Ok(h) => h,
         Err(e) => {

@@ -1,16 +1,13 @@
-//! Turning a batch of items into one request body (a JSON array or lines), optionally gzipped.
+//! How items are joined into one request body (a JSON array or lines), optionally gzipped.
 
-use std::io::Write;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
-pub use crate::format::Framing;
-
-/// gzip level for request bodies. Level 1 still compresses varied Okta events about 10:1
-/// (`make bench`) at roughly twice the speed of level 6, and the Lambda is billed by the
-/// millisecond.
-pub const GZIP_LEVEL: u32 = 1;
+/// How items are joined into a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `[item,item]`
+    JsonArray,
+    /// `item\nitem\n`
+    Lines,
+}
 
 impl Framing {
     /// Bytes the framing adds around one item of a batch.
@@ -80,7 +77,11 @@ pub fn encode<'a>(
         }
     }
     let uncompressed_len = plain.len();
-    let bytes = if gzip { gzip_bytes(&plain) } else { plain };
+    let bytes = if gzip {
+        crate::gzip::compress(&plain)
+    } else {
+        plain
+    };
     Body {
         bytes: bytes.into(),
         uncompressed_len,
@@ -88,17 +89,6 @@ pub fn encode<'a>(
         content_type,
         items: count,
     }
-}
-
-/// gzip of `data` at [`GZIP_LEVEL`].
-pub fn gzip_bytes(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(data.len() / 6 + 64),
-        Compression::new(GZIP_LEVEL),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(data);
-    enc.finish().unwrap_or_default()
 }
 
 #[cfg(test)]

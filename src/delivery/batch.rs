@@ -1,6 +1,6 @@
 //! Splitting events into request-sized batches by count and uncompressed bytes.
 
-use crate::format::Framing;
+use super::framing::Framing;
 
 /// The batches for a list of events, by index, plus the events too large to send at all.
 #[derive(Debug, Default, PartialEq, Eq)]

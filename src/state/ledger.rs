@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::future::BoxFuture;
 use futures::StreamExt;
 use time::OffsetDateTime;
+
+use super::store::{Condition, ObjectStore, StoreError};
 
 /// Key prefix of the ledger.
 pub const LEDGER_PREFIX: &str = "ledger/";
@@ -22,23 +23,8 @@ const READ_CONCURRENCY: usize = 16;
 
 /// A ledger operation that failed.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("delivery ledger {location}: {message}")]
-pub struct LedgerError {
-    /// Where.
-    pub location: String,
-    /// The store's error.
-    pub message: String,
-}
-
-/// Where ledger objects live.
-pub trait LedgerStore: Send + Sync {
-    /// Every key under `prefix`.
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, LedgerError>>;
-    /// One object's content.
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, LedgerError>>;
-    /// Writes one object.
-    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), LedgerError>>;
-}
+#[error("delivery ledger {0}")]
+pub struct LedgerError(#[from] StoreError);
 
 /// The `ledger/YYYY/MM/DD/HH/` partition of an event published at `t`.
 pub fn partition(t: OffsetDateTime) -> String {
@@ -70,7 +56,7 @@ struct Partition {
 
 /// The ledger as one container sees it: the store plus what it has already read.
 pub struct Ledger {
-    store: Arc<dyn LedgerStore>,
+    store: Arc<dyn ObjectStore>,
     writer: String,
     sequence: AtomicU64,
     uses: AtomicU64,
@@ -79,7 +65,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// A ledger over `store`; `writer` names this container in the keys it writes.
-    pub fn new(store: Arc<dyn LedgerStore>) -> Self {
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Ledger {
             store,
             writer: format!("{:08x}", fastrand::u32(..)),
@@ -122,7 +108,9 @@ impl Ledger {
             let key = format!("{prefix}{now_ms:013}-{}-{sequence:06}.txt", self.writer);
             let mut body = uuids.join("\n");
             body.push('\n');
-            self.store.put(&key, body.into_bytes()).await?;
+            self.store
+                .put(&key, body.into_bytes(), "text/plain", Condition::None)
+                .await?;
             // This container knows at once what it wrote.
             let mut cache = self.lock();
             let p = cache.entry(prefix).or_default();
@@ -134,7 +122,13 @@ impl Ledger {
 
     /// Reads the objects of `prefix` this container has not read yet.
     async fn refresh(&self, prefix: &str) -> Result<(), LedgerError> {
-        let keys = self.store.list(prefix).await?;
+        let keys: Vec<String> = self
+            .store
+            .list(prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         let unread: Vec<String> = {
             let mut cache = self.lock();
             let use_number = self.uses.fetch_add(1, Ordering::SeqCst);
@@ -145,7 +139,7 @@ impl Ledger {
                 .collect()
         };
         let store = &self.store;
-        let bodies: Vec<(String, Result<Vec<u8>, LedgerError>)> = futures::stream::iter(unread)
+        let bodies: Vec<(String, Result<_, StoreError>)> = futures::stream::iter(unread)
             .map(|key| async move {
                 let body = store.get(&key).await;
                 (key, body)
@@ -156,7 +150,9 @@ impl Ledger {
         let mut cache = self.lock();
         let p = cache.entry(prefix.to_owned()).or_default();
         for (key, body) in bodies {
-            let body = body?;
+            // An object listed a moment ago and gone now holds nothing to skip.
+            let Some(body) = body? else { continue };
+            let body = body.body;
             p.uuids.extend(
                 String::from_utf8_lossy(&body)
                     .lines()
@@ -187,127 +183,6 @@ impl Ledger {
     }
 }
 
-/// The ledger in an S3 bucket.
-pub struct S3LedgerStore {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-impl S3LedgerStore {
-    /// The ledger in `bucket`.
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        S3LedgerStore {
-            client,
-            bucket: bucket.into(),
-        }
-    }
-
-    fn error(&self, key: &str, e: impl std::fmt::Display) -> LedgerError {
-        LedgerError {
-            location: format!("s3://{}/{key}", self.bucket),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl LedgerStore for S3LedgerStore {
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, LedgerError>> {
-        Box::pin(async move {
-            let objects = crate::aws::list_objects(&self.client, &self.bucket, prefix)
-                .await
-                .map_err(|e| self.error(prefix, e))?;
-            Ok(objects.into_iter().map(|(key, _)| key).collect())
-        })
-    }
-
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, LedgerError>> {
-        Box::pin(async move {
-            crate::aws::get_object_bytes(&self.client, &self.bucket, key)
-                .await
-                .map_err(|e| self.error(key, e))
-        })
-    }
-
-    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), LedgerError>> {
-        Box::pin(async move {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type("text/plain")
-                .body(body.into())
-                .send()
-                .await
-                .map_err(|e| self.error(key, aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-            Ok(())
-        })
-    }
-}
-
-/// The ledger in memory, for local runs and tests; counts requests like S3 would bill them.
-#[derive(Default)]
-pub struct MemoryLedgerStore {
-    objects: Mutex<BTreeMap<String, Vec<u8>>>,
-    /// LIST, GET and PUT requests made.
-    pub requests: AtomicU64,
-    /// When set, every request fails.
-    pub fail: std::sync::atomic::AtomicBool,
-}
-
-impl MemoryLedgerStore {
-    fn check(&self, key: &str) -> Result<(), LedgerError> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(LedgerError {
-                location: key.to_owned(),
-                message: "store unavailable".into(),
-            });
-        }
-        Ok(())
-    }
-
-    fn objects(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
-        self.objects
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Keys written so far.
-    pub fn keys(&self) -> Vec<String> {
-        self.objects().keys().cloned().collect()
-    }
-}
-
-impl LedgerStore for MemoryLedgerStore {
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, LedgerError>> {
-        let result = self.check(prefix).map(|()| {
-            self.objects()
-                .keys()
-                .filter(|k| k.starts_with(prefix))
-                .cloned()
-                .collect()
-        });
-        Box::pin(async move { result })
-    }
-
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, LedgerError>> {
-        let result = self.check(key).and_then(|()| {
-            self.objects().get(key).cloned().ok_or_else(|| LedgerError {
-                location: key.to_owned(),
-                message: "no such key".into(),
-            })
-        });
-        Box::pin(async move { result })
-    }
-
-    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), LedgerError>> {
-        let result = self.check(key).map(|()| {
-            self.objects().insert(key.to_owned(), body);
-        });
-        Box::pin(async move { result })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,7 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn what_one_container_records_another_sees() {
-        let store = Arc::new(MemoryLedgerStore::default());
+        let store = Arc::new(crate::state::MemoryObjectStore::default());
         let (a, b) = (Ledger::new(store.clone()), Ledger::new(store.clone()));
         let t1 = datetime!(2026-11-22 09:10 UTC);
         let t2 = datetime!(2026-11-22 11:40 UTC);
@@ -335,7 +210,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            store.keys().len(),
+            store.keys("").len(),
             2,
             "one object per hour touched, not per event"
         );
@@ -348,7 +223,7 @@ mod tests {
 
     #[tokio::test]
     async fn objects_already_read_are_not_read_again() {
-        let store = Arc::new(MemoryLedgerStore::default());
+        let store = Arc::new(crate::state::MemoryObjectStore::default());
         let writer = Ledger::new(store.clone());
         let reader = Ledger::new(store.clone());
         let t = datetime!(2026-11-22 09:10 UTC);
@@ -366,7 +241,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_lookup_fails_loudly_when_the_store_does() {
-        let store = Arc::new(MemoryLedgerStore::default());
+        let store = Arc::new(crate::state::MemoryObjectStore::default());
         store.fail.store(true, Ordering::SeqCst);
         let err = Ledger::new(store)
             .delivered(&[("u", datetime!(2026-11-22 09:10 UTC))])

@@ -1,4 +1,5 @@
-//! The HTTP destination: one request per batch, the credential header, and retry classification.
+//! The HTTP destination: one POST per batch over one reused client, the credential header,
+//! and the classification of answers (408, 429 and 5xx retry; other 4xx do not).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,77 +9,12 @@ use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use url::Url;
 
-use crate::config::DestinationConfig;
-use crate::encode::Body;
-use crate::redact;
+use super::destination::{Destination, Rejected, SendError};
+use super::framing::Body;
+use super::platform::{self, Answer};
+use crate::config::{DestinationConfig, Platform};
 use crate::secret::{CachedSecret, Secret, SecretSource};
-
-/// The kind of a failed request, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// A 4xx other than 429.
-    Http4xx,
-    /// 429 Too Many Requests.
-    Http429,
-    /// A 5xx (or a `_bulk` item answering 5xx).
-    Http5xx,
-    /// No answer in time.
-    Timeout,
-    /// No connection.
-    Connection,
-    /// The credential could not be had.
-    Credential,
-}
-
-/// Why one request did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// Worth trying again: 408, 429, 5xx, connection errors, timeouts.
-    #[error("{reason}")]
-    Retryable {
-        /// What happened, for the log and the dead letter.
-        reason: String,
-        /// How long the destination asked us to wait, if it did.
-        retry_after: Option<Duration>,
-        /// The kind of failure.
-        class: ErrorClass,
-    },
-    /// Trying again will not help: other 4xx, or no usable credential.
-    #[error("{reason}")]
-    Permanent {
-        /// What happened, for the log and the dead letter.
-        reason: String,
-        /// The kind of failure.
-        class: ErrorClass,
-    },
-}
-
-impl SendError {
-    /// The kind of failure.
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            SendError::Retryable { class, .. } | SendError::Permanent { class, .. } => *class,
-        }
-    }
-}
-
-/// Items of a request the destination refused for good while taking the others: their
-/// positions in the request, with why.
-pub type Rejected = Vec<(usize, String)>;
-
-/// Somewhere batches can be sent.
-pub trait Destination: Send + Sync {
-    /// One attempt at delivering `body`, giving up after `timeout`. `Ok` lists the items
-    /// refused for good (usually none).
-    fn send<'a>(
-        &'a self,
-        body: &'a Body,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<Rejected, SendError>>;
-
-    /// Where this destination is, safe to log.
-    fn describe(&self) -> String;
-}
+use crate::telemetry::{redact, ErrorClass};
 
 /// Classifies a response status (OKTA.md: 408, 429 and 5xx retry; other 4xx do not).
 pub fn classify(
@@ -127,7 +63,7 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
 pub struct HttpDestination {
     client: reqwest::Client,
     url: Url,
-    platform: crate::format::Platform,
+    platform: Platform,
     auth_header: reqwest::header::HeaderName,
     auth_scheme: String,
     credential: Option<CachedSecret>,
@@ -199,7 +135,7 @@ impl HttpDestination {
         if body.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
-        for (name, value) in self.platform.extra_headers() {
+        for (name, value) in platform::extra_headers(&self.platform) {
             request = request.header(name, value);
         }
         if let Some(secret) = credential {
@@ -273,10 +209,10 @@ impl Destination for HttpDestination {
             if !status.is_success() {
                 classify(status, retry_after, &redact::snippet(&answer))?;
             }
-            match self.platform.check_answer(&answer) {
-                crate::format::Answer::AllAccepted => Ok(Vec::new()),
-                crate::format::Answer::Rejected(items) => Ok(items),
-                crate::format::Answer::Retry(reason) => Err(SendError::Retryable {
+            match platform::check_answer(&self.platform, &answer) {
+                Answer::AllAccepted => Ok(Vec::new()),
+                Answer::Rejected(items) => Ok(items),
+                Answer::Retry(reason) => Err(SendError::Retryable {
                     reason,
                     retry_after,
                     class: ErrorClass::Http5xx,
@@ -287,60 +223,6 @@ impl Destination for HttpDestination {
 
     fn describe(&self) -> String {
         redact::origin(&self.url)
-    }
-}
-
-/// A destination in memory, for local runs and tests: keeps every accepted body and answers
-/// from a script of failures first.
-#[derive(Default)]
-pub struct MemoryDestination {
-    accepted: std::sync::Mutex<Vec<Body>>,
-    script: std::sync::Mutex<std::collections::VecDeque<SendError>>,
-    attempts: std::sync::atomic::AtomicUsize,
-}
-
-impl MemoryDestination {
-    /// Queues `error` as the answer to the next attempt.
-    pub fn fail_next(&self, error: SendError) {
-        if let Ok(mut s) = self.script.lock() {
-            s.push_back(error);
-        }
-    }
-
-    /// Bodies accepted so far.
-    pub fn accepted(&self) -> Vec<Body> {
-        self.accepted.lock().map(|a| a.clone()).unwrap_or_default()
-    }
-
-    /// Attempts made so far, failed ones included.
-    pub fn attempts(&self) -> usize {
-        self.attempts.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl Destination for MemoryDestination {
-    fn send<'a>(
-        &'a self,
-        body: &'a Body,
-        _timeout: Duration,
-    ) -> BoxFuture<'a, Result<Rejected, SendError>> {
-        self.attempts
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let scripted = self.script.lock().ok().and_then(|mut s| s.pop_front());
-        let result = match scripted {
-            Some(e) => Err(e),
-            None => {
-                if let Ok(mut a) = self.accepted.lock() {
-                    a.push(body.clone());
-                }
-                Ok(Vec::new())
-            }
-        };
-        Box::pin(async move { result })
-    }
-
-    fn describe(&self) -> String {
-        "memory".into()
     }
 }
 

@@ -6,9 +6,10 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+use super::PullHandler;
 use crate::event::{format_rfc3339, OktaEvent};
-use crate::pull::PullHandler;
-use crate::system_log::FetchError;
+use crate::lambda;
+use crate::okta::FetchError;
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,14 +131,14 @@ impl PullHandler {
                 }
             }
         };
-        let forwarded = self
-            .forwarder
-            .forward(&[&event], crate::push::deadline_with_margin(deadline))
+        let forwarder = self.pipeline.forwarder();
+        let forwarded = forwarder
+            .forward(&[&event], lambda::deadline_with_margin(deadline))
             .await;
         let target = format!(
             "{} ({})",
-            self.forwarder.describe(),
-            self.forwarder.config().platform.name()
+            forwarder.describe(),
+            forwarder.config().platform.name()
         );
         if forwarded.delivered.len() == 1 {
             return Check {

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::destination::{Destination, ErrorClass, Rejected, SendError};
-use crate::encode::Body;
+use super::destination::{Destination, Rejected, SendError};
+use super::framing::Body;
+use crate::telemetry::ErrorCounts;
 
 /// First backoff ceiling; doubles per attempt.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
@@ -26,43 +27,6 @@ pub struct Delivery {
     pub errors: ErrorCounts,
 }
 
-/// Failed requests by kind, for metrics.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorCounts {
-    /// 4xx other than 429.
-    pub http_4xx: u32,
-    /// 429.
-    pub http_429: u32,
-    /// 5xx.
-    pub http_5xx: u32,
-    /// Timeouts.
-    pub timeout: u32,
-    /// Connection failures and credential errors.
-    pub connection: u32,
-}
-
-impl ErrorCounts {
-    /// Counts one failure of `class`.
-    pub fn add(&mut self, class: ErrorClass) {
-        match class {
-            ErrorClass::Http4xx => self.http_4xx += 1,
-            ErrorClass::Http429 => self.http_429 += 1,
-            ErrorClass::Http5xx => self.http_5xx += 1,
-            ErrorClass::Timeout => self.timeout += 1,
-            ErrorClass::Connection | ErrorClass::Credential => self.connection += 1,
-        }
-    }
-
-    /// Adds another tally.
-    pub fn merge(&mut self, other: ErrorCounts) {
-        self.http_4xx += other.http_4xx;
-        self.http_429 += other.http_429;
-        self.http_5xx += other.http_5xx;
-        self.timeout += other.timeout;
-        self.connection += other.connection;
-    }
-}
-
 /// Why a batch was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -74,7 +38,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn permanent(reason: String) -> Self {
+    pub(crate) fn permanent(reason: String) -> Self {
         Failure {
             reason,
             permanent: true,
@@ -165,6 +129,7 @@ pub async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::ErrorClass;
     use futures::future::BoxFuture;
     use std::sync::Mutex;
 
@@ -176,7 +141,7 @@ mod tests {
             &'a self,
             _: &'a Body,
             _: Duration,
-        ) -> BoxFuture<'a, Result<crate::destination::Rejected, SendError>> {
+        ) -> BoxFuture<'a, Result<Rejected, SendError>> {
             let next = self.0.lock().unwrap().pop();
             Box::pin(async move { next.map_or(Ok(Vec::new()), Err) })
         }
@@ -186,8 +151,8 @@ mod tests {
     }
 
     fn body() -> Body {
-        crate::encode::encode(
-            crate::encode::Framing::JsonArray,
+        crate::delivery::framing::encode(
+            crate::delivery::framing::Framing::JsonArray,
             "application/json",
             false,
             [&b"{}"[..]].into_iter(),

@@ -8,15 +8,14 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::batch;
+use super::destination::Destination;
+use super::framing::encode;
+use super::retry::{self, Failure};
+use super::{batch, platform};
 use crate::config::DestinationConfig;
-use crate::destination::Destination;
-use crate::encode::encode;
 use crate::event::OktaEvent;
-use crate::retry::{self, ErrorCounts, Failure};
-
-/// Delivery latencies kept per call, for the `DeliveryLatency` metric.
-const LATENCY_SAMPLES: usize = 100;
+use crate::telemetry::summary::LATENCY_SAMPLES;
+use crate::telemetry::ErrorCounts;
 
 /// What happened to each event handed to [`Forwarder::forward`], by index.
 #[derive(Debug, Default)]
@@ -69,12 +68,19 @@ impl Forwarder {
     /// until `deadline`.
     pub async fn forward(&self, events: &[&OktaEvent<'_>], deadline: Instant) -> Forwarded {
         let config = &self.config;
-        let platform = &config.platform;
-        let framing = platform.framing();
-        let items: Vec<Cow<[u8]>> = events.iter().map(|e| platform.item(e)).collect();
+        let framing = platform::framing(&config.platform);
+        let content_type = platform::content_type(&config.platform);
+        let items: Vec<Cow<[u8]>> = events
+            .iter()
+            .map(|e| platform::item(&config.platform, e))
+            .collect();
         // An item over the platform's own limit is made to look larger than a batch, so the
         // planner sets it aside with the others that cannot be sent.
-        let item_limit = platform.limits().max_item_bytes.unwrap_or(usize::MAX);
+        let item_limit = config
+            .platform
+            .limits()
+            .max_item_bytes
+            .unwrap_or(usize::MAX);
         let lens: Vec<usize> = items
             .iter()
             .map(|i| {
@@ -101,7 +107,7 @@ impl Forwarder {
             .map(|indices| async move {
                 let body = encode(
                     framing,
-                    platform.content_type(),
+                    content_type,
                     config.gzip,
                     indices.iter().map(|&i| &*items[i]),
                 );
@@ -114,7 +120,7 @@ impl Forwarder {
             .await;
         let now = OffsetDateTime::now_utc();
         for (indices, delivery, bytes, uncompressed) in deliveries {
-            out.requests += delivery.attempts;
+            out.requests = out.requests.saturating_add(delivery.attempts);
             out.errors.merge(delivery.errors);
             match delivery.result {
                 Ok(rejected) => {
@@ -131,8 +137,8 @@ impl Forwarder {
                             None => {
                                 if out.latencies_ms.len() < LATENCY_SAMPLES {
                                     let age = now - events[i].published;
-                                    out.latencies_ms
-                                        .push(age.whole_milliseconds().max(0) as u64);
+                                    let ms = u64::try_from(age.whole_milliseconds()).unwrap_or(0);
+                                    out.latencies_ms.push(ms);
                                 }
                                 out.delivered.push(i);
                             }

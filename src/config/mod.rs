@@ -1,0 +1,182 @@
+//! Start-up configuration from environment variables, read once into typed structs and
+//! validated, with errors that name the variable and the expected form. One file per
+//! concern; this one holds what they share.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+mod destination;
+mod pull;
+mod push;
+
+pub use destination::{DestinationConfig, Limits, Platform};
+pub use pull::PullConfig;
+pub use push::PushConfig;
+
+/// Default for `MAX_EVENT_AGE_SECONDS`: Okta events older than a day are dropped.
+pub const DEFAULT_MAX_EVENT_AGE: Duration = Duration::from_secs(86_400);
+
+/// A configuration value that is missing or not of the expected form.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What was wrong and what form is expected. Never contains the value of a secret.
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Where configuration comes from: the process environment in Lambda, a map in tests.
+pub trait Env {
+    /// The value of `name` exactly as set, empty or not.
+    fn get_raw(&self, name: &str) -> Option<String>;
+
+    /// The value of `name`, if set. Empty strings count as unset, since CloudFormation
+    /// passes an empty optional parameter as an empty variable.
+    fn get(&self, name: &str) -> Option<String> {
+        self.get_raw(name).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get_raw(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for [(&str, &str)] {
+    fn get_raw(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+impl Env for Vec<(String, String)> {
+    fn get_raw(&self, name: &str) -> Option<String> {
+        self.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}
+
+/// `MAX_EVENT_AGE_SECONDS`, where `0` means no limit.
+pub(crate) fn max_event_age(env: &(impl Env + ?Sized)) -> Result<Option<Duration>, ConfigError> {
+    let age = seconds_var(env, "MAX_EVENT_AGE_SECONDS", DEFAULT_MAX_EVENT_AGE, true)?;
+    Ok((!age.is_zero()).then_some(age))
+}
+
+/// `STATE_BUCKET`: required, an S3 bucket name.
+pub(crate) fn state_bucket(env: &(impl Env + ?Sized)) -> Result<String, ConfigError> {
+    const VAR: &str = "STATE_BUCKET";
+    let name = env.get(VAR).ok_or_else(|| {
+        ConfigError::new(VAR, "required: the S3 bucket for dead letters and state")
+    })?;
+    let name = name.trim();
+    let valid = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !name.starts_with(['-', '.'])
+        && !name.ends_with(['-', '.']);
+    if !valid {
+        return Err(ConfigError::new(
+            VAR,
+            format!(
+                "{name:?} is not an S3 bucket name (3-63 characters: lowercase letters, digits, '-' and '.'); give the name, not an ARN"
+            ),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// `ALLOW_INSECURE_HTTP`: admits `http://` destinations and Okta orgs, for local fakes only.
+pub(crate) fn allow_insecure_http(env: &(impl Env + ?Sized)) -> Result<bool, ConfigError> {
+    bool_var(env, "ALLOW_INSECURE_HTTP", false)
+}
+
+pub(crate) fn bool_var(
+    env: &(impl Env + ?Sized),
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) => match v.as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError::new(
+                name,
+                format!("{v:?} is not a boolean; expected true or false"),
+            )),
+        },
+    }
+}
+
+pub(crate) fn seconds_var(
+    env: &(impl Env + ?Sized),
+    name: &'static str,
+    default: Duration,
+    zero_allowed: bool,
+) -> Result<Duration, ConfigError> {
+    let Some(v) = env.get(name) else {
+        return Ok(default);
+    };
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(name, format!("{v:?} is not a number of seconds")))?;
+    if !secs.is_finite() || secs < 0.0 || (secs == 0.0 && !zero_allowed) || secs > 31_536_000.0 {
+        let range = if zero_allowed { "0" } else { "more than 0" };
+        return Err(ConfigError::new(
+            name,
+            format!("{v:?} is out of range; expected {range} up to 31536000 seconds"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A count with the platform's default, refused above the platform's documented maximum.
+pub(crate) fn limited(
+    env: &(impl Env + ?Sized),
+    name: &'static str,
+    default: usize,
+    max: Option<usize>,
+    platform: &str,
+) -> Result<NonZeroUsize, ConfigError> {
+    let value = count_var(env, name, default)?;
+    match max {
+        Some(max) if value.get() > max => Err(ConfigError::new(
+            name,
+            format!("{value} is more than {platform} accepts per request ({max})"),
+        )),
+        _ => Ok(value),
+    }
+}
+
+pub(crate) fn count_var(
+    env: &(impl Env + ?Sized),
+    name: &'static str,
+    default: usize,
+) -> Result<NonZeroUsize, ConfigError> {
+    let Some(v) = env.get(name) else {
+        return NonZeroUsize::new(default)
+            .ok_or_else(|| ConfigError::new(name, "the built-in default is zero"));
+    };
+    v.trim()
+        .parse::<NonZeroUsize>()
+        .map_err(|_| ConfigError::new(name, format!("{v:?} is not a whole number greater than 0")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! Push and destination configuration: defaults, and errors that name the variable.
+
+use super::destination::{DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS};
+use super::*;
+
+fn push(env: &[(&str, &str)]) -> Result<PushConfig, ConfigError> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    PushConfig::from_env(&env)
+}
+
+const MINIMAL: [(&str, &str); 2] = [
+    ("DESTINATION_URL", "https://logs.example.com/ingest"),
+    ("STATE_BUCKET", "okta-ingest-state"),
+];
+
+#[test]
+fn defaults_apply_when_only_the_required_variables_are_set() {
+    let c = push(&MINIMAL).unwrap();
+    assert_eq!(c.max_event_age, Some(DEFAULT_MAX_EVENT_AGE));
+    assert_eq!(c.destination.platform, Platform::Json);
+    assert!(c.destination.gzip);
+    assert_eq!(c.destination.auth_header.as_str(), "authorization");
+    assert_eq!(c.destination.auth_scheme, "Bearer");
+    assert_eq!(
+        c.destination.batch_max_events.get(),
+        DEFAULT_BATCH_MAX_EVENTS
+    );
+    assert_eq!(c.destination.batch_max_bytes.get(), DEFAULT_BATCH_MAX_BYTES);
+    assert_eq!(c.destination.secret_arn, None);
+}
+
+#[test]
+fn http_destination_is_refused_unless_explicitly_allowed() {
+    let env = [("DESTINATION_URL", "http://127.0.0.1:9/x"), MINIMAL[1]];
+    let err = push(&env).unwrap_err();
+    assert_eq!(err.variable, "DESTINATION_URL");
+    assert!(err.problem.contains("ALLOW_INSECURE_HTTP"), "{err}");
+    let env = [env[0], env[1], ("ALLOW_INSECURE_HTTP", "true")];
+    assert_eq!(push(&env).unwrap().destination.url.scheme(), "http");
+}
+
+#[test]
+fn errors_name_the_variable_and_the_expected_form() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("DESTINATION_FORMAT", "xml", "json"),
+        ("DESTINATION_GZIP", "maybe", "true or false"),
+        ("MAX_EVENT_AGE_SECONDS", "-5", "out of range"),
+        ("MAX_EVENT_AGE_SECONDS", "a day", "number of seconds"),
+        ("BATCH_MAX_EVENTS", "0", "greater than 0"),
+        ("BATCH_MAX_BYTES", "1MB", "whole number"),
+        ("DESTINATION_TIMEOUT_SECONDS", "0", "more than 0"),
+        ("DESTINATION_AUTH_HEADER", "Bad Header", "header name"),
+        ("STATE_BUCKET", "arn:aws:s3:::bucket", "bucket name"),
+    ];
+    for (var, value, expected) in cases {
+        let mut env = MINIMAL.to_vec();
+        env.retain(|(k, _)| k != var);
+        env.push((var, value));
+        let err = push(&env).unwrap_err();
+        assert_eq!(&err.variable, var, "{err}");
+        assert!(err.to_string().contains(expected), "{var}={value}: {err}");
+    }
+}
+
+#[test]
+fn missing_required_variables_are_named() {
+    assert_eq!(push(&MINIMAL[1..]).unwrap_err().variable, "DESTINATION_URL");
+    assert_eq!(push(&MINIMAL[..1]).unwrap_err().variable, "STATE_BUCKET");
+}
+
+#[test]
+fn auth_defaults_follow_the_platform_and_none_sends_the_bare_credential() {
+    let splunk = [MINIMAL[0], MINIMAL[1], ("DESTINATION_FORMAT", "splunk-hec")];
+    assert_eq!(push(&splunk).unwrap().destination.auth_scheme, "Splunk");
+    let datadog = [
+        MINIMAL[0],
+        MINIMAL[1],
+        ("DESTINATION_FORMAT", "datadog"),
+        ("DESTINATION_AUTH_SCHEME", ""),
+    ];
+    let d = push(&datadog).unwrap().destination;
+    assert_eq!(
+        (d.auth_header.as_str(), d.auth_scheme.as_str()),
+        ("dd-api-key", ""),
+        "empty means the platform default"
+    );
+    let bare = [MINIMAL[0], MINIMAL[1], ("DESTINATION_AUTH_SCHEME", "none")];
+    assert_eq!(push(&bare).unwrap().destination.auth_scheme, "");
+}
+
+#[test]
+fn batch_limits_default_to_the_platform_and_may_not_exceed_it() {
+    let datadog = [MINIMAL[0], MINIMAL[1], ("DESTINATION_FORMAT", "datadog")];
+    assert_eq!(
+        push(&datadog).unwrap().destination.batch_max_bytes.get(),
+        4 * 1024 * 1024
+    );
+    let too_many = [
+        MINIMAL[0],
+        MINIMAL[1],
+        ("DESTINATION_FORMAT", "datadog"),
+        ("BATCH_MAX_EVENTS", "5000"),
+    ];
+    let err = push(&too_many).unwrap_err();
+    assert_eq!(err.variable, "BATCH_MAX_EVENTS");
+    assert!(
+        err.problem.contains("datadog accepts per request (1000)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_max_age_means_no_limit() {
+    let env = [MINIMAL[0], MINIMAL[1], ("MAX_EVENT_AGE_SECONDS", "0")];
+    assert_eq!(push(&env).unwrap().max_event_age, None);
+}
+
+#[test]
+fn a_url_token_never_reaches_debug_output_or_errors() {
+    let env = [
+        (
+            "DESTINATION_URL",
+            "https://collectors.sumologic.com/receiver/v1/http/SECRETTOKEN42",
+        ),
+        MINIMAL[1],
+    ];
+    let c = push(&env).unwrap();
+    assert!(!format!("{c:?}").contains("SECRETTOKEN42"));
+    let env = [("DESTINATION_URL", "ftp://h/SECRETTOKEN42"), MINIMAL[1]];
+    assert!(!push(&env)
+        .unwrap_err()
+        .to_string()
+        .contains("SECRETTOKEN42"));
+}
+
+#[test]
+fn unknown_formats_and_bad_index_names_are_refused_by_name() {
+    let env = vec![("DESTINATION_FORMAT".to_string(), "graylog".to_string())];
+    let err = crate::config::Platform::from_env(&env).unwrap_err();
+    assert_eq!(err.variable, "DESTINATION_FORMAT");
+    assert!(err.problem.contains("elastic-bulk"));
+    let env = vec![
+        ("DESTINATION_FORMAT".to_string(), "elastic-bulk".to_string()),
+        ("ELASTIC_INDEX".to_string(), "Okta Logs".to_string()),
+    ];
+    assert_eq!(
+        crate::config::Platform::from_env(&env)
+            .unwrap_err()
+            .variable,
+        "ELASTIC_INDEX"
+    );
+}

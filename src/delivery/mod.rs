@@ -1,0 +1,404 @@
+//! Delivery, shared by push, pull and replay: one [`Pipeline`] takes the events of one
+//! invocation (or one System Log page, or one dead-letter object) from admission to the
+//! destination and decides the fate of each, top to bottom:
+//!
+//! 1. admit: malformed inputs are set aside to keep, stale events dropped, repeats skipped;
+//! 2. skip what the delivery ledger shows as delivered already;
+//! 3. forward the rest ([`forward`]: platform items, batches, concurrency, [`retry`]);
+//! 4. record what the destination accepted in the ledger;
+//! 5. keep what was not delivered in the dead letters, unless the source can give it again
+//!    ([`Redelivery`], the one way push, pull and replay differ here).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::event::{format_rfc3339, OktaEvent};
+use crate::state::{DeadLetter, DeadLetterError, DeadLetters, Kept, Ledger};
+use crate::telemetry::Counts;
+
+mod batch;
+mod destination;
+mod forward;
+mod framing;
+mod http;
+mod memory;
+mod platform;
+mod retry;
+
+pub use destination::{Destination, Rejected, SendError};
+pub use forward::Forwarder;
+pub use framing::Body;
+pub use http::HttpDestination;
+pub use memory::MemoryDestination;
+pub(crate) use retry::backoff;
+
+/// What the source of the events can give again, which decides what the pipeline must keep
+/// itself. This is the one place where push, pull and replay deliver differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redelivery {
+    /// Nothing comes back: once push answers, SQS deletes the messages, so every event not
+    /// delivered (refused, oversized, or out of time) is kept in the dead letters. (push)
+    Never,
+    /// What ran out of time comes back: pull's checkpoint stays before it and the next run
+    /// reads it again from Okta. Only what can never be delivered (refused for good,
+    /// oversized, malformed) is kept in the dead letters. (pull)
+    OutOfTime,
+    /// Everything comes back: the source is the dead letters themselves, so nothing new is
+    /// written and what is not delivered stays where it is. (replay)
+    Always,
+}
+
+/// One item handed to the pipeline.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    /// The SQS message or EventBridge event it came in, if known (named in dead letters).
+    pub message_id: Option<&'a str>,
+    /// The event, or why it is not one and what to keep instead.
+    pub event: Result<OktaEvent<'a>, Unreadable<'a>>,
+}
+
+/// An input that is not a readable Okta event.
+#[derive(Debug, Clone)]
+pub struct Unreadable<'a> {
+    /// What is wrong, naming the field (kept as the dead letter's reason).
+    pub reason: String,
+    /// What to keep: the input as received.
+    pub content: Kept<'a>,
+}
+
+/// How one call is run.
+pub struct Run<'r> {
+    /// `push` or `pull`: names the dead-letter folder.
+    pub origin: &'static str,
+    /// The Lambda request id, named in dead-letter keys.
+    pub request_id: &'r str,
+    /// The wall clock now, for ages.
+    pub now: OffsetDateTime,
+    /// When delivery must stop so that what is left can still be kept.
+    pub stop_at: Instant,
+    /// Events older than this are dropped (counted and logged); `None` keeps all.
+    pub max_age: Option<Duration>,
+    /// What the source can give again.
+    pub redelivery: Redelivery,
+    /// uuids already handled before this call (pull's resume point): counted as repeats.
+    pub known: &'r dyn Fn(&str) -> bool,
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// The destination accepted it now.
+    Delivered,
+    /// The ledger shows it was delivered before (by push, pull or replay).
+    AlreadyDelivered,
+    /// Its uuid came earlier in this call, or before it ([`Run::known`]).
+    Repeat,
+    /// Older than [`Run::max_age`]: dropped.
+    Stale,
+    /// Not delivered, and now in the dead letters.
+    Kept,
+    /// Not delivered, and the source still has it ([`Redelivery`]): why.
+    Left(String),
+    /// Not delivered, and the dead-letter write failed: neither delivered nor kept.
+    NotKept,
+}
+
+/// What one call did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The fate of each input, by index.
+    pub fates: Vec<Fate>,
+    /// The counts.
+    pub counts: Counts,
+    /// Newest `published` among the events delivered now.
+    pub newest_delivered: Option<OffsetDateTime>,
+    /// Set when dead letters could not be written ([`Fate::NotKept`]).
+    pub dead_letter_error: Option<DeadLetterError>,
+}
+
+/// The destination, the ledger and the dead letters, used the same way by every path.
+pub struct Pipeline {
+    forwarder: Forwarder,
+    ledger: Arc<Ledger>,
+    dead_letters: DeadLetters,
+}
+
+impl Pipeline {
+    /// A pipeline into `forwarder`'s destination.
+    pub fn new(forwarder: Forwarder, ledger: Arc<Ledger>, dead_letters: DeadLetters) -> Self {
+        Pipeline {
+            forwarder,
+            ledger,
+            dead_letters,
+        }
+    }
+
+    /// The destination and its settings.
+    pub fn forwarder(&self) -> &Forwarder {
+        &self.forwarder
+    }
+
+    /// The dead letters.
+    pub fn dead_letters(&self) -> &DeadLetters {
+        &self.dead_letters
+    }
+
+    /// Takes `inputs` through admission, the ledger, the destination and the dead letters.
+    pub async fn deliver<'a>(&self, inputs: &[Input<'a>], run: &Run<'_>) -> Outcome {
+        let mut fates: Vec<Option<Fate>> = vec![None; inputs.len()];
+        let mut counts = Counts {
+            received: inputs.len(),
+            ..Counts::default()
+        };
+        let mut keep: Vec<(usize, DeadLetter<'a>)> = Vec::new();
+        let mut candidates = admit(inputs, run, &mut fates, &mut counts, &mut keep);
+        self.skip_delivered(&mut candidates, &mut fates, &mut counts)
+            .await;
+        let newest_delivered = self
+            .forward(inputs, &candidates, run, &mut fates, &mut counts, &mut keep)
+            .await;
+        let dead_letter_error = self.keep(run, keep, &mut fates, &mut counts).await;
+        Outcome {
+            fates: fates
+                .into_iter()
+                .map(|f| f.unwrap_or(Fate::Left("not reached".into())))
+                .collect(),
+            counts,
+            newest_delivered,
+            dead_letter_error,
+        }
+    }
+
+    /// Drops from `candidates` what the ledger shows as delivered. An unreadable ledger never
+    /// blocks delivery: it is counted, and a duplicate becomes possible.
+    async fn skip_delivered(
+        &self,
+        candidates: &mut Vec<(usize, &OktaEvent<'_>)>,
+        fates: &mut [Option<Fate>],
+        counts: &mut Counts,
+    ) {
+        if candidates.is_empty() {
+            return;
+        }
+        let keys: Vec<(&str, OffsetDateTime)> = candidates
+            .iter()
+            .map(|(_, e)| (e.uuid.as_ref(), e.published))
+            .collect();
+        match self.ledger.delivered(&keys).await {
+            Ok(done) if done.is_empty() => {}
+            Ok(done) => {
+                candidates.retain(|(i, e)| {
+                    let delivered = done.contains(e.uuid.as_ref());
+                    if delivered {
+                        fates[*i] = Some(Fate::AlreadyDelivered);
+                    }
+                    !delivered
+                });
+                counts.already_delivered = done.len();
+                tracing::info!(
+                    count = done.len(),
+                    "skipped events the delivery ledger shows as delivered"
+                );
+            }
+            Err(e) => {
+                counts.ledger_errors += 1;
+                tracing::warn!(error = %e, "delivery ledger unreadable: forwarding without the duplicate check");
+            }
+        }
+    }
+
+    /// Sends `candidates`, records what was accepted in the ledger, and sets aside what was
+    /// not for [`Pipeline::keep`] as [`Redelivery`] says. Returns the newest `published`
+    /// delivered.
+    async fn forward<'a>(
+        &self,
+        inputs: &[Input<'a>],
+        candidates: &[(usize, &OktaEvent<'a>)],
+        run: &Run<'_>,
+        fates: &mut [Option<Fate>],
+        counts: &mut Counts,
+        keep: &mut Vec<(usize, DeadLetter<'a>)>,
+    ) -> Option<OffsetDateTime> {
+        let events: Vec<&OktaEvent> = candidates.iter().map(|(_, e)| *e).collect();
+        let sent = self.forwarder.forward(&events, run.stop_at).await;
+        counts.forwarded = sent.delivered.len();
+        counts.oversized = sent.oversized.len();
+        counts.destination_requests = sent.requests;
+        counts.destination_errors = sent.errors;
+        counts.bytes = sent.bytes;
+        counts.bytes_uncompressed = sent.bytes_uncompressed;
+        counts.latencies_ms = sent.latencies_ms;
+        let mut newest: Option<OffsetDateTime> = None;
+        let mut delivered: Vec<(&str, OffsetDateTime)> = Vec::with_capacity(sent.delivered.len());
+        for &j in &sent.delivered {
+            let (i, e) = candidates[j];
+            fates[i] = Some(Fate::Delivered);
+            newest = newest.max(Some(e.published));
+            delivered.push((e.uuid.as_ref(), e.published));
+        }
+        self.record(&delivered, counts).await;
+        let max_bytes = self.forwarder.config().batch_max_bytes;
+        let mut aside = Aside {
+            inputs,
+            run,
+            fates,
+            keep,
+        };
+        for &j in &sent.oversized {
+            let (i, e) = candidates[j];
+            let bytes = e.json().len();
+            tracing::warn!(uuid = %e.uuid, bytes, "event larger than BATCH_MAX_BYTES: it can never be sent");
+            let reason = format!("event is {bytes} bytes, more than BATCH_MAX_BYTES ({max_bytes})");
+            aside.put(i, e, reason.clone(), reason, true);
+        }
+        for (j, failure) in sent.failed {
+            let (i, e) = candidates[j];
+            let kept = format!("not delivered: {}", failure.reason);
+            aside.put(i, e, failure.reason, kept, failure.permanent);
+        }
+        newest
+    }
+
+    /// Records `delivered` in the ledger; a failure is logged and counted, never fatal: the
+    /// events did reach the destination.
+    async fn record(&self, delivered: &[(&str, OffsetDateTime)], counts: &mut Counts) {
+        if delivered.is_empty() {
+            return;
+        }
+        if let Err(e) = self.ledger.record(delivered).await {
+            counts.ledger_errors += 1;
+            tracing::error!(error = %e, count = delivered.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
+        }
+    }
+
+    /// Writes `keep` as one dead-letter object. Returns the error when that failed.
+    async fn keep(
+        &self,
+        run: &Run<'_>,
+        keep: Vec<(usize, DeadLetter<'_>)>,
+        fates: &mut [Option<Fate>],
+        counts: &mut Counts,
+    ) -> Option<DeadLetterError> {
+        if keep.is_empty() {
+            return None;
+        }
+        let (indices, records): (Vec<usize>, Vec<DeadLetter>) = keep.into_iter().unzip();
+        match self
+            .dead_letters
+            .keep(run.origin, run.request_id, &records, run.now)
+            .await
+        {
+            Ok(key) => {
+                counts.dead_lettered = records.len();
+                tracing::warn!(count = records.len(), key = %key, "kept undeliverable items in the dead letters");
+                for i in indices {
+                    fates[i] = Some(Fate::Kept);
+                }
+                None
+            }
+            Err(e) => {
+                counts.not_kept = records.len();
+                tracing::error!(count = records.len(), error = %e, "could not keep undeliverable items in the dead letters: they are neither delivered nor kept");
+                for i in indices {
+                    fates[i] = Some(Fate::NotKept);
+                }
+                Some(e)
+            }
+        }
+    }
+}
+
+/// Step 1: sets aside malformed inputs to keep, drops stale events, skips repeats, and
+/// returns the events to deliver with their input index.
+fn admit<'i, 'a>(
+    inputs: &'i [Input<'a>],
+    run: &Run<'_>,
+    fates: &mut [Option<Fate>],
+    counts: &mut Counts,
+    keep: &mut Vec<(usize, DeadLetter<'a>)>,
+) -> Vec<(usize, &'i OktaEvent<'a>)> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(inputs.len());
+    let mut candidates = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let event = match &input.event {
+            Ok(event) => event,
+            Err(unreadable) => {
+                counts.malformed += 1;
+                tracing::warn!(message_id = input.message_id, reason = %unreadable.reason, "malformed input: it can never be sent");
+                if run.redelivery == Redelivery::Always {
+                    fates[i] = Some(Fate::Left(unreadable.reason.clone()));
+                } else {
+                    keep.push((
+                        i,
+                        DeadLetter {
+                            reason: unreadable.reason.clone(),
+                            message_id: input.message_id,
+                            content: unreadable.content,
+                        },
+                    ));
+                }
+                continue;
+            }
+        };
+        if let Some(max) = run.max_age.filter(|max| event.age(run.now) > *max) {
+            counts.dropped_stale += 1;
+            fates[i] = Some(Fate::Stale);
+            tracing::info!(
+                uuid = %event.uuid,
+                published = %format_rfc3339(event.published),
+                age_seconds = event.age(run.now).whole_seconds(),
+                max_event_age_seconds = max.as_secs(),
+                "dropped stale event: older than MAX_EVENT_AGE_SECONDS"
+            );
+            continue;
+        }
+        if (run.known)(&event.uuid) || !seen.insert(&event.uuid) {
+            counts.duplicates += 1;
+            fates[i] = Some(Fate::Repeat);
+            tracing::debug!(uuid = %event.uuid, "uuid already handled: forwarded once");
+            continue;
+        }
+        candidates.push((i, event));
+    }
+    candidates
+}
+
+/// Where events that were not delivered go: the dead letters, or back to their source
+/// when that can give them again.
+struct Aside<'s, 'a, 'r> {
+    inputs: &'s [Input<'a>],
+    run: &'s Run<'r>,
+    fates: &'s mut [Option<Fate>],
+    keep: &'s mut Vec<(usize, DeadLetter<'a>)>,
+}
+
+impl<'a> Aside<'_, 'a, '_> {
+    /// Sets input `i` aside: `why` is what the source is told, `kept` the dead letter's
+    /// reason; `permanent` when no later attempt can deliver it.
+    fn put(&mut self, i: usize, event: &OktaEvent<'a>, why: String, kept: String, permanent: bool) {
+        let source_has_it = match self.run.redelivery {
+            Redelivery::Never => false,
+            Redelivery::OutOfTime => !permanent,
+            Redelivery::Always => true,
+        };
+        if source_has_it {
+            self.fates[i] = Some(Fate::Left(why));
+        } else {
+            self.keep.push((
+                i,
+                DeadLetter {
+                    reason: kept,
+                    message_id: self.inputs[i].message_id,
+                    content: Kept::Event(event.raw),
+                },
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! Destination platforms: how one Okta event becomes one item of a request, and each
+//! platform's framing, headers and answers. The Okta event itself is always carried byte for
+//! byte; platforms that need their own fields get them around it or in front of its keys.
+//! Which platform and its options are configuration (`config::Platform`); one file here per
+//! platform that shapes its items.
+
+use std::borrow::Cow;
+
+use crate::config::Platform;
+use crate::delivery::framing::Framing;
+use crate::event::OktaEvent;
+
+mod coralogix;
+mod datadog;
+mod elastic;
+mod splunk;
+mod sumo;
+
+/// How items are joined.
+pub(crate) fn framing(platform: &Platform) -> Framing {
+    match platform {
+        Platform::Json | Platform::Datadog { .. } | Platform::Coralogix { .. } => {
+            Framing::JsonArray
+        }
+        Platform::Ndjson
+        | Platform::SplunkHec { .. }
+        | Platform::ElasticBulk { .. }
+        | Platform::Sumo { .. } => Framing::Lines,
+    }
+}
+
+/// The body's `Content-Type`.
+pub(crate) fn content_type(platform: &Platform) -> &'static str {
+    match platform {
+        Platform::Json | Platform::Datadog { .. } | Platform::Coralogix { .. } => {
+            "application/json"
+        }
+        Platform::SplunkHec { .. } => "application/json",
+        Platform::Sumo { .. } => "text/plain",
+        Platform::Ndjson | Platform::ElasticBulk { .. } => "application/x-ndjson",
+    }
+}
+
+/// Headers the platform wants on every request besides the credential.
+pub(crate) fn extra_headers(platform: &Platform) -> Vec<(&'static str, String)> {
+    match platform {
+        Platform::Sumo { category, name } => sumo::headers(category.as_deref(), name),
+        _ => Vec::new(),
+    }
+}
+
+/// One event as an item of `platform`'s request.
+pub(crate) fn item<'e>(platform: &Platform, event: &'e OktaEvent<'_>) -> Cow<'e, [u8]> {
+    match platform {
+        Platform::Json | Platform::Ndjson | Platform::Sumo { .. } => {
+            Cow::Borrowed(event.json().as_bytes())
+        }
+        Platform::SplunkHec {
+            sourcetype,
+            source,
+            index,
+        } => Cow::Owned(splunk::item(event, sourcetype, source, index.as_deref())),
+        Platform::Datadog {
+            source,
+            service,
+            tags,
+        } => Cow::Owned(datadog::item(event, source, service, tags.as_deref())),
+        Platform::Coralogix {
+            application,
+            subsystem,
+        } => Cow::Owned(coralogix::item(event, application, subsystem)),
+        Platform::ElasticBulk { index } => Cow::Owned(elastic::item(event, index)),
+    }
+}
+
+/// What a 2xx answer says about the items of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Every item was taken.
+    AllAccepted,
+    /// Some items failed in a way worth retrying (429, 5xx): the request should be sent again
+    /// (for `_bulk` with `create`, items already stored answer 409 and count as taken).
+    Retry(String),
+    /// These items (by position) were refused for good, with why; the rest were taken.
+    Rejected(Vec<(usize, String)>),
+}
+
+/// Reads a successful answer for per-item results. Only `_bulk` has them: a 200 can still
+/// carry failed items.
+pub(crate) fn check_answer(platform: &Platform, body: &[u8]) -> Answer {
+    match platform {
+        Platform::ElasticBulk { .. } => elastic::bulk_answer(body),
+        _ => Answer::AllAccepted,
+    }
+}
+
+/// `,` then the event's keys: `{"a":1}` becomes `…,"a":1}` after the caller's own fields.
+fn splice_rest(out: &mut Vec<u8>, raw: &str) {
+    let inner = raw
+        .trim_start()
+        .strip_prefix('{')
+        .unwrap_or(raw)
+        .trim_start();
+    if !inner.starts_with('}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(inner.as_bytes());
+}
+
+fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    match serde_json::to_vec(s) {
+        Ok(v) => out.extend_from_slice(&v),
+        Err(_) => out.extend_from_slice(b"\"\""),
+    }
+}
+
+fn epoch_millis(event: &OktaEvent<'_>) -> i64 {
+    i64::try_from(event.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

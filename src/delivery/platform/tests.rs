@@ -1,0 +1,125 @@
+//! Each platform's item shape and answers.
+
+use super::*;
+use serde_json::Value;
+
+const EVENT: &str = r#"{"uuid":"u-1","published":"2023-05-30T14:17:58.126Z","severity":"WARN","n":1.50,"s":"\u00e9"}"#;
+
+fn platform(format: &str, extra: &[(&str, &str)]) -> Platform {
+    let mut env = vec![("DESTINATION_FORMAT".to_string(), format.to_string())];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Platform::from_env(&env).unwrap()
+}
+
+fn item_text(p: &Platform) -> String {
+    let raw: &serde_json::value::RawValue = serde_json::from_str(EVENT).unwrap();
+    let e = OktaEvent::from_raw(raw).unwrap();
+    String::from_utf8(item(p, &e).into_owned()).unwrap()
+}
+
+#[test]
+fn json_ndjson_and_sumo_carry_the_event_unchanged() {
+    for f in ["json", "ndjson", "sumo"] {
+        assert_eq!(item_text(&platform(f, &[])), EVENT, "{f}");
+    }
+}
+
+#[test]
+fn splunk_hec_wraps_the_event_with_time_in_seconds_and_the_add_on_sourcetype() {
+    let text = item_text(&platform("splunk-hec", &[("SPLUNK_INDEX", "okta")]));
+    assert_eq!(
+        text,
+        format!(
+            r#"{{"time":1685456278.126,"source":"okta:system-log","sourcetype":"OktaIM2:log","index":"okta","event":{EVENT}}}"#
+        )
+    );
+}
+
+#[test]
+fn datadog_puts_its_attributes_in_front_and_maps_severity() {
+    let text = item_text(&platform(
+        "datadog",
+        &[("DATADOG_TAGS", "env:prod,team:sec")],
+    ));
+    assert!(text.starts_with(r#"{"ddsource":"okta","service":"okta","ddtags":"env:prod,team:sec","status":"warning","timestamp":1685456278126,"uuid":"u-1""#), "{text}");
+    assert!(
+        text.ends_with(&EVENT[1..]),
+        "the event's keys follow verbatim"
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["n"].to_string(), "1.5");
+}
+
+#[test]
+fn coralogix_sends_the_event_as_json_with_a_numeric_severity() {
+    let text = item_text(&platform("coralogix", &[("CORALOGIX_SUBSYSTEM", "prod")]));
+    assert_eq!(
+        text,
+        format!(
+            r#"{{"applicationName":"okta","subsystemName":"prod","timestamp":1685456278126,"severity":4,"json":{EVENT}}}"#
+        )
+    );
+}
+
+#[test]
+fn elastic_bulk_creates_by_uuid_with_a_timestamp() {
+    let text = item_text(&platform("elastic-bulk", &[]));
+    let (action, doc) = text.split_once('\n').unwrap();
+    assert_eq!(
+        action,
+        r#"{"create":{"_index":"logs-okta.system-default","_id":"u-1"}}"#
+    );
+    assert_eq!(
+        doc,
+        format!(
+            r#"{{"@timestamp":"2023-05-30T14:17:58.126Z",{}"#,
+            &EVENT[1..]
+        )
+    );
+}
+
+#[test]
+fn bulk_answers_are_read_item_by_item() {
+    assert_eq!(
+        elastic::bulk_answer(br#"{"took":3,"errors":false,"items":[{"create":{"status":201}}]}"#),
+        Answer::AllAccepted
+    );
+    let conflict_only = br#"{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":409,"error":{"type":"version_conflict_engine_exception"}}}]}"#;
+    assert_eq!(
+        elastic::bulk_answer(conflict_only),
+        Answer::AllAccepted,
+        "already indexed is delivered"
+    );
+    let mapping = br#"{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [n]"}}}]}"#;
+    assert_eq!(
+        elastic::bulk_answer(mapping),
+        Answer::Rejected(vec![(
+            1,
+            "_bulk item refused with 400: mapper_parsing_exception failed to parse field [n]"
+                .into()
+        )])
+    );
+    let busy = br#"{"errors":true,"items":[{"create":{"status":400,"error":{"type":"x"}}},{"create":{"status":429,"error":{"type":"es_rejected_execution_exception"}}}]}"#;
+    assert!(matches!(elastic::bulk_answer(busy), Answer::Retry(r) if r.contains("429")));
+    assert!(matches!(elastic::bulk_answer(b"<html>"), Answer::Retry(_)));
+}
+
+#[test]
+fn severities_map_to_each_platform() {
+    assert_eq!(
+        [
+            datadog::status(Some("DEBUG")),
+            datadog::status(Some("ERROR")),
+            datadog::status(None)
+        ],
+        ["debug", "error", "info"]
+    );
+    assert_eq!(
+        [
+            coralogix::severity(Some("DEBUG")),
+            coralogix::severity(Some("INFO")),
+            coralogix::severity(Some("ERROR"))
+        ],
+        [1, 3, 5]
+    );
+}

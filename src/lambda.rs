@@ -1,0 +1,84 @@
+//! What both functions share with the Lambda runtime: the deadline and the margin kept
+//! before it, the start-up error, and the request errors that name what was wrong.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::ConfigError;
+
+/// Time kept back from the Lambda deadline for writing dead letters and answering.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// The Lambda deadline (epoch milliseconds) as a monotonic instant.
+pub fn lambda_deadline(deadline_epoch_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
+}
+
+/// When delivery must stop so dead letters can still be written: [`DEADLINE_MARGIN`]
+/// before the deadline, or a third of the time left if that is shorter.
+pub fn deadline_with_margin(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    deadline - DEADLINE_MARGIN.min(left / 3)
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A configuration variable is wrong.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// An HTTP client could not be built (TLS roots).
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+/// A manual invocation that cannot run as sent: names the field and the expected form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRequest(pub String);
+
+impl BadRequest {
+    /// A request whose `field` is wrong: `expected` says what it should be.
+    pub(crate) fn field(field: &str, expected: impl std::fmt::Display) -> Self {
+        BadRequest(format!("{field}: {expected}"))
+    }
+
+    /// A payload serde could not read as `what`: its message names the field and position.
+    pub(crate) fn from_json(what: &str, e: &serde_json::Error) -> Self {
+        BadRequest(format!("{what}: {e}"))
+    }
+}
+
+/// `error_type` of a function error: `OktaIngest.<Kind>`.
+pub(crate) fn error_type(kind: &str) -> String {
+    format!("OktaIngest.{kind}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_margin_is_at_most_a_third_of_what_is_left() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline_with_margin(now + Duration::from_secs(60)),
+            now + Duration::from_secs(57)
+        );
+        assert_eq!(
+            deadline_with_margin(now + Duration::from_secs(3)),
+            now + Duration::from_secs(2)
+        );
+        assert_eq!(deadline_with_margin(now), now);
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_is_now() {
+        let before = Instant::now();
+        assert!(lambda_deadline(0) <= Instant::now() && lambda_deadline(0) >= before);
+    }
+}

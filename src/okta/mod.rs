@@ -1,0 +1,14 @@
+//! Okta: the org and its URLs, `Link` paging, rate limits, error answers, and the System
+//! Log client behind the [`SystemLog`] port.
+
+mod errors;
+mod links;
+mod org;
+mod rate_limit;
+mod system_log;
+
+pub use errors::{FetchError, OktaErrorBody};
+pub use links::next_link;
+pub use org::{OktaOrg, PAGE_LIMIT};
+pub use rate_limit::RateLimit;
+pub use system_log::{HttpSystemLog, Page, SystemLog};

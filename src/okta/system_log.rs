@@ -1,0 +1,382 @@
+//! Reading System Log pages over HTTPS: pacing by Okta's rate-limit headers, retries, token
+//! refresh, and the port the pull path reads through.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::StatusCode;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+use url::Url;
+
+use super::{next_link, FetchError, OktaErrorBody, OktaOrg, RateLimit};
+use crate::delivery::backoff;
+use crate::secret::{CachedSecret, Secret, SecretSource};
+use crate::telemetry::redact;
+
+/// Attempts at one page through 5xx answers, broken bodies and connection errors.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Waits for a rate-limit reset on 429 before giving up on a page within a run.
+const MAX_RATE_LIMITED: u32 = 5;
+
+/// One page of the System Log.
+#[derive(Debug)]
+pub struct Page {
+    /// The URL that was requested.
+    pub url: Url,
+    /// The events, each exactly as Okta sent it.
+    pub events: Vec<Box<RawValue>>,
+    /// Where the next page is (always on the org).
+    pub next: Option<Url>,
+    /// A body that stayed unreadable after retries, kept whole for the dead letters.
+    pub unreadable: Option<String>,
+}
+
+/// Counters for one run, shared by the reader and the run's summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FetchStats {
+    /// Requests sent to Okta.
+    pub requests: u32,
+    /// Pauses to keep the reserved share of the rate-limit budget.
+    pub rate_limit_waits: u32,
+    /// Time spent in those pauses and in 429 waits.
+    pub waited_ms: u64,
+    /// 429 answers received.
+    pub http_429: u32,
+}
+
+/// The System Log of one org, as the pull path reads it.
+pub trait SystemLog: Send + Sync {
+    /// The org being read.
+    fn org(&self) -> &OktaOrg;
+
+    /// Checks that `link` (a stored or issued `next` link) stays on the org.
+    fn check_link(&self, link: &str) -> Result<Url, FetchError>;
+
+    /// Reads the page at `url`, giving up rather than waiting past `deadline`.
+    fn fetch<'a>(
+        &'a self,
+        url: &'a Url,
+        deadline: Instant,
+    ) -> BoxFuture<'a, Result<Page, FetchError>>;
+
+    /// Counters since the last call, which resets them.
+    fn take_stats(&self) -> FetchStats;
+}
+
+/// What one answer means for the page being read.
+enum Step {
+    /// The page.
+    Done(Page),
+    /// 401 for the first time: re-read the token and ask again.
+    RefreshToken,
+    /// 429: wait for the window to reset and ask again.
+    RateLimited(String),
+    /// Worth another attempt after a backoff.
+    Retry(String),
+}
+
+/// The System Log read over HTTPS with one token.
+pub struct HttpSystemLog {
+    http: reqwest::Client,
+    org: OktaOrg,
+    token: CachedSecret,
+    secret_name: String,
+    headroom: f64,
+    timeout: Duration,
+    rate: Mutex<Option<RateLimit>>,
+    stats: Mutex<FetchStats>,
+}
+
+impl HttpSystemLog {
+    /// A reader for `org` with the token from `secret` (named `secret_name` in messages),
+    /// leaving `headroom` of each rate-limit window to other clients.
+    pub fn new(
+        org: OktaOrg,
+        secret: Arc<dyn SecretSource>,
+        secret_name: impl Into<String>,
+        headroom: f64,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("okta-ingest/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            // The token must never follow a redirect to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(HttpSystemLog {
+            http,
+            org,
+            token: CachedSecret::new(secret),
+            secret_name: secret_name.into(),
+            headroom,
+            timeout,
+            rate: Mutex::new(None),
+            stats: Mutex::new(FetchStats::default()),
+        })
+    }
+
+    fn count(&self, f: impl FnOnce(&mut FetchStats)) {
+        if let Ok(mut s) = self.stats.lock() {
+            f(&mut s);
+        }
+    }
+
+    fn foreign(&self, url: &Url) -> FetchError {
+        FetchError::ForeignLink {
+            host: url.origin().ascii_serialization(),
+            org: self.org.authority(),
+        }
+    }
+
+    /// Reads the page at `url`, pacing, retrying and re-reading the token as needed.
+    async fn read_page(&self, url: &Url, deadline: Instant) -> Result<Page, FetchError> {
+        if !self.org.owns(url) {
+            return Err(self.foreign(url));
+        }
+        let mut attempts = 0;
+        let mut rate_limited = 0;
+        let mut refreshed = false;
+        loop {
+            self.pace(deadline).await?;
+            let (generation, token) = self.token.get().await?;
+            attempts += 1;
+            let failure = match self.get(url, &token, deadline).await {
+                Err(reason) => reason,
+                Ok(answer) => match self.step(url, answer, attempts, refreshed)? {
+                    Step::Done(page) => return Ok(page),
+                    Step::RefreshToken => {
+                        refreshed = true;
+                        attempts -= 1;
+                        tracing::warn!("Okta answered 401: re-reading the API token secret once");
+                        self.token.refresh(generation).await?;
+                        continue;
+                    }
+                    Step::RateLimited(detail) => {
+                        rate_limited += 1;
+                        attempts -= 1;
+                        self.wait_for_reset(&detail, rate_limited, deadline).await?;
+                        continue;
+                    }
+                    Step::Retry(reason) => reason,
+                },
+            };
+            if attempts >= MAX_ATTEMPTS {
+                return Err(FetchError::Unavailable {
+                    attempts,
+                    reason: failure,
+                });
+            }
+            let wait = backoff(attempts);
+            if Instant::now() + wait >= deadline {
+                return Err(FetchError::OutOfTime {
+                    reason: format!("retrying after {failure}"),
+                });
+            }
+            tracing::warn!(attempts, reason = %failure, wait_ms = wait.as_millis() as u64, "retrying Okta request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// What the answer to attempt `attempts` means.
+    fn step(
+        &self,
+        url: &Url,
+        (status, headers, body): (StatusCode, HeaderMap, bytes::Bytes),
+        attempts: u32,
+        refreshed: bool,
+    ) -> Result<Step, FetchError> {
+        let detail = || OktaErrorBody::parse(&body).describe();
+        match status {
+            StatusCode::OK => self.page(url, &headers, &body, attempts),
+            StatusCode::UNAUTHORIZED if !refreshed => Ok(Step::RefreshToken),
+            StatusCode::UNAUTHORIZED => Err(FetchError::Unauthorized {
+                detail: detail(),
+                secret: self.secret_name.clone(),
+            }),
+            StatusCode::FORBIDDEN => Err(FetchError::Forbidden { detail: detail() }),
+            StatusCode::TOO_MANY_REQUESTS => {
+                self.count(|s| s.http_429 += 1);
+                Ok(Step::RateLimited(detail()))
+            }
+            s if s.is_server_error() => {
+                Ok(Step::Retry(format!("HTTP {} ({})", s.as_u16(), detail())))
+            }
+            s => Err(FetchError::Rejected {
+                status: s.as_u16(),
+                detail: detail(),
+            }),
+        }
+    }
+
+    /// A 200 answer as a page. A body that is not a JSON array is retried (truncated or
+    /// corrupted in transit is the likely cause), and after the last attempt kept whole.
+    fn page(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+        body: &[u8],
+        attempts: u32,
+    ) -> Result<Step, FetchError> {
+        let next = || match next_link(headers) {
+            Some(link) => self.check_link(&link).map(Some),
+            None => Ok(None),
+        };
+        match serde_json::from_slice::<Vec<Box<RawValue>>>(body) {
+            Ok(events) => Ok(Step::Done(Page {
+                url: url.clone(),
+                events,
+                next: next()?,
+                unreadable: None,
+            })),
+            Err(e) if attempts >= MAX_ATTEMPTS => {
+                tracing::error!(attempts, error = %e, "page body is not a JSON array after every attempt: keeping it whole in the dead letters");
+                Ok(Step::Done(Page {
+                    url: url.clone(),
+                    events: Vec::new(),
+                    next: next()?,
+                    unreadable: Some(String::from_utf8_lossy(body).into_owned()),
+                }))
+            }
+            Err(e) => Ok(Step::Retry(format!(
+                "page body is not a JSON array of events ({e})"
+            ))),
+        }
+    }
+
+    /// After a 429: waits until the window resets, or gives up if that is past `deadline`.
+    async fn wait_for_reset(
+        &self,
+        detail: &str,
+        rate_limited: u32,
+        deadline: Instant,
+    ) -> Result<(), FetchError> {
+        let wait_until = self
+            .rate
+            .lock()
+            .ok()
+            .and_then(|r| *r)
+            .map_or_else(|| Instant::now() + backoff(rate_limited), |r| r.reset_at());
+        if rate_limited > MAX_RATE_LIMITED || wait_until > deadline {
+            return Err(FetchError::OutOfTime {
+                reason: format!("Okta rate limit (HTTP 429, {detail}) resets after the deadline"),
+            });
+        }
+        tracing::warn!(detail = %detail, wait_ms = wait_until.saturating_duration_since(Instant::now()).as_millis() as u64, "Okta answered 429: waiting for the rate-limit window to reset");
+        self.sleep_until(wait_until).await;
+        Ok(())
+    }
+
+    /// Keeps the reserved share of the window: when the last response left no more than
+    /// that, waits for the window to reset.
+    async fn pace(&self, deadline: Instant) -> Result<(), FetchError> {
+        let Some(rate) = self.rate.lock().ok().and_then(|r| *r) else {
+            return Ok(());
+        };
+        if !rate.must_wait(self.headroom) || rate.reset_at() <= Instant::now() {
+            return Ok(());
+        }
+        if rate.reset_at() > deadline {
+            return Err(FetchError::OutOfTime {
+                reason: format!(
+                    "the rate-limit budget left to this reader ({} of {} per window, RATE_LIMIT_HEADROOM {}) is used until the window resets",
+                    rate.limit - rate.reserved(self.headroom).min(rate.limit),
+                    rate.limit,
+                    self.headroom
+                ),
+            });
+        }
+        self.count(|s| s.rate_limit_waits += 1);
+        tracing::info!(
+            remaining = rate.remaining,
+            limit = rate.limit,
+            wait_ms = rate
+                .reset_at()
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64,
+            "pacing: waiting for the Okta rate-limit window to reset"
+        );
+        self.sleep_until(rate.reset_at()).await;
+        Ok(())
+    }
+
+    async fn sleep_until(&self, at: Instant) {
+        let started = Instant::now();
+        tokio::time::sleep_until(at).await;
+        let waited = started.elapsed().as_millis() as u64;
+        self.count(|s| s.waited_ms += waited);
+    }
+
+    /// One GET. Transport failures come back as `Err(reason)`.
+    async fn get(
+        &self,
+        url: &Url,
+        token: &Secret,
+        deadline: Instant,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), String> {
+        let mut auth = HeaderValue::try_from(format!("SSWS {}", token.expose())).map_err(|_| {
+            "the API token contains characters not allowed in an HTTP header".to_owned()
+        })?;
+        auth.set_sensitive(true);
+        let timeout = self
+            .timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        self.count(|s| s.requests += 1);
+        let response = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, auth)
+            .header(ACCEPT, "application/json")
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", e.without_url()))?;
+        let received_at = Instant::now();
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(rate) = RateLimit::from_headers(&headers, received_at) {
+            if let Ok(mut r) = self.rate.lock() {
+                *r = Some(rate);
+            }
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the body failed: {}", e.without_url()))?;
+        Ok((status, headers, body))
+    }
+}
+
+impl SystemLog for HttpSystemLog {
+    fn org(&self) -> &OktaOrg {
+        &self.org
+    }
+
+    fn check_link(&self, link: &str) -> Result<Url, FetchError> {
+        let url = Url::parse(link).map_err(|_| FetchError::ForeignLink {
+            host: redact::snippet(link.as_bytes()),
+            org: self.org.authority(),
+        })?;
+        if !self.org.owns(&url) {
+            return Err(self.foreign(&url));
+        }
+        Ok(url)
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        url: &'a Url,
+        deadline: Instant,
+    ) -> BoxFuture<'a, Result<Page, FetchError>> {
+        Box::pin(self.read_page(url, deadline))
+    }
+
+    fn take_stats(&self) -> FetchStats {
+        self.stats
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+    }
+}

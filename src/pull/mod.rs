@@ -1,0 +1,363 @@
+//! The pull path: System Log pages into the delivery pipeline, resuming exactly where the
+//! last run stopped (scheduled runs), or reading one window (backfills).
+
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::config::{Env, PullConfig};
+use crate::delivery::{Destination, Forwarder, HttpDestination, Outcome, Pipeline};
+use crate::event::format_rfc3339;
+use crate::lambda::{self, BadRequest, StartupError};
+use crate::okta::{FetchError, HttpSystemLog, SystemLog};
+use crate::secret::{SecretSource, SecretsManagerSource};
+use crate::state::{
+    CheckpointError, CheckpointStore, DeadLetterError, DeadLetters, Ledger, ObjectStore,
+    S3ObjectStore,
+};
+use crate::telemetry::{elapsed_ms, Counts, PullRun, Summary};
+use invocation::PullInvocation;
+
+mod backfill;
+mod check;
+mod invocation;
+mod page;
+mod scheduled;
+
+pub use check::CheckReport;
+
+/// What okta-pull answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum PullResponse {
+    /// A scheduled run or a backfill.
+    Run(Box<Summary>),
+    /// `{"check": true}`: the connection check.
+    Check(CheckReport),
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// Okta could not be read (401, 403, foreign link, persistent failure).
+    #[error(transparent)]
+    Okta(#[from] FetchError),
+    /// The checkpoint could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Dead letters could not be written; the page stays unacknowledged.
+    #[error("{0}; the page will be read again next run")]
+    DeadLetters(#[from] DeadLetterError),
+    /// The checkpoint belongs to another org.
+    #[error("the checkpoint at {location} belongs to {found}, not {expected}: set CHECKPOINT_KEY to a key of its own")]
+    WrongOrg {
+        /// Where.
+        location: String,
+        /// The org in it.
+        found: String,
+        /// The configured org.
+        expected: String,
+    },
+    /// Okta returned a full page whose `next` is the same URL: following it would loop.
+    #[error("Okta returned a full page whose next link is the request itself ({url}); stopping instead of looping")]
+    Loop {
+        /// The URL.
+        url: String,
+    },
+    /// A payload that is not an invocation okta-pull reads.
+    #[error("bad request: {0}")]
+    BadRequest(#[from] BadRequest),
+    /// A backfill could not finish in this invocation.
+    #[error("backfill stopped before the end of its window: {reason}. Events up to {delivered_until} are delivered; invoke again with since={delivered_until} to finish")]
+    BackfillIncomplete {
+        /// Why.
+        reason: String,
+        /// The newest `published` delivered, or the window start.
+        delivered_until: String,
+    },
+}
+
+impl From<PullError> for Diagnostic {
+    fn from(e: PullError) -> Self {
+        let kind = match &e {
+            PullError::Okta(FetchError::Unauthorized { .. }) => "Unauthorized",
+            PullError::Okta(FetchError::Forbidden { .. }) => "Forbidden",
+            PullError::Okta(FetchError::ForeignLink { .. }) => "ForeignLink",
+            PullError::Okta(_) => "OktaUnavailable",
+            PullError::Checkpoint(_) | PullError::WrongOrg { .. } => "Checkpoint",
+            PullError::DeadLetters(_) => "NotKept",
+            PullError::Loop { .. } => "Loop",
+            PullError::BadRequest(_) => "BadRequest",
+            PullError::BackfillIncomplete { .. } => "BackfillIncomplete",
+        };
+        Diagnostic {
+            error_type: lambda::error_type(kind),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Which kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Scheduled,
+    Backfill,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Scheduled => "scheduled",
+            Mode::Backfill => "backfill",
+        }
+    }
+}
+
+/// Why a run ended without an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stopped {
+    /// The last page was short: nothing more to read now.
+    CaughtUp,
+    /// The next events are younger than the settle delay: push may still deliver them.
+    Settling,
+    /// A full page without a `next` link.
+    NoNextLink,
+    /// A backfill read its whole window.
+    BackfillDone,
+    /// Waiting (rate limit, backoff) would have passed the deadline.
+    OutOfTime(String),
+    /// The destination stayed unavailable; the next run sends again.
+    Destination(String),
+    /// Another run holds the checkpoint's lease.
+    LeaseHeld(String),
+    /// Another run claimed the checkpoint between our read and our claim.
+    LeaseTaken,
+    /// The checkpoint changed under this run.
+    LeaseLost,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stopped::CaughtUp => f.write_str("caught up"),
+            Stopped::Settling => {
+                f.write_str("settling: the next events are younger than SETTLE_DELAY_SECONDS")
+            }
+            Stopped::NoNextLink => f.write_str("no next link"),
+            Stopped::BackfillDone => f.write_str("backfill window done"),
+            Stopped::OutOfTime(reason) => f.write_str(reason),
+            Stopped::Destination(reason) => write!(f, "destination: {reason}"),
+            Stopped::LeaseHeld(owner) => write!(f, "another run ({owner}) holds the checkpoint"),
+            Stopped::LeaseTaken => f.write_str("another run claimed the checkpoint first"),
+            Stopped::LeaseLost => f.write_str("lost the checkpoint to another run"),
+        }
+    }
+}
+
+/// What one run has done so far.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: Counts,
+    pages: usize,
+    /// Newest `published` among the events handled.
+    newest_seen: Option<OffsetDateTime>,
+    /// Newest `published` among the events delivered.
+    newest_delivered: Option<OffsetDateTime>,
+    stopped: Option<Stopped>,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: &Outcome) {
+        self.pages += 1;
+        self.counts.add(&outcome.counts);
+        self.newest_delivered = self.newest_delivered.max(outcome.newest_delivered);
+    }
+
+    fn stop(&mut self, why: Stopped) {
+        self.stopped = Some(why);
+    }
+
+    /// The newest `published` delivered, as Okta writes it.
+    fn newest_published(&self) -> Option<String> {
+        self.newest_delivered.map(format_rfc3339)
+    }
+}
+
+/// The pull handler with its long-lived clients.
+pub struct PullHandler {
+    config: PullConfig,
+    log: Arc<dyn SystemLog>,
+    pipeline: Pipeline,
+    checkpoints: CheckpointStore,
+    clock: fn() -> OffsetDateTime,
+}
+
+impl PullHandler {
+    /// A handler over the given adapters: dead letters go to `dead_letters`.
+    pub fn new(
+        config: PullConfig,
+        log: Arc<dyn SystemLog>,
+        destination: Arc<dyn Destination>,
+        checkpoints: CheckpointStore,
+        dead_letters: Arc<dyn ObjectStore>,
+        ledger: Arc<Ledger>,
+    ) -> Self {
+        let forwarder = Forwarder::new(config.destination.clone(), destination);
+        PullHandler {
+            config,
+            log,
+            pipeline: Pipeline::new(forwarder, ledger, DeadLetters::new(dead_letters)),
+            checkpoints,
+            clock: OffsetDateTime::now_utc,
+        }
+    }
+
+    /// Builds the production handler: configuration from `env`, AWS and HTTP clients.
+    pub async fn from_env(env: &(impl Env + ?Sized)) -> Result<Self, StartupError> {
+        let config = PullConfig::from_env(env)?;
+        let aws = crate::aws::sdk_config().await;
+        let secrets = crate::aws::secrets_client(&aws);
+        let token: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::new(
+            secrets.clone(),
+            config.token_secret_arn.clone(),
+        ));
+        let log = HttpSystemLog::new(
+            config.org.clone(),
+            token,
+            config.token_secret_arn.clone(),
+            config.rate_limit_headroom,
+            config.okta_timeout,
+        )
+        .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
+        let destination = HttpDestination::with_secrets_manager(&config.destination, &secrets)
+            .map_err(StartupError::Http)?;
+        let state: Arc<dyn ObjectStore> = Arc::new(S3ObjectStore::new(
+            crate::aws::s3_client(&aws),
+            config.state_bucket.clone(),
+        ));
+        let checkpoints = CheckpointStore::new(state.clone(), config.checkpoint_key.clone());
+        tracing::info!(
+            org = %config.org.authority(),
+            settle_delay_seconds = config.settle_delay.as_secs(),
+            destination = %destination.describe(),
+            checkpoint = %checkpoints.location(),
+            initial_lookback_seconds = config.initial_lookback.as_secs(),
+            max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),
+            rate_limit_headroom = config.rate_limit_headroom,
+            "okta-pull ready"
+        );
+        let ledger = Arc::new(Ledger::new(state.clone()));
+        Ok(Self::new(
+            config,
+            Arc::new(log),
+            Arc::new(destination),
+            checkpoints,
+            state,
+            ledger,
+        ))
+    }
+
+    /// Replaces the wall clock (tests).
+    pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The Lambda entry point: a scheduled run, a backfill, or the connection check.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> Result<PullResponse, PullError> {
+        let deadline = lambda::lambda_deadline(event.context.deadline);
+        let payload = event.payload.get();
+        let request_id = &event.context.request_id;
+        match PullInvocation::parse(payload, (self.clock)()) {
+            Ok(PullInvocation::Check) => Ok(PullResponse::Check(self.check(deadline).await)),
+            _ => self
+                .handle_payload(payload, request_id, deadline)
+                .await
+                .map(|s| PullResponse::Run(Box::new(s))),
+        }
+    }
+
+    /// Runs `payload` (`{}`, a schedule event, or `{"since","until"}`) due by `deadline`.
+    pub async fn handle_payload(
+        &self,
+        payload: &str,
+        request_id: &str,
+        deadline: Instant,
+    ) -> Result<Summary, PullError> {
+        let started = Instant::now();
+        let invocation = PullInvocation::parse(payload, (self.clock)()).inspect_err(|e| {
+            tracing::error!(error = %e, "okta-pull was invoked with a payload it does not read");
+        })?;
+        let mut tally = Tally::default();
+        let (mode, result) = match invocation {
+            PullInvocation::Check => {
+                return Err(PullError::BadRequest(BadRequest(
+                    "{\"check\": true} is answered by the connection check, not a run".into(),
+                )))
+            }
+            PullInvocation::Scheduled => (
+                Mode::Scheduled,
+                self.run_scheduled(request_id, deadline, &mut tally).await,
+            ),
+            PullInvocation::Backfill(window) => (
+                Mode::Backfill,
+                self.run_backfill(&window, request_id, deadline, &mut tally)
+                    .await,
+            ),
+        };
+        let summary = self.summary(mode, &tally, result.as_ref().err(), started);
+        summary.log(true);
+        result.map(|()| summary)
+    }
+
+    /// The run's summary, with its lag: 0 when it reached the end of the log.
+    fn summary(
+        &self,
+        mode: Mode,
+        tally: &Tally,
+        error: Option<&PullError>,
+        started: Instant,
+    ) -> Summary {
+        let stats = self.log.take_stats();
+        let lag_seconds = match (error, mode, &tally.stopped) {
+            (Some(_), _, _) | (None, Mode::Backfill, _) => None,
+            (None, Mode::Scheduled, Some(Stopped::CaughtUp)) => Some(0),
+            (None, Mode::Scheduled, stopped) => match tally.newest_seen {
+                Some(newest) => {
+                    Some(u64::try_from(((self.clock)() - newest).whole_seconds()).unwrap_or(0))
+                }
+                None => matches!(stopped, Some(Stopped::Settling)).then_some(0),
+            },
+        };
+        if let Some(e) = error {
+            tracing::error!(error = %e, "okta-pull run failed");
+        }
+        Summary {
+            counts: tally.counts.clone(),
+            pull: Some(PullRun {
+                mode: mode.as_str(),
+                pages: tally.pages,
+                okta_requests: stats.requests,
+                rate_limit_waits: stats.rate_limit_waits,
+                okta_429: stats.http_429,
+                waited_ms: stats.waited_ms,
+                newest_published: tally.newest_published(),
+                stopped: match (error, &tally.stopped) {
+                    (Some(e), _) => format!("error: {e}"),
+                    (None, Some(s)) => s.to_string(),
+                    (None, None) => String::new(),
+                },
+                lag_seconds,
+            }),
+            replay: None,
+            ms: elapsed_ms(started),
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The push path: EventBridge events (through SQS, or invoked directly) into the delivery
+//! pipeline, answering SQS with exactly the messages that were neither delivered nor kept.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::config::{Env, PushConfig};
+use crate::delivery::{
+    Destination, Fate, Forwarder, HttpDestination, Input, Outcome, Pipeline, Redelivery, Run,
+    Unreadable,
+};
+use crate::event::OktaEvent;
+use crate::lambda::{self, BadRequest, StartupError};
+use crate::state::{DeadLetterError, DeadLetters, Kept, Ledger, ObjectStore, S3ObjectStore};
+use crate::telemetry::{elapsed_ms, Summary};
+use invocation::PushInvocation;
+
+mod invocation;
+mod replay;
+
+pub use replay::ReplayRequest;
+
+/// What okta-push answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum PushResponse {
+    /// For SQS: the messages to retry (`ReportBatchItemFailures`).
+    Sqs(SqsBatchResponse),
+    /// For a direct EventBridge invocation: the counts.
+    Direct(Summary),
+    /// For `{"replay": {...}}`: what was re-sent.
+    Replay(Summary),
+}
+
+/// Why an invocation failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// Nothing could be delivered or kept; Lambda's own retry takes over.
+    #[error("{count} events were neither delivered nor kept in the dead letters: {source}")]
+    NotKept {
+        /// How many.
+        count: usize,
+        /// Why the dead-letter write failed.
+        source: DeadLetterError,
+    },
+    /// A payload that is not an invocation okta-push reads, or a replay request that cannot
+    /// run as sent.
+    #[error("bad request: {0}")]
+    BadRequest(#[from] BadRequest),
+}
+
+impl From<PushError> for Diagnostic {
+    fn from(e: PushError) -> Self {
+        let kind = match e {
+            PushError::NotKept { .. } => "NotKept",
+            PushError::BadRequest(_) => "BadRequest",
+        };
+        Diagnostic {
+            error_type: lambda::error_type(kind),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The push handler with its long-lived clients.
+pub struct PushHandler {
+    config: PushConfig,
+    pipeline: Pipeline,
+    clock: fn() -> OffsetDateTime,
+    emit_metrics: bool,
+}
+
+impl PushHandler {
+    /// A handler over the given adapters: dead letters go to `dead_letters`.
+    pub fn new(
+        config: PushConfig,
+        destination: Arc<dyn Destination>,
+        dead_letters: Arc<dyn ObjectStore>,
+        ledger: Arc<Ledger>,
+    ) -> Self {
+        let forwarder = Forwarder::new(config.destination.clone(), destination);
+        PushHandler {
+            pipeline: Pipeline::new(forwarder, ledger, DeadLetters::new(dead_letters)),
+            config,
+            clock: OffsetDateTime::now_utc,
+            emit_metrics: true,
+        }
+    }
+
+    /// Turns the metrics line off (in-process benchmarks, where stdout is a terminal).
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.emit_metrics = on;
+        self
+    }
+
+    /// Replaces the wall clock (tests).
+    pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the production handler: configuration from `env`, AWS clients, HTTP client.
+    pub async fn from_env(env: &(impl Env + ?Sized)) -> Result<Self, StartupError> {
+        let config = PushConfig::from_env(env)?;
+        let aws = crate::aws::sdk_config().await;
+        let destination = HttpDestination::with_secrets_manager(
+            &config.destination,
+            &crate::aws::secrets_client(&aws),
+        )
+        .map_err(StartupError::Http)?;
+        let state: Arc<dyn ObjectStore> = Arc::new(S3ObjectStore::new(
+            crate::aws::s3_client(&aws),
+            config.state_bucket.clone(),
+        ));
+        tracing::info!(
+            destination = %destination.describe(),
+            format = config.destination.platform.name(),
+            gzip = config.destination.gzip,
+            max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),
+            state_bucket = %config.state_bucket,
+            "okta-push ready"
+        );
+        let ledger = Arc::new(Ledger::new(state.clone()));
+        Ok(Self::new(config, Arc::new(destination), state, ledger))
+    }
+
+    /// The Lambda entry point.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> Result<PushResponse, PushError> {
+        let deadline = lambda::lambda_deadline(event.context.deadline);
+        self.handle_payload(event.payload.get(), &event.context.request_id, deadline)
+            .await
+    }
+
+    /// Handles `payload` (an SQS event, an EventBridge event or a replay request) due by
+    /// `deadline`.
+    pub async fn handle_payload(
+        &self,
+        payload: &str,
+        request_id: &str,
+        deadline: Instant,
+    ) -> Result<PushResponse, PushError> {
+        let started = Instant::now();
+        let invocation = PushInvocation::parse(payload).inspect_err(|e| {
+            tracing::error!(error = %e, "okta-push was invoked with a payload it does not read");
+        })?;
+        match invocation {
+            PushInvocation::Replay(request) => {
+                Ok(PushResponse::Replay(self.replay(&request, deadline).await?))
+            }
+            PushInvocation::Sqs(records) => {
+                let inputs: Vec<Input> = records
+                    .iter()
+                    .map(|m| envelope(m.message_id.as_deref(), m.body.as_deref().unwrap_or("")))
+                    .collect();
+                let (_, outcome) = self.deliver(&inputs, request_id, deadline, started).await;
+                Ok(PushResponse::Sqs(retry_these(&inputs, &outcome)))
+            }
+            PushInvocation::EventBridge { id } => {
+                let inputs = [envelope(id.as_deref(), payload)];
+                let (summary, outcome) = self.deliver(&inputs, request_id, deadline, started).await;
+                match outcome.dead_letter_error {
+                    None => Ok(PushResponse::Direct(summary)),
+                    Some(source) => Err(PushError::NotKept {
+                        count: summary.counts.not_kept,
+                        source,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Runs `inputs` through the pipeline and logs the invocation's summary.
+    async fn deliver(
+        &self,
+        inputs: &[Input<'_>],
+        request_id: &str,
+        deadline: Instant,
+        started: Instant,
+    ) -> (Summary, Outcome) {
+        let run = Run {
+            origin: "push",
+            request_id,
+            now: (self.clock)(),
+            stop_at: lambda::deadline_with_margin(deadline),
+            max_age: self.config.max_event_age,
+            redelivery: Redelivery::Never,
+            known: &|_| false,
+        };
+        let outcome = self.pipeline.deliver(inputs, &run).await;
+        let summary = Summary {
+            counts: outcome.counts.clone(),
+            ms: elapsed_ms(started),
+            ..Summary::default()
+        };
+        summary.log(self.emit_metrics);
+        (summary, outcome)
+    }
+}
+
+/// One input from an EventBridge envelope's text; unreadable ones are kept as received.
+fn envelope<'a>(message_id: Option<&'a str>, text: &'a str) -> Input<'a> {
+    Input {
+        message_id,
+        event: OktaEvent::from_envelope(text).map_err(|m| Unreadable {
+            reason: m.to_string(),
+            content: Kept::Raw(text),
+        }),
+    }
+}
+
+/// The SQS answer: every message with an event that was neither delivered nor kept, once.
+fn retry_these(inputs: &[Input<'_>], outcome: &Outcome) -> SqsBatchResponse {
+    let mut named = HashSet::new();
+    let mut response = SqsBatchResponse::default();
+    for (input, fate) in inputs.iter().zip(&outcome.fates) {
+        if let (Fate::NotKept, Some(id)) = (fate, input.message_id) {
+            if named.insert(id) {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id.to_owned();
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}

@@ -1,0 +1,197 @@
+//! Dead letters: what could not be delivered, kept in S3 as gzipped NDJSON for replay.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+use super::store::{Condition, Listed, ObjectStore, StoreError};
+
+/// Key prefix for everything dead-lettered.
+pub const DEAD_LETTER_PREFIX: &str = "dead-letter/";
+
+/// One kept item.
+#[derive(Debug, Clone)]
+pub struct DeadLetter<'a> {
+    /// Why it was kept, in words an operator understands.
+    pub reason: String,
+    /// The SQS message or EventBridge event it came in, if known.
+    pub message_id: Option<&'a str>,
+    /// The item itself.
+    pub content: Kept<'a>,
+}
+
+/// What was kept: a whole event, or the raw input when it was not one.
+#[derive(Debug, Clone, Copy)]
+pub enum Kept<'a> {
+    /// An Okta LogEvent, byte for byte.
+    Event(&'a RawValue),
+    /// Input that could not be read as an event, as received.
+    Raw(&'a str),
+}
+
+/// Renders records as NDJSON: `{"reason":…,"message_id":…,"event":{…}}` or `…,"raw":"…"}`.
+fn to_ndjson(records: &[DeadLetter<'_>], kept_at: OffsetDateTime) -> Vec<u8> {
+    let kept_at = crate::event::format_rfc3339(kept_at);
+    let mut out = Vec::new();
+    for r in records {
+        // Strings go through serde_json so they are escaped; the event is appended verbatim.
+        out.extend_from_slice(b"{\"reason\":");
+        out.extend_from_slice(&json_string(&r.reason));
+        out.extend_from_slice(b",\"kept_at\":\"");
+        out.extend_from_slice(kept_at.as_bytes());
+        out.push(b'"');
+        if let Some(id) = r.message_id {
+            out.extend_from_slice(b",\"message_id\":");
+            out.extend_from_slice(&json_string(id));
+        }
+        match r.content {
+            Kept::Event(raw) => {
+                out.extend_from_slice(b",\"event\":");
+                out.extend_from_slice(raw.get().as_bytes());
+            }
+            Kept::Raw(text) => {
+                out.extend_from_slice(b",\"raw\":");
+                out.extend_from_slice(&json_string(text));
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+    out
+}
+
+fn json_string(s: &str) -> Vec<u8> {
+    serde_json::to_vec(s).unwrap_or_else(|_| b"\"\"".to_vec())
+}
+
+/// The key for a dead-letter object written by `origin` (`push`, `pull`) at `at`.
+fn object_key(origin: &str, at: OffsetDateTime, request_id: &str) -> String {
+    let safe_id: String = request_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
+    format!(
+        "{DEAD_LETTER_PREFIX}{origin}/{:04}/{:02}/{:02}/{:02}{:02}{:02}-{safe_id}-{:04x}.ndjson.gz",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        fastrand::u16(..)
+    )
+}
+
+/// Why dead letters could not be written or read.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("dead letters: {0}")]
+pub struct DeadLetterError(#[from] pub StoreError);
+
+/// The dead letters in the state bucket, under [`DEAD_LETTER_PREFIX`].
+#[derive(Clone)]
+pub struct DeadLetters {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl DeadLetters {
+    /// Dead letters in `store`.
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        DeadLetters { store }
+    }
+
+    /// Writes `records` as one object; returns its key.
+    pub async fn keep(
+        &self,
+        origin: &str,
+        request_id: &str,
+        records: &[DeadLetter<'_>],
+        now: OffsetDateTime,
+    ) -> Result<String, DeadLetterError> {
+        let key = object_key(origin, now, request_id);
+        let body = crate::gzip::compress(&to_ndjson(records, now));
+        self.store
+            .put(&key, body, "application/gzip", Condition::None)
+            .await?;
+        Ok(key)
+    }
+
+    /// The objects under `prefix`, in key order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, DeadLetterError> {
+        Ok(self.store.list(prefix).await?)
+    }
+
+    /// The NDJSON text of one object.
+    pub async fn read(&self, key: &str) -> Result<String, String> {
+        let object = self
+            .store
+            .get(key)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{} is gone", self.store.location(key)))?;
+        crate::gzip::decompress_text(&object.body)
+    }
+
+    /// Replaces one object's content with `lines` (one record each).
+    pub async fn rewrite(&self, key: &str, lines: &[&str]) -> Result<(), DeadLetterError> {
+        let mut body = lines.join("\n");
+        body.push('\n');
+        self.store
+            .put(
+                key,
+                crate::gzip::compress(body.as_bytes()),
+                "application/gzip",
+                Condition::None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes one object.
+    pub async fn delete(&self, key: &str) -> Result<(), DeadLetterError> {
+        Ok(self.store.delete(key).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn ndjson_keeps_events_verbatim_and_raw_input_escaped() {
+        let event: &RawValue = serde_json::from_str(r#"{"uuid":"u1","n":1.50}"#).unwrap();
+        let records = [
+            DeadLetter {
+                reason: "HTTP 400".into(),
+                message_id: Some("m1"),
+                content: Kept::Event(event),
+            },
+            DeadLetter {
+                reason: "not JSON".into(),
+                message_id: None,
+                content: Kept::Raw("oops\n\"x"),
+            },
+        ];
+        let text =
+            String::from_utf8(to_ndjson(&records, datetime!(2026-01-02 03:04:05.006 UTC))).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            r#"{"reason":"HTTP 400","kept_at":"2026-01-02T03:04:05.006Z","message_id":"m1","event":{"uuid":"u1","n":1.50}}"#
+        );
+        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(second["raw"], "oops\n\"x");
+        assert_eq!(second["reason"], "not JSON");
+    }
+
+    #[test]
+    fn keys_are_partitioned_by_day_under_the_origin() {
+        let key = object_key("push", datetime!(2026-11-22 09:08:07 UTC), "abc-123/../x");
+        assert!(
+            key.starts_with("dead-letter/push/2026/11/22/090807-abc-123x-"),
+            "{key}"
+        );
+        assert!(key.ends_with(".ndjson.gz"));
+    }
+}
