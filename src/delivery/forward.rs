@@ -8,7 +8,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use super::destination::Destination;
+use super::destination::{Destination, Rejected};
 use super::framing::encode;
 use super::retry::{self, Failure};
 use super::{batch, platform};
@@ -74,29 +74,7 @@ impl Forwarder {
             .iter()
             .map(|e| platform::item(&config.platform, e))
             .collect();
-        // An item over the platform's own limit is made to look larger than a batch, so the
-        // planner sets it aside with the others that cannot be sent.
-        let item_limit = config
-            .platform
-            .limits()
-            .max_item_bytes
-            .unwrap_or(usize::MAX);
-        let lens: Vec<usize> = items
-            .iter()
-            .map(|i| {
-                if i.len() > item_limit {
-                    usize::MAX / 2
-                } else {
-                    i.len()
-                }
-            })
-            .collect();
-        let plan = batch::plan(
-            &lens,
-            framing,
-            config.batch_max_events.get(),
-            config.batch_max_bytes.get(),
-        );
+        let plan = self.plan(&items);
         let mut out = Forwarded {
             oversized: plan.oversized,
             ..Forwarded::default()
@@ -126,31 +104,7 @@ impl Forwarder {
                 Ok(rejected) => {
                     out.bytes += bytes;
                     out.bytes_uncompressed += uncompressed;
-                    let mut refused = vec![None; indices.len()];
-                    for (position, reason) in rejected {
-                        if let Some(slot) = refused.get_mut(position) {
-                            *slot = Some(reason);
-                        }
-                    }
-                    for (&i, refusal) in indices.iter().zip(refused) {
-                        match refusal {
-                            None => {
-                                if out.latencies_ms.len() < LATENCY_SAMPLES {
-                                    let age = now - events[i].published;
-                                    let ms = u64::try_from(age.whole_milliseconds()).unwrap_or(0);
-                                    out.latencies_ms.push(ms);
-                                }
-                                out.delivered.push(i);
-                            }
-                            Some(reason) => out.failed.push((
-                                i,
-                                Failure {
-                                    reason,
-                                    permanent: true,
-                                },
-                            )),
-                        }
-                    }
+                    out.taken(events, &indices, rejected, now);
                 }
                 Err(failure) => out
                     .failed
@@ -158,5 +112,64 @@ impl Forwarder {
             }
         }
         out
+    }
+
+    /// The batches for `items`. An item over the platform's own limit is made to look larger
+    /// than a batch, so the planner sets it aside with the others that cannot be sent.
+    fn plan(&self, items: &[Cow<[u8]>]) -> batch::BatchPlan {
+        let config = &self.config;
+        let item_limit = config
+            .platform
+            .limits()
+            .max_item_bytes
+            .unwrap_or(usize::MAX);
+        let lens: Vec<usize> = items
+            .iter()
+            .map(|i| {
+                if i.len() > item_limit {
+                    usize::MAX / 2
+                } else {
+                    i.len()
+                }
+            })
+            .collect();
+        batch::plan(
+            &lens,
+            platform::framing(&config.platform),
+            config.batch_max_events.get(),
+            config.batch_max_bytes.get(),
+        )
+    }
+}
+
+impl Forwarded {
+    /// A batch the destination took: its items are delivered, except those it `rejected`
+    /// (by position), which are refused for good.
+    fn taken(
+        &mut self,
+        events: &[&OktaEvent<'_>],
+        indices: &[usize],
+        rejected: Rejected,
+        now: OffsetDateTime,
+    ) {
+        let mut refused = vec![None; indices.len()];
+        for (position, reason) in rejected {
+            if let Some(slot) = refused.get_mut(position) {
+                *slot = Some(reason);
+            }
+        }
+        for (&i, refusal) in indices.iter().zip(refused) {
+            match refusal {
+                None => {
+                    if self.latencies_ms.len() < LATENCY_SAMPLES {
+                        let age = now - events[i].published;
+                        self.latencies_ms
+                            .push(u64::try_from(age.whole_milliseconds()).unwrap_or(0));
+                    }
+                    self.delivered.push(i);
+                }
+                Some(reason) => self.failed.push((i, Failure::permanent(reason))),
+            }
+        }
     }
 }

@@ -12,3 +12,15 @@ pub use links::next_link;
 pub use org::{OktaOrg, PAGE_LIMIT};
 pub use rate_limit::RateLimit;
 pub use system_log::{HttpSystemLog, Page, SystemLog};
+
+/// Response headers from name/value pairs, repeated names kept (tests).
+#[cfg(test)]
+fn test_headers(pairs: &[(&'static str, &str)]) -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    for (k, v) in pairs {
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(v) {
+            h.append(*k, v);
+        }
+    }
+    h
+}

@@ -65,15 +65,7 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
+    use crate::okta::test_headers as headers;
 
     #[test]
     fn rate_limit_waits_are_measured_on_oktas_clock() {

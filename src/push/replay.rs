@@ -164,34 +164,7 @@ impl PushHandler {
         let parsed: Vec<Option<Line>> =
             lines.iter().map(|l| serde_json::from_str(l).ok()).collect();
         let now = (self.clock)();
-        // Each line either becomes an input of the pipeline or stays kept as it is.
-        let mut keep: Vec<bool> = vec![true; lines.len()];
-        let mut inputs: Vec<Input> = Vec::new();
-        let mut line_of: Vec<usize> = Vec::new();
-        for (i, line) in parsed.iter().enumerate() {
-            let event = line
-                .as_ref()
-                .and_then(|line| match (line.event, &line.raw) {
-                    (Some(raw), _) => OktaEvent::from_raw(raw).ok(),
-                    // Input once malformed is tried again as an envelope (a fix may have shipped since).
-                    (None, Some(raw)) => OktaEvent::from_envelope(raw).ok(),
-                    (None, None) => None,
-                });
-            let Some(event) = event else {
-                run.not_events += 1;
-                continue;
-            };
-            // Replay never drops: what is too old stays kept, for a replay with a larger limit.
-            if max_age.is_some_and(|m| event.age(now) > m) {
-                run.too_old += 1;
-                continue;
-            }
-            inputs.push(Input {
-                message_id: None,
-                event: Ok(event),
-            });
-            line_of.push(i);
-        }
+        let (inputs, line_of) = replayable(&parsed, max_age, now, run);
         let outcome = self
             .pipeline
             .deliver(
@@ -207,6 +180,8 @@ impl PushHandler {
                 },
             )
             .await;
+        // Each line either went through the pipeline or stays kept as it is.
+        let mut keep: Vec<bool> = vec![true; lines.len()];
         for (fate, &i) in outcome.fates.iter().zip(&line_of) {
             // Sent now, sent before, or a second copy in this object: the line is done.
             keep[i] = !matches!(
@@ -237,4 +212,41 @@ impl PushHandler {
         }
         Ok(())
     }
+}
+
+/// The lines of one object that can be sent again, as pipeline inputs with their line
+/// numbers. Lines that are not events, or too old, stay kept and are counted in `run`.
+fn replayable<'a>(
+    parsed: &'a [Option<Line<'a>>],
+    max_age: Option<Duration>,
+    now: OffsetDateTime,
+    run: &mut ReplayRun,
+) -> (Vec<Input<'a>>, Vec<usize>) {
+    let mut inputs = Vec::new();
+    let mut line_of = Vec::new();
+    for (i, line) in parsed.iter().enumerate() {
+        let event = line
+            .as_ref()
+            .and_then(|line| match (line.event, &line.raw) {
+                (Some(raw), _) => OktaEvent::from_raw(raw).ok(),
+                // Input once malformed is tried again as an envelope (a fix may have shipped since).
+                (None, Some(raw)) => OktaEvent::from_envelope(raw).ok(),
+                (None, None) => None,
+            });
+        let Some(event) = event else {
+            run.not_events += 1;
+            continue;
+        };
+        // Replay never drops: what is too old stays kept, for a replay with a larger limit.
+        if max_age.is_some_and(|m| event.age(now) > m) {
+            run.too_old += 1;
+            continue;
+        }
+        inputs.push(Input {
+            message_id: None,
+            event: Ok(event),
+        });
+        line_of.push(i);
+    }
+    (inputs, line_of)
 }
