@@ -1,8 +1,30 @@
 //! AWS clients built once per container from the standard environment.
 
-/// AWS configuration from the Lambda environment (or `AWS_*` variables locally).
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+
+/// Connecting to an AWS endpoint: far longer than a healthy one ever takes.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// One attempt of an AWS call.
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// One AWS call, its retries included. Callers bound it further by the time they have.
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// AWS configuration from the Lambda environment (or `AWS_*` variables locally), with
+/// timeouts: an endpoint that accepts the connection and never answers must not hold the
+/// function (the SDK's defaults wait without limit).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// An S3 client. With a custom endpoint (`AWS_ENDPOINT_URL`, as for moto, MinIO or

@@ -29,6 +29,14 @@ impl<'a> OktaEvent<'a> {
         self.raw.get()
     }
 
+    /// The LogEvent on one line: unchanged, unless Okta (or a proxy) sent it pretty-printed,
+    /// in which case the whitespace between tokens is removed (same value, same key order,
+    /// every string byte for byte), so that line-framed bodies and dead letters stay one
+    /// document per line.
+    pub fn one_line(&self) -> Cow<'a, str> {
+        compact_json(self.raw.get())
+    }
+
     /// Reads a bare LogEvent (as the System Log API returns it, or as `detail`).
     pub fn from_raw(raw: &'a RawValue) -> Result<Self, Malformed> {
         #[derive(Deserialize)]
@@ -127,6 +135,35 @@ impl Malformed {
     }
 }
 
+/// `text` (valid JSON) without line breaks: whitespace outside strings removed when there is
+/// any line break, otherwise `text` itself. Inside a JSON string a line break is always
+/// escaped, so every raw line break is insignificant whitespace.
+pub fn compact_json(text: &str) -> Cow<'_, str> {
+    if !text.contains(['\n', '\r']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `published` in Okta's own form, `2023-05-30T14:17:58.126Z`.
 pub fn format_rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
@@ -217,5 +254,25 @@ mod tests {
         let text = envelope(detail, "aws.partner/okta.com/a/b");
         let event = OktaEvent::from_envelope(&text).unwrap();
         assert_eq!(event.json(), detail);
+    }
+
+    #[test]
+    fn a_pretty_printed_event_becomes_one_line_with_the_same_value_and_key_order() {
+        let pretty = "{\n  \"uuid\": \"u 1\",\r\n  \"published\": \"2023-05-30T14:17:58.126Z\",\n  \"z\": {\"b\": [1, 2.50], \"a\": \"x \\\" \\n y\"}\n}";
+        let raw: &RawValue = serde_json::from_str(pretty).unwrap();
+        let event = OktaEvent::from_raw(raw).unwrap();
+        let line = event.one_line();
+        assert_eq!(
+            line,
+            r#"{"uuid":"u 1","published":"2023-05-30T14:17:58.126Z","z":{"b":[1,2.50],"a":"x \" \n y"}}"#
+        );
+        let before: serde_json::Value = serde_json::from_str(pretty).unwrap();
+        let after: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(before, after);
+        let compact = r#"{"uuid":"u", "published":"2023-05-30T14:17:58Z"}"#;
+        assert!(
+            matches!(compact_json(compact), Cow::Borrowed(t) if t == compact),
+            "single-line events stay byte for byte"
+        );
     }
 }

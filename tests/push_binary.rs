@@ -4,130 +4,15 @@
 use std::io::Read;
 use std::time::Duration;
 
-use okta_ingest_testkit::destination::{Behaviour, RecordingDestination};
-use okta_ingest_testkit::function::{binary_path, FunctionProcess};
-use okta_ingest_testkit::moto::Moto;
-use okta_ingest_testkit::okta_events::{detail_text, gunzip_ndjson, rebase_timestamps, sqs_bodies};
-use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
+use okta_ingest_testkit::destination::Behaviour;
+use okta_ingest_testkit::okta_events::{detail_text, rebase_timestamps, sqs_bodies};
+use okta_ingest_testkit::runtime_api::Invocation;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-const BUCKET: &str = "okta-ingest-state";
-const TOKEN: &str = "dest-token-7f3a9c1e5b";
-const ROTATED_TOKEN: &str = "dest-token-rotated-2d8e4b";
-const URL_SECRET: &str = "urlsecret9b7d";
+mod support;
 
-/// Everything one okta-push container talks to.
-struct Stack {
-    moto: Moto,
-    destination: RecordingDestination,
-    runtime: RuntimeApi,
-    function: FunctionProcess,
-    secret_arn: String,
-}
-
-impl Stack {
-    async fn start(extra: &[(&str, &str)]) -> Stack {
-        let moto = Moto::start().await;
-        moto.create_bucket(BUCKET).await;
-        let secret_arn = moto
-            .create_secret(
-                "okta-ingest/destination",
-                &format!(r#"{{"token":"{TOKEN}"}}"#),
-            )
-            .await;
-        let destination = RecordingDestination::start().await;
-        let runtime = RuntimeApi::start().await;
-        let mut env = moto.function_env();
-        env.extend(
-            [
-                // The path carries a credential, as Sumo Logic URLs do: it must never be logged.
-                (
-                    "DESTINATION_URL",
-                    format!("{}/{URL_SECRET}", destination.url()),
-                ),
-                ("ALLOW_INSECURE_HTTP", "true".into()),
-                ("DESTINATION_SECRET_ARN", secret_arn.clone()),
-                ("STATE_BUCKET", BUCKET.into()),
-                ("DESTINATION_TIMEOUT_SECONDS", "2".into()),
-            ]
-            .map(|(k, v)| (k.to_owned(), v)),
-        );
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
-        Stack {
-            moto,
-            destination,
-            runtime,
-            function,
-            secret_arn,
-        }
-    }
-
-    async fn invoke(&self, payload: &str, timeout: Duration) -> Invocation {
-        self.runtime.invoke(payload.to_owned(), timeout).await
-    }
-
-    /// The Embedded Metric Format lines (CloudWatch metrics).
-    fn metrics(&self) -> Vec<Value> {
-        self.function
-            .json_lines()
-            .into_iter()
-            .filter(|l| l.get("_aws").is_some())
-            .collect()
-    }
-
-    fn summaries(&self) -> Vec<Value> {
-        self.function
-            .json_lines()
-            .into_iter()
-            .filter(|l| l["message"] == "invocation summary")
-            .collect()
-    }
-
-    async fn dead_letters(&self) -> Vec<Value> {
-        let mut lines = Vec::new();
-        for key in self.moto.list_keys(BUCKET, "dead-letter/push/").await {
-            lines.extend(gunzip_ndjson(&self.moto.get_object(BUCKET, &key).await));
-        }
-        lines
-    }
-
-    /// Nothing secret in anything the function printed.
-    fn assert_no_secret_in_output(&self) {
-        let out = self.function.output();
-        for secret in [TOKEN, ROTATED_TOKEN, URL_SECRET] {
-            assert!(
-                !out.contains(secret),
-                "{secret} leaked into the function output:\n{out}"
-            );
-        }
-    }
-}
-
-/// The sample SQS batch with its dates moved to just now, so fresh events are fresh.
-fn sample_batch() -> String {
-    rebase_timestamps(
-        include_str!("../events/sqs-batch.json"),
-        OffsetDateTime::now_utc(),
-    )
-}
-
-/// The sample batch again, as new events (other uuids): a later delivery from Okta.
-fn another_sample_batch(n: u32) -> String {
-    sample_batch().replace("-8b7d-11ef-", &format!("-{:04x}-11ef-", 0x9000 + n))
-}
-
-fn failed_ids(response: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = response["batchItemFailures"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not an SQS batch response: {response}"))
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
-    ids
-}
+use support::*;
 
 const T: Duration = Duration::from_secs(15);
 

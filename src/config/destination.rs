@@ -8,7 +8,9 @@ use std::time::Duration;
 use reqwest::header::HeaderName;
 use url::Url;
 
-use super::{allow_insecure_http, bool_var, count_var, limited, seconds_var, ConfigError, Env};
+use super::{
+    allow_insecure_http, bool_var, count_var, header_text, limited, seconds_var, ConfigError, Env,
+};
 
 /// Default for `BATCH_MAX_EVENTS`.
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
@@ -92,7 +94,16 @@ impl DestinationConfig {
             auth_scheme: match env.get("DESTINATION_AUTH_SCHEME") {
                 None => platform.default_auth().map_or("", |a| a.1).to_owned(),
                 Some(v) if v.trim().eq_ignore_ascii_case(NO_AUTH_SCHEME) => String::new(),
-                Some(v) => v.trim().to_owned(),
+                Some(v) => {
+                    let scheme = v.trim().to_owned();
+                    if !scheme.bytes().all(|b| b.is_ascii_graphic()) {
+                        return Err(ConfigError::new(
+                            "DESTINATION_AUTH_SCHEME",
+                            "must be one word of visible ASCII characters (e.g. Bearer, Splunk, ApiKey), or none",
+                        ));
+                    }
+                    scheme
+                }
             },
             timeout: seconds_var(
                 env,
@@ -261,8 +272,10 @@ impl Platform {
                 Platform::ElasticBulk { index }
             }
             "sumo" => Platform::Sumo {
-                category: optional("SUMO_CATEGORY"),
-                name: text("SUMO_NAME", "okta-system-log"),
+                category: optional("SUMO_CATEGORY")
+                    .map(|c| header_text("SUMO_CATEGORY", c))
+                    .transpose()?,
+                name: header_text("SUMO_NAME", text("SUMO_NAME", "okta-system-log"))?,
             },
             other => {
                 return Err(ConfigError::new(

@@ -13,6 +13,9 @@ pub use destination::{DestinationConfig, Limits, Platform};
 pub use pull::PullConfig;
 pub use push::PushConfig;
 
+/// The largest number of seconds any setting takes: a year.
+const MAX_SECONDS: u64 = 31_536_000;
+
 /// Default for `MAX_EVENT_AGE_SECONDS`: Okta events older than a day are dropped.
 pub const DEFAULT_MAX_EVENT_AGE: Duration = Duration::from_secs(86_400);
 
@@ -132,18 +135,31 @@ pub(crate) fn seconds_var(
     let Some(v) = env.get(name) else {
         return Ok(default);
     };
-    let secs: f64 = v
+    // Whole seconds only: "1e-10" or "0.5" would otherwise round to a different setting
+    // (for MAX_EVENT_AGE_SECONDS, 0 means no limit at all).
+    let secs: u64 = v
         .trim()
         .parse()
-        .map_err(|_| ConfigError::new(name, format!("{v:?} is not a number of seconds")))?;
-    if !secs.is_finite() || secs < 0.0 || (secs == 0.0 && !zero_allowed) || secs > 31_536_000.0 {
-        let range = if zero_allowed { "0" } else { "more than 0" };
+        .map_err(|_| ConfigError::new(name, format!("{v:?} is not a whole number of seconds")))?;
+    if (secs == 0 && !zero_allowed) || secs > MAX_SECONDS {
+        let range = if zero_allowed { "0" } else { "1" };
         return Err(ConfigError::new(
             name,
-            format!("{v:?} is out of range; expected {range} up to 31536000 seconds"),
+            format!("{v:?} is out of range; expected {range} up to {MAX_SECONDS} seconds"),
         ));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(Duration::from_secs(secs))
+}
+
+/// A text that goes into an HTTP header: refused at start-up if it could not be sent.
+pub(crate) fn header_text(name: &'static str, value: String) -> Result<String, ConfigError> {
+    match reqwest::header::HeaderValue::from_str(&value) {
+        Ok(_) => Ok(value),
+        Err(_) => Err(ConfigError::new(
+            name,
+            "contains characters not allowed in an HTTP header (control characters or line breaks)",
+        )),
+    }
 }
 
 /// A count with the platform's default, refused above the platform's documented maximum.

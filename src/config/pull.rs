@@ -183,7 +183,9 @@ mod tests {
             ("OKTA_DOMAIN", "", "required"),
             ("OKTA_TOKEN_SECRET_ARN", "", "required"),
             ("INITIAL_LOOKBACK_SECONDS", "9999999", "90-day"),
-            ("INITIAL_LOOKBACK_SECONDS", "0", "more than 0"),
+            ("INITIAL_LOOKBACK_SECONDS", "0", "expected 1 up to"),
+            ("SETTLE_DELAY_SECONDS", "1e-10", "whole number of seconds"),
+            ("SETTLE_DELAY_SECONDS", "600.5", "whole number of seconds"),
             ("RATE_LIMIT_HEADROOM", "0.95", "between 0 and 0.9"),
             ("RATE_LIMIT_HEADROOM", "half", "between 0 and 0.9"),
             (

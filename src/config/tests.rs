@@ -47,11 +47,19 @@ fn errors_name_the_variable_and_the_expected_form() {
     let cases: &[(&str, &str, &str)] = &[
         ("DESTINATION_FORMAT", "xml", "json"),
         ("DESTINATION_GZIP", "maybe", "true or false"),
-        ("MAX_EVENT_AGE_SECONDS", "-5", "out of range"),
+        ("MAX_EVENT_AGE_SECONDS", "-5", "whole number of seconds"),
+        ("MAX_EVENT_AGE_SECONDS", "1e-10", "whole number of seconds"),
+        ("MAX_EVENT_AGE_SECONDS", "99999999999", "out of range"),
+        (
+            "DESTINATION_AUTH_SCHEME",
+            "Bearer\r\nX-Injected: 1",
+            "visible ASCII",
+        ),
+        ("DESTINATION_AUTH_SCHEME", "Bear er", "visible ASCII"),
         ("MAX_EVENT_AGE_SECONDS", "a day", "number of seconds"),
         ("BATCH_MAX_EVENTS", "0", "greater than 0"),
         ("BATCH_MAX_BYTES", "1MB", "whole number"),
-        ("DESTINATION_TIMEOUT_SECONDS", "0", "more than 0"),
+        ("DESTINATION_TIMEOUT_SECONDS", "0", "expected 1 up to"),
         ("DESTINATION_AUTH_HEADER", "Bad Header", "header name"),
         ("STATE_BUCKET", "arn:aws:s3:::bucket", "bucket name"),
     ];
@@ -152,4 +160,19 @@ fn unknown_formats_and_bad_index_names_are_refused_by_name() {
             .variable,
         "ELASTIC_INDEX"
     );
+}
+
+#[test]
+fn header_bound_platform_options_are_checked_at_start_up() {
+    for var in ["SUMO_CATEGORY", "SUMO_NAME"] {
+        let env = [
+            MINIMAL[0],
+            MINIMAL[1],
+            ("DESTINATION_FORMAT", "sumo"),
+            (var, "okta\nX-Evil: 1"),
+        ];
+        let err = push(&env).unwrap_err();
+        assert_eq!(err.variable, var);
+        assert!(err.problem.contains("HTTP header"), "{err}");
+    }
 }

@@ -59,10 +59,21 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The production destination: POSTs over one reused HTTPS client.
+/// Most bytes of an error answer read (enough for its reason); the rest is discarded.
+const ERROR_ANSWER_CAP: usize = 16 * 1024;
+/// Most bytes of a success answer read: `_bulk` answers list every item.
+const SUCCESS_ANSWER_CAP: usize = 8 * 1024 * 1024;
+/// Most bytes of a success answer read when the platform has no per-item results.
+const IGNORED_ANSWER_CAP: usize = 64 * 1024;
+
+/// The production destination: POSTs over one reused HTTPS client that follows no redirect
+/// and sends no `Referer`, so neither the body's delivery nor the credential can move to
+/// another URL.
 pub struct HttpDestination {
     client: reqwest::Client,
     url: Url,
+    /// Parts of `url` that may be a credential, scrubbed from every answer text.
+    url_secrets: Vec<String>,
     platform: Platform,
     auth_header: reqwest::header::HeaderName,
     auth_scheme: String,
@@ -79,10 +90,15 @@ impl HttpDestination {
             .user_agent(concat!("okta-ingest/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(50))
+            // A 3xx is never a delivery: a POST followed as GET loses the body, and a 307/308
+            // to another origin would carry the credential there.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()?;
         Ok(HttpDestination {
             client,
             url: config.url.clone(),
+            url_secrets: redact::url_secrets(&config.url),
             platform: config.platform.clone(),
             auth_header: config.auth_header.clone(),
             auth_scheme: config.auth_scheme.clone(),
@@ -175,9 +191,8 @@ impl Destination for HttpDestination {
                     class: ErrorClass::Credential,
                 })?),
             };
-            let mut response = self
-                .attempt(body, timeout, credential.as_ref().map(|c| &c.1))
-                .await?;
+            let mut used: Option<Secret> = credential.as_ref().map(|c| c.1.clone());
+            let mut response = self.attempt(body, timeout, used.as_ref()).await?;
             let rejected = matches!(
                 response.status(),
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
@@ -198,6 +213,7 @@ impl Destination for HttpDestination {
                         class: ErrorClass::Credential,
                     })?;
                 response = self.attempt(body, timeout, Some(&fresh.1)).await?;
+                used = Some(fresh.1);
             }
             let status = response.status();
             let retry_after = response
@@ -205,15 +221,30 @@ impl Destination for HttpDestination {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-            let answer = response.bytes().await.unwrap_or_default();
+            let mut secrets: Vec<&str> = self.url_secrets.iter().map(String::as_str).collect();
+            if let Some(secret) = &used {
+                secrets.push(secret.expose());
+            }
+            if status.is_redirection() {
+                return Err(self.redirected(&response, &secrets));
+            }
+            let cap = match (status.is_success(), &self.platform) {
+                (false, _) => ERROR_ANSWER_CAP,
+                (true, Platform::ElasticBulk { .. }) => SUCCESS_ANSWER_CAP,
+                (true, _) => IGNORED_ANSWER_CAP,
+            };
+            let answer = read_capped(response, cap).await;
             if !status.is_success() {
-                classify(status, retry_after, &redact::snippet(&answer))?;
+                classify(status, retry_after, &redact::answer(&answer, &secrets))?;
             }
             match platform::check_answer(&self.platform, &answer) {
                 Answer::AllAccepted => Ok(Vec::new()),
-                Answer::Rejected(items) => Ok(items),
+                Answer::Rejected(items) => Ok(items
+                    .into_iter()
+                    .map(|(i, reason)| (i, redact::scrub(&reason, &secrets)))
+                    .collect()),
                 Answer::Retry(reason) => Err(SendError::Retryable {
-                    reason,
+                    reason: redact::scrub(&reason, &secrets),
                     retry_after,
                     class: ErrorClass::Http5xx,
                 }),
@@ -224,6 +255,40 @@ impl Destination for HttpDestination {
     fn describe(&self) -> String {
         redact::origin(&self.url)
     }
+}
+
+impl HttpDestination {
+    /// A 3xx answer: a permanent failure that says where the destination points, so the
+    /// operator can put that URL in `DESTINATION_URL`.
+    fn redirected(&self, response: &reqwest::Response, secrets: &[&str]) -> SendError {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| redact::snippet(v.as_bytes()))
+            .map(|l| redact::scrub(&l, secrets));
+        let status = response.status().as_u16();
+        let reason = match location {
+            Some(l) => format!("destination answered HTTP {status} redirecting to {l}: okta-ingest follows no redirect; if that is the endpoint, set DESTINATION_URL to it"),
+            None => format!("destination answered HTTP {status} (a redirect without Location): okta-ingest follows no redirect; check DESTINATION_URL"),
+        };
+        SendError::Permanent {
+            reason,
+            class: ErrorClass::Http4xx,
+        }
+    }
+}
+
+/// The first `cap` bytes of the answer's body; the rest is not read.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    out
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

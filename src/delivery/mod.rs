@@ -36,6 +36,20 @@ pub use http::HttpDestination;
 pub use memory::MemoryDestination;
 pub(crate) use retry::backoff;
 
+/// Longest a ledger lookup may take (and never more than a quarter of the time left) before
+/// delivery goes on without it: a stalled S3 must not keep events from the destination.
+const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(5);
+/// Kept before the Lambda deadline for answering once the dead letters are written.
+const ANSWER_TIME: Duration = Duration::from_millis(500);
+
+/// By when the ledger record and the dead-letter write must be done.
+fn keep_by(run: &Run<'_>) -> Instant {
+    run.deadline
+        .checked_sub(ANSWER_TIME)
+        .unwrap_or(run.deadline)
+        .max(run.stop_at)
+}
+
 /// What the source of the events can give again, which decides what the pipeline must keep
 /// itself. This is the one place where push, pull and replay deliver differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +94,8 @@ pub struct Run<'r> {
     pub now: OffsetDateTime,
     /// When delivery must stop so that what is left can still be kept.
     pub stop_at: Instant,
+    /// The Lambda deadline: the ledger and the dead letters get no time past it.
+    pub deadline: Instant,
     /// Events older than this are dropped (counted and logged); `None` keeps all.
     pub max_age: Option<Duration>,
     /// What the source can give again.
@@ -156,12 +172,17 @@ impl Pipeline {
         };
         let mut keep: Vec<(usize, DeadLetter<'a>)> = Vec::new();
         let mut candidates = admit(inputs, run, &mut fates, &mut counts, &mut keep);
-        self.skip_delivered(&mut candidates, &mut fates, &mut counts)
+        self.skip_delivered(&mut candidates, run, &mut fates, &mut counts)
             .await;
-        let newest_delivered = self
+        let (newest_delivered, delivered) = self
             .forward(inputs, &candidates, run, &mut fates, &mut counts, &mut keep)
             .await;
-        let dead_letter_error = self.keep(run, keep, &mut fates, &mut counts).await;
+        // Recording what was delivered and keeping what was not wait on S3 side by side.
+        let (recorded, dead_letter_error) = tokio::join!(
+            self.record(&delivered, run),
+            self.keep(run, keep, &mut fates, &mut counts)
+        );
+        counts.ledger_errors += usize::from(!recorded);
         Outcome {
             fates: fates
                 .into_iter()
@@ -178,6 +199,7 @@ impl Pipeline {
     async fn skip_delivered(
         &self,
         candidates: &mut Vec<(usize, &OktaEvent<'_>)>,
+        run: &Run<'_>,
         fates: &mut [Option<Fate>],
         counts: &mut Counts,
     ) {
@@ -188,7 +210,10 @@ impl Pipeline {
             .iter()
             .map(|(_, e)| (e.uuid.as_ref(), e.published))
             .collect();
-        match self.ledger.delivered(&keys).await {
+        let budget =
+            LEDGER_LOOKUP_BUDGET.min(run.stop_at.saturating_duration_since(Instant::now()) / 4);
+        let lookup = tokio::time::timeout(budget, self.ledger.delivered(&keys)).await;
+        match lookup.unwrap_or_else(|_| Err(crate::state::LedgerError::timed_out(budget))) {
             Ok(done) if done.is_empty() => {}
             Ok(done) => {
                 candidates.retain(|(i, e)| {
@@ -214,15 +239,15 @@ impl Pipeline {
     /// Sends `candidates`, records what was accepted in the ledger, and sets aside what was
     /// not for [`Pipeline::keep`] as [`Redelivery`] says. Returns the newest `published`
     /// delivered.
-    async fn forward<'a>(
+    async fn forward<'i, 'a>(
         &self,
-        inputs: &[Input<'a>],
-        candidates: &[(usize, &OktaEvent<'a>)],
+        inputs: &'i [Input<'a>],
+        candidates: &[(usize, &'i OktaEvent<'a>)],
         run: &Run<'_>,
         fates: &mut [Option<Fate>],
         counts: &mut Counts,
         keep: &mut Vec<(usize, DeadLetter<'a>)>,
-    ) -> Option<OffsetDateTime> {
+    ) -> (Option<OffsetDateTime>, Vec<(&'i str, OffsetDateTime)>) {
         let events: Vec<&OktaEvent> = candidates.iter().map(|(_, e)| *e).collect();
         let sent = self.forwarder.forward(&events, run.stop_at).await;
         counts.forwarded = sent.delivered.len();
@@ -233,14 +258,14 @@ impl Pipeline {
         counts.bytes_uncompressed = sent.bytes_uncompressed;
         counts.latencies_ms = sent.latencies_ms;
         let mut newest: Option<OffsetDateTime> = None;
-        let mut delivered: Vec<(&str, OffsetDateTime)> = Vec::with_capacity(sent.delivered.len());
+        let mut delivered: Vec<(&'i str, OffsetDateTime)> =
+            Vec::with_capacity(sent.delivered.len());
         for &j in &sent.delivered {
             let (i, e) = candidates[j];
             fates[i] = Some(Fate::Delivered);
             newest = newest.max(Some(e.published));
             delivered.push((e.uuid.as_ref(), e.published));
         }
-        self.record(&delivered, counts).await;
         let max_bytes = self.forwarder.config().batch_max_bytes;
         let mut aside = Aside {
             inputs,
@@ -260,18 +285,23 @@ impl Pipeline {
             let kept = format!("not delivered: {}", failure.reason);
             aside.put(i, e, failure.reason, kept, failure.permanent);
         }
-        newest
+        (newest, delivered)
     }
 
-    /// Records `delivered` in the ledger; a failure is logged and counted, never fatal: the
-    /// events did reach the destination.
-    async fn record(&self, delivered: &[(&str, OffsetDateTime)], counts: &mut Counts) {
+    /// Records `delivered` in the ledger; a failure is logged, never fatal: the events did
+    /// reach the destination. Returns whether it worked.
+    async fn record(&self, delivered: &[(&str, OffsetDateTime)], run: &Run<'_>) -> bool {
         if delivered.is_empty() {
-            return;
+            return true;
         }
-        if let Err(e) = self.ledger.record(delivered).await {
-            counts.ledger_errors += 1;
-            tracing::error!(error = %e, count = delivered.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
+        let budget = keep_by(run).saturating_duration_since(Instant::now());
+        let recorded = tokio::time::timeout(budget, self.ledger.record(delivered)).await;
+        match recorded.unwrap_or_else(|_| Err(crate::state::LedgerError::timed_out(budget))) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, count = delivered.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
+                false
+            }
         }
     }
 
@@ -287,11 +317,14 @@ impl Pipeline {
             return None;
         }
         let (indices, records): (Vec<usize>, Vec<DeadLetter>) = keep.into_iter().unzip();
-        match self
-            .dead_letters
-            .keep(run.origin, run.request_id, &records, run.now)
-            .await
-        {
+        let budget = keep_by(run).saturating_duration_since(Instant::now());
+        let written = tokio::time::timeout(
+            budget,
+            self.dead_letters
+                .keep(run.origin, run.request_id, &records, run.now),
+        )
+        .await;
+        match written.unwrap_or_else(|_| Err(DeadLetterError::timed_out(budget))) {
             Ok(key) => {
                 counts.dead_lettered = records.len();
                 tracing::warn!(count = records.len(), key = %key, "kept undeliverable items in the dead letters");

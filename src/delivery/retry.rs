@@ -83,7 +83,18 @@ pub async fn deliver(
             };
         }
         attempts += 1;
-        let error = match destination.send(body, timeout.min(left)).await {
+        // The whole attempt is bounded, the credential read (Secrets Manager) included.
+        let limit = timeout.min(left);
+        let sent = tokio::time::timeout(limit, destination.send(body, limit))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Retryable {
+                    reason: format!("timed out: no answer within {} ms", limit.as_millis()),
+                    retry_after: None,
+                    class: crate::telemetry::ErrorClass::Timeout,
+                })
+            });
+        let error = match sent {
             Ok(rejected) => {
                 return Delivery {
                     attempts,
@@ -111,7 +122,11 @@ pub async fn deliver(
         };
         // Honour Retry-After as a floor; jitter still spreads concurrent senders.
         let wait = backoff(attempts - 1).max(retry_after.unwrap_or_default());
-        if Instant::now() + wait + MIN_ATTEMPT > deadline {
+        // A wait from a header may be absurd (Retry-After: 2^64-1): past the deadline is past.
+        let next_attempt = Instant::now()
+            .checked_add(wait)
+            .and_then(|t| t.checked_add(MIN_ATTEMPT));
+        if next_attempt.is_none_or(|t| t > deadline) {
             tracing::warn!(attempts, %reason, "giving up on the batch: no time for another attempt");
             return Delivery {
                 attempts,
@@ -121,7 +136,7 @@ pub async fn deliver(
                 errors,
             };
         }
-        tracing::info!(attempts, wait_ms = wait.as_millis() as u64, %reason, "retrying batch");
+        tracing::info!(attempts, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), %reason, "retrying batch");
         tokio::time::sleep(wait).await;
     }
 }

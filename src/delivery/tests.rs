@@ -60,6 +60,7 @@ fn run(redelivery: Redelivery) -> Run<'static> {
         request_id: "req-1",
         now: NOW,
         stop_at: Instant::now() + Duration::from_secs(30),
+        deadline: Instant::now() + Duration::from_secs(33),
         max_age: Some(Duration::from_secs(86_400)),
         redelivery,
         known: &|_| false,
@@ -159,6 +160,7 @@ async fn an_event_out_of_time_is_kept_only_when_the_source_cannot_give_it_again(
         let raws = [raw("a", "2026-11-22T09:00:00.000Z")];
         let mut run = run(redelivery);
         run.stop_at = Instant::now() + Duration::from_secs(2);
+        run.deadline = run.stop_at + Duration::from_secs(1);
         let out = rig.pipeline.deliver(&inputs(&raws), &run).await;
         assert_eq!(dead_letters(&rig.state), kept, "{redelivery:?}");
         assert_eq!(

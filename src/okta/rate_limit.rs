@@ -34,9 +34,16 @@ impl RateLimit {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok())
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64)
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
             .unwrap_or_else(|| OffsetDateTime::now_utc().unix_timestamp());
-        let until_reset = Duration::from_secs(u64::try_from(reset - server_now).unwrap_or(0));
+        // Header numbers may be anything: a reset before Okta's now is no wait, one absurdly
+        // far ahead is a wait that no deadline allows.
+        let until_reset = Duration::from_secs(
+            reset
+                .checked_sub(server_now)
+                .and_then(|d| u64::try_from(d).ok())
+                .unwrap_or(0),
+        );
         Some(RateLimit {
             limit,
             remaining,
@@ -45,9 +52,9 @@ impl RateLimit {
         })
     }
 
-    /// When the window resets, locally.
-    pub fn reset_at(&self) -> Instant {
-        self.received_at + self.until_reset
+    /// When the window resets, locally; `None` when that is too far ahead to represent.
+    pub fn reset_at(&self) -> Option<Instant> {
+        self.received_at.checked_add(self.until_reset)
     }
 
     /// Requests always left to other clients: `headroom` of the window's budget, at least one

@@ -18,8 +18,33 @@ use crate::telemetry::redact;
 
 /// Attempts at one page through 5xx answers, broken bodies and connection errors.
 pub const MAX_ATTEMPTS: u32 = 5;
+/// Most bytes of a page read: 1000 events of up to 32 KiB each.
+const PAGE_BYTE_CAP: usize = 32 * 1024 * 1024;
+/// Most bytes of an error answer read.
+const ERROR_BODY_CAP: usize = 16 * 1024;
 /// Waits for a rate-limit reset on 429 before giving up on a page within a run.
 const MAX_RATE_LIMITED: u32 = 5;
+
+/// Wait before retrying after the `n`-th 429 that announced no reset still ahead: half of an
+/// exponential ceiling (1 s, 2 s, 4 s … up to 30 s) plus a random share of the other half.
+fn rate_limited_backoff(n: u32) -> Duration {
+    let ceiling = Duration::from_secs(1)
+        .saturating_mul(1u32.checked_shl(n.min(8)).unwrap_or(u32::MAX))
+        .min(Duration::from_secs(30));
+    ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
+}
+
+/// The answer's `Date` header as a time, if it reads.
+fn okta_time(headers: &HeaderMap) -> Option<time::OffsetDateTime> {
+    let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let t = httpdate::parse_http_date(date).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?).ok()
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// One page of the System Log.
 #[derive(Debug)]
@@ -32,6 +57,8 @@ pub struct Page {
     pub next: Option<Url>,
     /// A body that stayed unreadable after retries, kept whole for the dead letters.
     pub unreadable: Option<String>,
+    /// Okta's clock when it answered (the `Date` header), if it sent one that reads.
+    pub okta_time: Option<time::OffsetDateTime>,
 }
 
 /// Counters for one run, shared by the reader and the run's summary.
@@ -69,7 +96,7 @@ pub trait SystemLog: Send + Sync {
 /// What one answer means for the page being read.
 enum Step {
     /// The page.
-    Done(Page),
+    Done(Box<Page>),
     /// 401 for the first time: re-read the token and ask again.
     RefreshToken,
     /// 429: wait for the window to reset and ask again.
@@ -124,6 +151,19 @@ impl HttpSystemLog {
         }
     }
 
+    /// A `next` reference from an answer to `request`, resolved against it (it may be
+    /// relative) and checked to stay on the org.
+    fn resolve_link(&self, request: &Url, link: &str) -> Result<Url, FetchError> {
+        let url = request.join(link).map_err(|_| FetchError::ForeignLink {
+            host: redact::snippet(link.as_bytes()),
+            org: self.org.authority(),
+        })?;
+        if !self.org.owns(&url) {
+            return Err(self.foreign(&url));
+        }
+        Ok(url)
+    }
+
     fn foreign(&self, url: &Url) -> FetchError {
         FetchError::ForeignLink {
             host: url.origin().ascii_serialization(),
@@ -146,7 +186,7 @@ impl HttpSystemLog {
             let failure = match self.get(url, &token, deadline).await {
                 Err(reason) => reason,
                 Ok(answer) => match self.step(url, answer, attempts, refreshed)? {
-                    Step::Done(page) => return Ok(page),
+                    Step::Done(page) => return Ok(*page),
                     Step::RefreshToken => {
                         refreshed = true;
                         attempts -= 1;
@@ -170,12 +210,15 @@ impl HttpSystemLog {
                 });
             }
             let wait = backoff(attempts);
-            if Instant::now() + wait >= deadline {
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|t| t >= deadline)
+            {
                 return Err(FetchError::OutOfTime {
                     reason: format!("retrying after {failure}"),
                 });
             }
-            tracing::warn!(attempts, reason = %failure, wait_ms = wait.as_millis() as u64, "retrying Okta request");
+            tracing::warn!(attempts, reason = %failure, wait_ms = millis(wait), "retrying Okta request");
             tokio::time::sleep(wait).await;
         }
     }
@@ -220,25 +263,28 @@ impl HttpSystemLog {
         body: &[u8],
         attempts: u32,
     ) -> Result<Step, FetchError> {
+        let okta_time = okta_time(headers);
         let next = || match next_link(headers) {
-            Some(link) => self.check_link(&link).map(Some),
+            Some(link) => self.resolve_link(url, &link).map(Some),
             None => Ok(None),
         };
         match serde_json::from_slice::<Vec<Box<RawValue>>>(body) {
-            Ok(events) => Ok(Step::Done(Page {
+            Ok(events) => Ok(Step::Done(Box::new(Page {
                 url: url.clone(),
                 events,
                 next: next()?,
                 unreadable: None,
-            })),
+                okta_time,
+            }))),
             Err(e) if attempts >= MAX_ATTEMPTS => {
                 tracing::error!(attempts, error = %e, "page body is not a JSON array after every attempt: keeping it whole in the dead letters");
-                Ok(Step::Done(Page {
+                Ok(Step::Done(Box::new(Page {
                     url: url.clone(),
                     events: Vec::new(),
                     next: next()?,
                     unreadable: Some(String::from_utf8_lossy(body).into_owned()),
-                }))
+                    okta_time,
+                })))
             }
             Err(e) => Ok(Step::Retry(format!(
                 "page body is not a JSON array of events ({e})"
@@ -253,18 +299,25 @@ impl HttpSystemLog {
         rate_limited: u32,
         deadline: Instant,
     ) -> Result<(), FetchError> {
-        let wait_until = self
+        let now = Instant::now();
+        // The reset Okta announced, if this 429 came with one still ahead; otherwise (no
+        // headers, or a reset already past) exponential backoff, never a tight loop.
+        let announced = self
             .rate
             .lock()
             .ok()
             .and_then(|r| *r)
-            .map_or_else(|| Instant::now() + backoff(rate_limited), |r| r.reset_at());
-        if rate_limited > MAX_RATE_LIMITED || wait_until > deadline {
+            .and_then(|r| r.reset_at())
+            .filter(|at| *at > now);
+        let wait_until = announced.or_else(|| now.checked_add(rate_limited_backoff(rate_limited)));
+        let Some(wait_until) =
+            wait_until.filter(|at| rate_limited <= MAX_RATE_LIMITED && *at <= deadline)
+        else {
             return Err(FetchError::OutOfTime {
                 reason: format!("Okta rate limit (HTTP 429, {detail}) resets after the deadline"),
             });
-        }
-        tracing::warn!(detail = %detail, wait_ms = wait_until.saturating_duration_since(Instant::now()).as_millis() as u64, "Okta answered 429: waiting for the rate-limit window to reset");
+        };
+        tracing::warn!(detail = %detail, wait_ms = millis(wait_until.saturating_duration_since(Instant::now())), "Okta answered 429: waiting for the rate-limit window to reset");
         self.sleep_until(wait_until).await;
         Ok(())
     }
@@ -275,38 +328,39 @@ impl HttpSystemLog {
         let Some(rate) = self.rate.lock().ok().and_then(|r| *r) else {
             return Ok(());
         };
-        if !rate.must_wait(self.headroom) || rate.reset_at() <= Instant::now() {
+        if !rate.must_wait(self.headroom) {
             return Ok(());
         }
-        if rate.reset_at() > deadline {
-            return Err(FetchError::OutOfTime {
-                reason: format!(
-                    "the rate-limit budget left to this reader ({} of {} per window, RATE_LIMIT_HEADROOM {}) is used until the window resets",
-                    rate.limit - rate.reserved(self.headroom).min(rate.limit),
-                    rate.limit,
-                    self.headroom
-                ),
-            });
-        }
+        let reset_at = match rate.reset_at() {
+            Some(at) if at <= Instant::now() => return Ok(()),
+            Some(at) if at <= deadline => at,
+            _ => {
+                return Err(FetchError::OutOfTime {
+                    reason: format!(
+                        "the rate-limit budget left to this reader ({} of {} per window, RATE_LIMIT_HEADROOM {}) is used until the window resets",
+                        rate.limit - rate.reserved(self.headroom).min(rate.limit),
+                        rate.limit,
+                        self.headroom
+                    ),
+                })
+            }
+        };
         self.count(|s| s.rate_limit_waits += 1);
         tracing::info!(
             remaining = rate.remaining,
             limit = rate.limit,
-            wait_ms = rate
-                .reset_at()
-                .saturating_duration_since(Instant::now())
-                .as_millis() as u64,
+            wait_ms = millis(reset_at.saturating_duration_since(Instant::now())),
             "pacing: waiting for the Okta rate-limit window to reset"
         );
-        self.sleep_until(rate.reset_at()).await;
+        self.sleep_until(reset_at).await;
         Ok(())
     }
 
     async fn sleep_until(&self, at: Instant) {
         let started = Instant::now();
         tokio::time::sleep_until(at).await;
-        let waited = started.elapsed().as_millis() as u64;
-        self.count(|s| s.waited_ms += waited);
+        let waited = millis(started.elapsed());
+        self.count(|s| s.waited_ms = s.waited_ms.saturating_add(waited));
     }
 
     /// One GET. Transport failures come back as `Err(reason)`.
@@ -336,16 +390,29 @@ impl HttpSystemLog {
         let received_at = Instant::now();
         let status = response.status();
         let headers = response.headers().clone();
-        if let Some(rate) = RateLimit::from_headers(&headers, received_at) {
-            if let Ok(mut r) = self.rate.lock() {
-                *r = Some(rate);
+        // Only this answer's headers count: a 429 without them must not reuse an old reset.
+        if let Ok(mut r) = self.rate.lock() {
+            *r = RateLimit::from_headers(&headers, received_at);
+        }
+        // A page holds at most `limit` events; an error answer needs only its first bytes.
+        let cap = if status.is_success() {
+            PAGE_BYTE_CAP
+        } else {
+            ERROR_BODY_CAP
+        };
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("reading the body failed: {}", e.without_url()))?
+        {
+            body.extend_from_slice(&chunk[..chunk.len().min(cap.saturating_sub(body.len()))]);
+            if body.len() >= cap {
+                break;
             }
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("reading the body failed: {}", e.without_url()))?;
-        Ok((status, headers, body))
+        Ok((status, headers, body.into()))
     }
 }
 

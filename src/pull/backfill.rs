@@ -24,11 +24,13 @@ impl PullHandler {
             tracing::warn!("the backfill window starts before MAX_EVENT_AGE_SECONDS: older events will be skipped (pass \"max_event_age_seconds\": 0 to keep them)");
         }
         // A backfill window is explicit: it never waits for push.
+        let stop_at = lambda::deadline_with_margin(deadline);
         let rules = PageRules {
             max_age,
             settle: None,
+            stop_at,
+            deadline,
         };
-        let stop_at = lambda::deadline_with_margin(deadline);
         let incomplete = |reason: String, tally: &Tally| PullError::BackfillIncomplete {
             reason,
             delivered_until: tally
@@ -47,7 +49,7 @@ impl PullHandler {
                 .clone()
                 .filter(|n| n != &page.url && !page.events.is_empty());
             let (outcome, prefetched) = tokio::join!(
-                self.handle_page(&page, &handled, request_id, stop_at, rules, tally),
+                self.handle_page(&page, &handled, request_id, rules, tally),
                 async {
                     match &next {
                         Some(n) => Some(self.log.fetch(n, stop_at).await),

@@ -168,6 +168,8 @@ struct Tally {
     /// Newest `published` among the events delivered.
     newest_delivered: Option<OffsetDateTime>,
     stopped: Option<Stopped>,
+    /// Events stamped in the future, delivered without settling.
+    future_stamped: usize,
 }
 
 impl Tally {
@@ -355,6 +357,7 @@ impl PullHandler {
                     (None, None) => String::new(),
                 },
                 lag_seconds,
+                future_stamped: tally.future_stamped,
             }),
             replay: None,
             ms: elapsed_ms(started),

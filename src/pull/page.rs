@@ -4,13 +4,17 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
+use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::{PullHandler, Tally};
-use crate::delivery::{Fate, Input, Redelivery, Run, Unreadable};
-use crate::event::OktaEvent;
+use crate::delivery::{Fate, Input, Outcome, Redelivery, Run, Unreadable};
+use crate::event::{format_rfc3339, OktaEvent};
 use crate::okta::Page;
 use crate::state::{DeadLetterError, Kept, MAX_REMEMBERED_UUIDS};
+
+/// An event stamped more than this after Okta's clock is taken as settled.
+const FUTURE_TOLERANCE: time::Duration = time::Duration::minutes(5);
 
 /// How a page's events are chosen.
 #[derive(Clone, Copy)]
@@ -19,6 +23,10 @@ pub(super) struct PageRules {
     pub max_age: Option<Duration>,
     /// Stop at the first event younger than this.
     pub settle: Option<Duration>,
+    /// When delivery must stop so that what is left can still be kept.
+    pub stop_at: Instant,
+    /// The Lambda deadline.
+    pub deadline: Instant,
 }
 
 /// What handling one page achieved.
@@ -83,83 +91,144 @@ impl PullHandler {
         page: &Page,
         handled: &Handled,
         request_id: &str,
-        stop_at: Instant,
         rules: PageRules,
         tally: &mut Tally,
     ) -> PageOutcome {
         let now = (self.clock)();
-        let mut inputs: Vec<Input> = Vec::with_capacity(page.events.len() + 1);
-        if let Some(body) = &page.unreadable {
-            inputs.push(Input {
-                message_id: None,
-                event: Err(Unreadable {
-                    reason: "System Log page body is not a JSON array of events".into(),
-                    content: Kept::Raw(body),
-                }),
-            });
-        }
-        let mut settling = false;
-        for raw in &page.events {
-            let event = OktaEvent::from_raw(raw);
-            if let Ok(e) = &event {
-                if rules.settle.is_some_and(|s| e.age(now) < s) {
-                    // Push may still be carrying this event, and the events after it were
-                    // stored later still: leave the rest of the page to a later run.
-                    settling = true;
-                    break;
-                }
-                tally.newest_seen = tally.newest_seen.max(Some(e.published));
-            }
-            inputs.push(Input {
-                message_id: None,
-                event: event.map_err(|m| Unreadable {
-                    reason: m.to_string(),
-                    content: Kept::Event(raw),
-                }),
-            });
-        }
+        let (inputs, settling, repeats) = read_page(page, handled, now, &rules, tally);
         let run = Run {
             origin: "pull",
             request_id,
             now,
-            stop_at,
+            stop_at: rules.stop_at,
+            deadline: rules.deadline,
             max_age: rules.max_age,
             redelivery: Redelivery::OutOfTime,
             known: &|uuid| handled.contains(uuid),
         };
         let outcome = self.pipeline.deliver(&inputs, &run).await;
         tally.add(&outcome);
-        let mut done = Vec::with_capacity(inputs.len());
-        let mut incomplete = settling.then_some(Incomplete::Settling);
-        for (input, fate) in inputs.iter().zip(&outcome.fates) {
-            match (fate, &input.event) {
-                (Fate::Delivered | Fate::AlreadyDelivered | Fate::Stale | Fate::Kept, Ok(e)) => {
-                    done.push(e.uuid.to_string())
-                }
-                // Left for the next run, which reads this page again from the checkpoint.
-                // An outage outranks settling: the run should say the destination is down.
-                (Fate::Left(reason), _)
-                    if !matches!(incomplete, Some(Incomplete::Destination(_))) =>
-                {
-                    incomplete = Some(Incomplete::Destination(reason.clone()));
-                }
-                _ => {}
+        tally.counts.duplicates += repeats;
+        page_outcome(&inputs, outcome, settling)
+    }
+}
+
+/// The page's events as pipeline inputs, up to the first one still settling (judged on
+/// Okta's clock: the Lambda's may be off). Malformed events already kept at this resume point
+/// are left out (counted in the third value), so a page read again keeps them only once.
+fn read_page<'p>(
+    page: &'p Page,
+    handled: &Handled,
+    now: OffsetDateTime,
+    rules: &PageRules,
+    tally: &mut Tally,
+) -> (Vec<Input<'p>>, bool, usize) {
+    let okta_now = page.okta_time.unwrap_or(now);
+    let mut inputs: Vec<Input> = Vec::with_capacity(page.events.len() + 1);
+    let mut repeats = 0;
+    let mut unreadable: Vec<Unreadable> = Vec::new();
+    if let Some(body) = &page.unreadable {
+        unreadable.push(Unreadable {
+            reason: "System Log page body is not a JSON array of events".into(),
+            content: Kept::Raw(body),
+        });
+    }
+    let mut settling = false;
+    for raw in &page.events {
+        match OktaEvent::from_raw(raw) {
+            Ok(e) if e.published > okta_now + FUTURE_TOLERANCE => {
+                // Stamped in the future (a skewed clock, a bogus year): it will never be
+                // older than the settle delay, so waiting for it would stop pull for good.
+                tally.future_stamped += 1;
+                tracing::warn!(uuid = %e.uuid, published = %format_rfc3339(e.published), okta_time = %format_rfc3339(okta_now), "event stamped in the future: delivered without waiting for it to settle");
+                inputs.push(event_input(Ok(e)));
             }
-        }
-        // What was delivered stays recorded as handled; the rest is read again next run.
-        if let Some(e) = outcome.dead_letter_error {
-            incomplete = Some(Incomplete::DeadLetters(e));
-        }
-        PageOutcome {
-            handled: done,
-            incomplete,
+            Ok(e) if rules.settle.is_some_and(|s| e.age(okta_now) < s) => {
+                // Push may still be carrying this event, and the events after it were
+                // stored later still: leave the rest of the page to a later run.
+                settling = true;
+                break;
+            }
+            Ok(e) => {
+                tally.newest_seen = tally.newest_seen.max(Some(e.published));
+                inputs.push(event_input(Ok(e)));
+            }
+            Err(m) => unreadable.push(Unreadable {
+                reason: m.to_string(),
+                content: Kept::Event(raw),
+            }),
         }
     }
+    for u in unreadable {
+        if handled.contains(&kept_key(&u.content)) {
+            repeats += 1;
+        } else {
+            inputs.push(event_input(Err(u)));
+        }
+    }
+    (inputs, settling, repeats)
+}
+
+fn event_input<'p>(event: Result<OktaEvent<'p>, Unreadable<'p>>) -> Input<'p> {
+    Input {
+        message_id: None,
+        event,
+    }
+}
+
+/// What the page achieved, from the fate of each input.
+fn page_outcome(inputs: &[Input<'_>], outcome: Outcome, settling: bool) -> PageOutcome {
+    let mut done = Vec::with_capacity(inputs.len());
+    let mut incomplete = settling.then_some(Incomplete::Settling);
+    for (input, fate) in inputs.iter().zip(&outcome.fates) {
+        match (fate, &input.event) {
+            (Fate::Delivered | Fate::AlreadyDelivered | Fate::Stale | Fate::Kept, Ok(e)) => {
+                done.push(e.uuid.to_string())
+            }
+            (Fate::Kept, Err(u)) => done.push(kept_key(&u.content)),
+            // Left for the next run, which reads this page again from the checkpoint.
+            // An outage outranks settling: the run should say the destination is down.
+            (Fate::Left(reason), _) if !matches!(incomplete, Some(Incomplete::Destination(_))) => {
+                incomplete = Some(Incomplete::Destination(reason.clone()));
+            }
+            _ => {}
+        }
+    }
+    // What was delivered stays recorded as handled; the rest is read again next run.
+    if let Some(e) = outcome.dead_letter_error {
+        incomplete = Some(Incomplete::DeadLetters(e));
+    }
+    PageOutcome {
+        handled: done,
+        incomplete,
+    }
+}
+
+/// The resume-point key of a kept malformed event (it has no usable uuid): a stable hash of
+/// its bytes (FNV-1a, the same in every build).
+fn kept_key(kept: &Kept<'_>) -> String {
+    let text = match kept {
+        Kept::Event(raw) => raw.get(),
+        Kept::Raw(text) => text,
+    };
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("malformed:{hash:016x}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_event_has_one_key_whatever_run_reads_it() {
+        let a: &serde_json::value::RawValue = serde_json::from_str(r#"{"uuid":7}"#).unwrap();
+        let b: &serde_json::value::RawValue = serde_json::from_str(r#"{"uuid":8}"#).unwrap();
+        assert_eq!(kept_key(&Kept::Event(a)), kept_key(&Kept::Event(a)));
+        assert_ne!(kept_key(&Kept::Event(a)), kept_key(&Kept::Event(b)));
+        assert_eq!(kept_key(&Kept::Raw("")), "malformed:cbf29ce484222325");
+    }
 
     #[test]
     fn handled_uuids_are_bounded_and_forget_the_oldest() {

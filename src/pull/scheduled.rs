@@ -11,10 +11,12 @@ use crate::okta::{FetchError, PAGE_LIMIT};
 use crate::state::{Checkpoint, CheckpointError, Lease, CHECKPOINT_VERSION};
 
 impl PullHandler {
-    fn scheduled_rules(&self) -> PageRules {
+    fn scheduled_rules(&self, deadline: Instant) -> PageRules {
         PageRules {
             max_age: self.config.max_event_age,
             settle: (!self.config.settle_delay.is_zero()).then_some(self.config.settle_delay),
+            stop_at: lambda::deadline_with_margin(deadline),
+            deadline,
         }
     }
 
@@ -127,7 +129,8 @@ impl PullHandler {
         deadline: Instant,
         tally: &mut Tally,
     ) -> Result<(), PullError> {
-        let stop_at = lambda::deadline_with_margin(deadline);
+        let rules = self.scheduled_rules(deadline);
+        let stop_at = rules.stop_at;
         let mut page = match self.log.fetch(&cursor.url, stop_at).await {
             Ok(p) => p,
             Err(FetchError::OutOfTime { reason }) => {
@@ -145,9 +148,8 @@ impl PullHandler {
             }
             // The next page is read while this one is delivered.
             let prefetch = page.next.clone().filter(|_| full);
-            let rules = self.scheduled_rules();
             let (outcome, prefetched) = tokio::join!(
-                self.handle_page(&page, &cursor.handled, request_id, stop_at, rules, tally),
+                self.handle_page(&page, &cursor.handled, request_id, rules, tally),
                 async {
                     match &prefetch {
                         Some(next) => Some(self.log.fetch(next, stop_at).await),

@@ -29,9 +29,10 @@ pub(crate) struct SqsRecord<'a> {
     /// `messageId`, answered in `batchItemFailures`.
     #[serde(rename = "messageId", borrow, default)]
     pub message_id: Option<Cow<'a, str>>,
-    /// `body`: the EventBridge envelope as text.
+    /// `body`: the EventBridge envelope as a JSON string, still encoded, so that one body
+    /// with an invalid escape (a lone UTF-16 surrogate) spoils only its own record.
     #[serde(borrow, default)]
-    pub body: Option<Cow<'a, str>>,
+    pub body: Option<&'a RawValue>,
 }
 
 /// The top-level keys that tell the invocations apart; other keys are not read.
@@ -102,7 +103,7 @@ mod tests {
         match PushInvocation::parse(sqs).unwrap() {
             PushInvocation::Sqs(records) => {
                 assert_eq!(records[0].message_id.as_deref(), Some("m1"));
-                assert_eq!(records[0].body.as_deref(), Some(r#"{"a":1}"#));
+                assert_eq!(records[0].body.map(RawValue::get), Some(r#""{\"a\":1}""#));
             }
             other => panic!("{other:?}"),
         }
@@ -116,6 +117,19 @@ mod tests {
             PushInvocation::parse(replay).unwrap(),
             PushInvocation::Replay(r) if r.prefix.as_deref() == Some("dead-letter/push/")
         ));
+    }
+
+    #[test]
+    fn a_body_with_a_broken_escape_does_not_spoil_the_batch() {
+        let sqs = r#"{"Records":[{"messageId":"m1","body":"bad \ud83d x"},{"messageId":"m2","body":"{}"}]}"#;
+        let PushInvocation::Sqs(records) = PushInvocation::parse(sqs).unwrap() else {
+            panic!("an SQS batch")
+        };
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[0].body.map(RawValue::get),
+            Some(r#""bad \ud83d x""#)
+        );
     }
 
     #[test]

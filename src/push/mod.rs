@@ -1,6 +1,7 @@
 //! The push path: EventBridge events (through SQS, or invoked directly) into the delivery
 //! pipeline, answering SQS with exactly the messages that were neither delivered nor kept.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -158,9 +159,21 @@ impl PushHandler {
                 Ok(PushResponse::Replay(self.replay(&request, deadline).await?))
             }
             PushInvocation::Sqs(records) => {
+                let bodies: Vec<Result<Cow<str>, String>> =
+                    records.iter().map(|m| body_text(m.body)).collect();
                 let inputs: Vec<Input> = records
                     .iter()
-                    .map(|m| envelope(m.message_id.as_deref(), m.body.as_deref().unwrap_or("")))
+                    .zip(&bodies)
+                    .map(|(m, body)| match (body, m.body) {
+                        (Ok(text), _) => envelope(m.message_id.as_deref(), text),
+                        (Err(reason), raw) => Input {
+                            message_id: m.message_id.as_deref(),
+                            event: Err(Unreadable {
+                                reason: format!("malformed Okta event: {reason}"),
+                                content: Kept::Raw(raw.map_or("", RawValue::get)),
+                            }),
+                        },
+                    })
                     .collect();
                 let (_, outcome) = self.deliver(&inputs, request_id, deadline, started).await;
                 Ok(PushResponse::Sqs(retry_these(&inputs, &outcome)))
@@ -192,6 +205,7 @@ impl PushHandler {
             request_id,
             now: (self.clock)(),
             stop_at: lambda::deadline_with_margin(deadline),
+            deadline,
             max_age: self.config.max_event_age,
             redelivery: Redelivery::Never,
             known: &|_| false,
@@ -216,6 +230,13 @@ fn envelope<'a>(message_id: Option<&'a str>, text: &'a str) -> Input<'a> {
             content: Kept::Raw(text),
         }),
     }
+}
+
+/// An SQS body's text, or why it has none.
+fn body_text(body: Option<&RawValue>) -> Result<Cow<'_, str>, String> {
+    let raw = body.ok_or("the SQS message has no body")?;
+    serde_json::from_str::<Cow<str>>(raw.get())
+        .map_err(|e| format!("the SQS message body is not a valid JSON string ({e})"))
 }
 
 /// The SQS answer: every message with an event that was neither delivered nor kept, once.

@@ -160,7 +160,7 @@ impl PushHandler {
     ) -> Result<(), String> {
         let dead_letters = self.pipeline.dead_letters();
         let text = dead_letters.read(&object.key).await?;
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let lines = records(&text);
         let parsed: Vec<Option<Line>> =
             lines.iter().map(|l| serde_json::from_str(l).ok()).collect();
         let now = (self.clock)();
@@ -174,6 +174,7 @@ impl PushHandler {
                     request_id: "replay",
                     now,
                     stop_at,
+                    deadline: stop_at,
                     max_age: None,
                     redelivery: Redelivery::Always,
                     known: &|_| false,
@@ -190,11 +191,12 @@ impl PushHandler {
             );
         }
         counts.add(&outcome.counts);
-        let left: Vec<&str> = lines
+        // Records are written back one per line, whatever they were before.
+        let left: Vec<std::borrow::Cow<str>> = lines
             .iter()
             .zip(&keep)
             .filter(|(_, k)| **k)
-            .map(|(l, _)| *l)
+            .map(|(l, _)| crate::event::compact_json(l))
             .collect();
         run.still_kept += left.len();
         if left.is_empty() {
@@ -204,6 +206,7 @@ impl PushHandler {
                 .map_err(|e| e.to_string())?;
             run.objects_deleted += 1;
         } else if left.len() < lines.len() {
+            let left: Vec<&str> = left.iter().map(|l| l.as_ref()).collect();
             dead_letters
                 .rewrite(&object.key, &left)
                 .await
@@ -249,4 +252,45 @@ fn replayable<'a>(
         line_of.push(i);
     }
     (inputs, line_of)
+}
+
+/// The records of a dead-letter object: one JSON document each, also when an older version
+/// wrote one across several lines. Text that does not parse is kept line by line.
+fn records(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    let mut parsed_to = 0;
+    loop {
+        match stream.next() {
+            Some(Ok(record)) => {
+                out.push(record.get());
+                parsed_to = stream.byte_offset();
+            }
+            Some(Err(_)) => {
+                // Everything after the last whole record is kept, line by line, as it is.
+                out.extend(text[parsed_to..].lines().filter(|l| !l.trim().is_empty()));
+                return out;
+            }
+            None => return out,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_written_across_lines_are_read_whole_and_broken_text_is_kept() {
+        let text = "{\"reason\":\"a\",\"event\":{\n  \"uuid\": \"u1\"\n}}\n{\"reason\":\"b\"}\nnot json\n{\"x\":1}\n";
+        assert_eq!(
+            records(text),
+            [
+                "{\"reason\":\"a\",\"event\":{\n  \"uuid\": \"u1\"\n}}",
+                "{\"reason\":\"b\"}",
+                "not json",
+                "{\"x\":1}"
+            ]
+        );
+    }
 }

@@ -47,8 +47,9 @@ fn to_ndjson(records: &[DeadLetter<'_>], kept_at: OffsetDateTime) -> Vec<u8> {
         }
         match r.content {
             Kept::Event(raw) => {
+                // One record per line, even for a pretty-printed event.
                 out.extend_from_slice(b",\"event\":");
-                out.extend_from_slice(raw.get().as_bytes());
+                out.extend_from_slice(crate::event::compact_json(raw.get()).as_bytes());
             }
             Kept::Raw(text) => {
                 out.extend_from_slice(b",\"raw\":");
@@ -87,6 +88,19 @@ fn object_key(origin: &str, at: OffsetDateTime, request_id: &str) -> String {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("dead letters: {0}")]
 pub struct DeadLetterError(#[from] pub StoreError);
+
+impl DeadLetterError {
+    /// The store did not answer within `budget`.
+    pub(crate) fn timed_out(budget: std::time::Duration) -> Self {
+        DeadLetterError(StoreError::Failed {
+            location: DEAD_LETTER_PREFIX.to_owned(),
+            message: format!(
+                "no answer within {} ms (before the Lambda deadline)",
+                budget.as_millis()
+            ),
+        })
+    }
+}
 
 /// The dead letters in the state bucket, under [`DEAD_LETTER_PREFIX`].
 #[derive(Clone)]

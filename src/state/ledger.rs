@@ -26,6 +26,47 @@ const READ_CONCURRENCY: usize = 16;
 #[error("delivery ledger {0}")]
 pub struct LedgerError(#[from] StoreError);
 
+impl LedgerError {
+    /// The store did not answer within `budget`.
+    pub(crate) fn timed_out(budget: std::time::Duration) -> Self {
+        LedgerError(StoreError::Failed {
+            location: LEDGER_PREFIX.to_owned(),
+            message: format!("no answer within {} ms", budget.as_millis()),
+        })
+    }
+}
+
+/// Suffix of ledger objects holding one JSON string per line: each uuid exactly, whatever
+/// characters it holds. Objects ending in `.txt` (written before) hold one raw uuid per line.
+const KEYS_SUFFIX: &str = ".jsonl";
+
+/// One JSON string per uuid and line: a newline, a space or a quote in a uuid cannot make
+/// it match another.
+fn encode_keys(uuids: &[&str]) -> String {
+    let mut body = String::with_capacity(uuids.iter().map(|u| u.len() + 3).sum());
+    for uuid in uuids {
+        if let Ok(line) = serde_json::to_string(uuid) {
+            body.push_str(&line);
+            body.push('\n');
+        }
+    }
+    body
+}
+
+/// The uuids in the object `key`: JSON strings, or for objects written before, raw lines
+/// taken exactly (never trimmed).
+fn decode_keys(key: &str, body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let lines = text.split('\n').filter(|l| !l.is_empty());
+    if key.ends_with(KEYS_SUFFIX) {
+        lines
+            .filter_map(|l| serde_json::from_str::<String>(l).ok())
+            .collect()
+    } else {
+        lines.map(str::to_owned).collect()
+    }
+}
+
 /// The `ledger/YYYY/MM/DD/HH/` partition of an event published at `t`.
 pub fn partition(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
@@ -105,9 +146,11 @@ impl Ledger {
         let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         for (prefix, uuids) in by_partition {
             let sequence = self.sequence.fetch_add(1, Ordering::SeqCst);
-            let key = format!("{prefix}{now_ms:013}-{}-{sequence:06}.txt", self.writer);
-            let mut body = uuids.join("\n");
-            body.push('\n');
+            let key = format!(
+                "{prefix}{now_ms:013}-{}-{sequence:06}{KEYS_SUFFIX}",
+                self.writer
+            );
+            let body = encode_keys(&uuids);
             self.store
                 .put(&key, body.into_bytes(), "text/plain", Condition::None)
                 .await?;
@@ -153,13 +196,7 @@ impl Ledger {
             // An object listed a moment ago and gone now holds nothing to skip.
             let Some(body) = body? else { continue };
             let body = body.body;
-            p.uuids.extend(
-                String::from_utf8_lossy(&body)
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned),
-            );
+            p.uuids.extend(decode_keys(&key, &body));
             p.read_keys.insert(key);
         }
         // Forget the partitions used longest ago; they are read again if needed.
@@ -248,5 +285,31 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("store unavailable"));
+    }
+
+    #[tokio::test]
+    async fn two_different_uuids_never_match_and_the_same_always_does() {
+        let store = Arc::new(crate::state::MemoryObjectStore::default());
+        let t = datetime!(2026-11-22 09:10 UTC);
+        let tricky = ["a\nb", " a", "a ", "\"a\"", "a\\", "a\r"];
+        Ledger::new(store.clone())
+            .record(&tricky.map(|u| (u, t)))
+            .await
+            .unwrap();
+        let reader = Ledger::new(store.clone());
+        let others = ["a", "b", "a\"", "\"a"];
+        let mut all: Vec<(&str, OffsetDateTime)> = tricky.map(|u| (u, t)).to_vec();
+        all.extend(others.map(|u| (u, t)));
+        let seen = reader.delivered(&all).await.unwrap();
+        assert_eq!(seen, tricky.iter().map(|u| u.to_string()).collect());
+    }
+
+    #[test]
+    fn objects_written_before_are_read_line_by_line_untrimmed() {
+        assert_eq!(decode_keys("ledger/x.txt", b"u1\n u2\n\n"), ["u1", " u2"]);
+        assert_eq!(
+            decode_keys("ledger/x.jsonl", b"\"u1\"\n\"a\\nb\"\nbroken\n"),
+            ["u1", "a\nb"]
+        );
     }
 }

@@ -172,6 +172,8 @@ pub struct PullRun {
     /// Now minus the newest `published` the run handled; 0 when it reached the end of the
     /// log (caught up, or waiting for fresh events to settle).
     pub lag_seconds: Option<u64>,
+    /// Events stamped more than 5 minutes after Okta's clock, delivered without settling.
+    pub future_stamped: usize,
 }
 
 /// What only a replay has: the dead-letter objects it went through.
@@ -269,6 +271,7 @@ impl Summary {
             newest_published = p.and_then(|p| p.newest_published.as_deref()),
             stopped = p.map(|p| p.stopped.as_str()),
             lag_seconds = p.and_then(|p| p.lag_seconds),
+            future_stamped = p.map(|p| p.future_stamped),
             ms = self.ms,
             "{message}"
         );

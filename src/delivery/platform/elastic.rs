@@ -9,7 +9,8 @@ use crate::event::{format_rfc3339, OktaEvent};
 /// `create` with `_id` = uuid: a re-send answers 409 for documents already there, so
 /// retries never index an event twice; data streams require `create` and `@timestamp`.
 pub(super) fn item(event: &OktaEvent<'_>, index: &str) -> Vec<u8> {
-    let raw = event.json();
+    let raw = event.one_line();
+    let raw = raw.as_ref();
     let mut out = Vec::with_capacity(raw.len() + 160);
     out.extend_from_slice(b"{\"create\":{\"_index\":");
     push_json_string(&mut out, index);

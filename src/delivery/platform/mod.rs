@@ -52,9 +52,13 @@ pub(crate) fn extra_headers(platform: &Platform) -> Vec<(&'static str, String)> 
 /// One event as an item of `platform`'s request.
 pub(crate) fn item<'e>(platform: &Platform, event: &'e OktaEvent<'_>) -> Cow<'e, [u8]> {
     match platform {
-        Platform::Json | Platform::Ndjson | Platform::Sumo { .. } => {
-            Cow::Borrowed(event.json().as_bytes())
-        }
+        // Inside a JSON array a pretty-printed event is still one item: byte for byte.
+        Platform::Json => Cow::Borrowed(event.json().as_bytes()),
+        // One event per line: a pretty-printed event is put on one line first.
+        Platform::Ndjson | Platform::Sumo { .. } => match event.one_line() {
+            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+        },
         Platform::SplunkHec {
             sourcetype,
             source,

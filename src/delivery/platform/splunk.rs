@@ -11,7 +11,8 @@ pub(super) fn item(
     source: &str,
     index: Option<&str>,
 ) -> Vec<u8> {
-    let raw = event.json();
+    let raw = event.one_line();
+    let raw = raw.as_ref();
     let mut out = Vec::with_capacity(raw.len() + 128);
     out.extend_from_slice(b"{\"time\":");
     out.extend_from_slice(epoch_seconds_millis(event).as_bytes());
