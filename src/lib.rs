@@ -28,6 +28,9 @@ mod secret;
 mod state;
 pub mod telemetry;
 
+#[cfg(test)]
+mod proptests;
+
 pub use delivery::{Body, Destination, HttpDestination, MemoryDestination, Rejected, SendError};
 pub use event::OktaEvent;
 pub use lambda::{BadRequest, StartupError};

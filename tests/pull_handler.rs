@@ -11,6 +11,7 @@ use okta_ingest::{
     CheckpointStore, ErrorClass, HttpSystemLog, Lease, Ledger, MemoryDestination,
     MemoryObjectStore, PullError, PullHandler, Secret, SendError, StaticSecret,
 };
+use okta_ingest_testkit::fake_okta::Failure;
 use okta_ingest_testkit::FakeOkta;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -40,6 +41,7 @@ async fn rig(extra: &[(&str, &str)]) -> Rig {
         ),
         ("SETTLE_DELAY_SECONDS".into(), "0".into()),
     ];
+    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = PullConfig::from_env(&env).unwrap();
     let log = HttpSystemLog::new(
@@ -76,7 +78,18 @@ async fn rig(extra: &[(&str, &str)]) -> Rig {
 fn delivered(destination: &MemoryDestination) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for body in destination.accepted() {
-        let items: Vec<Value> = serde_json::from_slice(&body.bytes).unwrap();
+        let bytes = if body.gzip {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&body.bytes[..]),
+                &mut out,
+            )
+            .unwrap();
+            out
+        } else {
+            body.bytes.to_vec()
+        };
+        let items: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
         for item in items {
             *counts
                 .entry(item["uuid"].as_str().unwrap().to_owned())
@@ -191,4 +204,163 @@ async fn a_live_claim_by_another_run_stops_this_one_before_it_reads() {
             .stopped,
         "caught up"
     );
+}
+
+fn minutes_ago(n: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() - time::Duration::minutes(n)
+}
+
+fn summary_of(s: &okta_ingest::Summary) -> &okta_ingest::telemetry::PullRun {
+    s.pull.as_ref().expect("a pull run summary")
+}
+
+#[tokio::test]
+async fn an_event_stamped_in_the_future_never_stops_pull() {
+    // GIVEN Log Streaming in use (settle delay 10 min) and, among settled events, one
+    // stamped in the year 9999 (a skewed clock, a bogus date)
+    let rig = rig(&[
+        ("SETTLE_DELAY_SECONDS", "600"),
+        ("MAX_EVENT_AGE_SECONDS", "0"),
+    ])
+    .await;
+    let before = rig
+        .okta
+        .add_events(3, minutes_ago(40), time::Duration::seconds(1));
+    let future = "future-stamped".to_owned();
+    rig.okta
+        .add_event(&future, time::macros::datetime!(9999-01-01 00:00 UTC));
+    let after = rig
+        .okta
+        .add_events(3, minutes_ago(30), time::Duration::seconds(1));
+    // WHEN pull runs
+    let summary = rig
+        .handler
+        .handle_payload("{}", "run-1", deadline())
+        .await
+        .unwrap();
+    // THEN every event is delivered, the future one counted, and the run is caught up
+    let got = delivered(&rig.destination);
+    for uuid in before.iter().chain([&future]).chain(&after) {
+        assert_eq!(got.get(uuid), Some(&1), "{uuid}: {got:?}");
+    }
+    let run = summary_of(&summary);
+    assert_eq!((run.future_stamped, run.stopped.as_str()), (1, "caught up"));
+}
+
+#[tokio::test]
+async fn relative_links_with_quoted_commas_and_unquoted_rel_are_followed() {
+    let rig = rig(&[]).await;
+    rig.okta.set_relative_links(true);
+    let uuids = rig
+        .okta
+        .add_events(2500, minutes_ago(60), time::Duration::milliseconds(100));
+    let summary = rig
+        .handler
+        .handle_payload("{}", "run-1", deadline())
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.forwarded, uuids.len(), "{summary:?}");
+    assert_eq!(summary_of(&summary).pages, 3);
+}
+
+#[tokio::test]
+async fn a_429_without_rate_limit_headers_backs_off_instead_of_spinning() {
+    let rig = rig(&[]).await;
+    let uuids = rig
+        .okta
+        .add_events(1500, minutes_ago(60), time::Duration::milliseconds(100));
+    // The first page comes with rate-limit headers, the next two answers are bare 429s.
+    rig.okta.push_failure(Failure::Hang(Duration::ZERO));
+    rig.okta.push_failure(Failure::TooManyRequestsBare);
+    rig.okta.push_failure(Failure::TooManyRequestsBare);
+    let summary = rig
+        .handler
+        .handle_payload("{}", "run-1", deadline())
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.forwarded, uuids.len());
+    let requests = rig.okta.requests();
+    let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 429, 429, 200], "{statuses:?}");
+    for pair in requests.windows(2).skip(1).take(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_millis(500), "retried after {gap:?}");
+    }
+}
+
+#[tokio::test]
+async fn absurd_rate_limit_headers_neither_crash_nor_stall_the_run() {
+    let rig = rig(&[]).await;
+    let uuids = rig
+        .okta
+        .add_events(1500, minutes_ago(60), time::Duration::milliseconds(100));
+    rig.okta.push_failure(Failure::AbsurdRateLimit);
+    let summary = rig
+        .handler
+        .handle_payload("{}", "run-1", deadline())
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.forwarded, uuids.len(), "{summary:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_event_on_a_page_read_again_is_kept_once() {
+    // GIVEN a malformed event followed by one still settling
+    let rig = rig(&[("SETTLE_DELAY_SECONDS", "600")]).await;
+    let published = minutes_ago(30);
+    rig.okta.add_raw_event(
+        "broken",
+        published,
+        format!(
+            r#"{{"uuid":7,"published":"{}"}}"#,
+            okta_ingest_testkit::okta_events::rfc3339_millis(published)
+        ),
+    );
+    rig.okta.add_event("fresh", minutes_ago(1));
+    // WHEN two runs read the same page (the first stops at the settling event)
+    for run in ["run-1", "run-2"] {
+        let summary = rig
+            .handler
+            .handle_payload("{}", run, deadline())
+            .await
+            .unwrap();
+        assert!(
+            summary_of(&summary).stopped.starts_with("settling"),
+            "{summary:?}"
+        );
+    }
+    // THEN the malformed event is in the dead letters once
+    let kept: usize = rig
+        .dead_letters
+        .objects_under("dead-letter/pull/")
+        .iter()
+        .map(|(_, gz)| okta_ingest_testkit::okta_events::gunzip_ndjson(gz).len())
+        .sum();
+    assert_eq!(kept, 1);
+}
+
+#[tokio::test]
+async fn a_mistyped_request_is_refused_and_never_runs() {
+    let rig = rig(&[]).await;
+    rig.okta
+        .add_events(3, minutes_ago(60), time::Duration::seconds(1));
+    for payload in [
+        r#"{"since":1700000000,"until":"2026-11-21T06:00:00Z"}"#,
+        r#"{"until":"2026-11-21T06:00:00Z"}"#,
+        r#"{"since":"2026-11-21T06:00:00Z","until":"2026-11-21T00:00:00Z"}"#,
+        r#"{"since":"1969-12-31T00:00:00Z","until":"2026-11-21T00:00:00Z"}"#,
+        r#"{"max_event_age_seconds":"0","since":"2026-11-21T00:00:00Z","until":"2026-11-21T06:00:00Z"}"#,
+        r#"{"max_event_age_seconds":-1}"#,
+        r#"{"check":"true"}"#,
+        r#"{"Since":"2026-11-21T00:00:00Z"}"#,
+    ] {
+        let err = rig
+            .handler
+            .handle_payload(payload, "r", deadline())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PullError::BadRequest(_)), "{payload}: {err}");
+    }
+    assert!(rig.okta.requests().is_empty(), "nothing was read");
+    assert!(rig.checkpoints.load().await.unwrap().is_none(), "nor saved");
 }

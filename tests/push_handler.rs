@@ -565,3 +565,105 @@ async fn replay_refuses_a_prefix_outside_the_dead_letters() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn one_body_with_a_broken_escape_is_kept_and_the_rest_of_the_batch_delivered() {
+    // GIVEN the sample batch with one more message whose body holds a lone UTF-16 surrogate
+    // (a truncated emoji), which no strict JSON reader accepts
+    let rig = rig(&[]);
+    let bad = r#"{"messageId":"bad-escape","body":"{\"detail\":{\"x\":\"\ud83d\"}}"},"#;
+    let payload = SQS_BATCH.replacen("\"Records\": [", &format!("\"Records\": [{bad}"), 1);
+    assert_ne!(payload, SQS_BATCH);
+    // WHEN push handles it
+    let response = rig
+        .handler
+        .handle_payload(&payload, "r", deadline())
+        .await
+        .unwrap();
+    // THEN the three fresh events go out, and the bad message is kept as received
+    assert!(failures(&response).is_empty());
+    let accepted = rig.destination.accepted();
+    assert_eq!(json_items(&accepted[0].bytes).len(), 3);
+    let kept = dead_letter_lines(&rig.dead_letters);
+    let bad_line = kept
+        .iter()
+        .find(|l| l["message_id"] == "bad-escape")
+        .expect("the bad message is kept");
+    assert!(
+        bad_line["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid JSON string"),
+        "{bad_line}"
+    );
+    assert_eq!(bad_line["raw"], r#""{\"detail\":{\"x\":\"\ud83d\"}}""#);
+}
+
+#[tokio::test]
+async fn a_pretty_printed_event_stays_one_line_in_line_framed_bodies_and_dead_letters() {
+    // GIVEN a direct invocation whose detail spans several lines
+    let v: Value = serde_json::from_str(DIRECT).unwrap();
+    let pretty = serde_json::to_string_pretty(&v).unwrap();
+    assert!(pretty.lines().count() > 10);
+    for format in ["ndjson", "elastic-bulk", "splunk-hec"] {
+        let rig = rig(&[("DESTINATION_FORMAT", format)]);
+        rig.handler
+            .handle_payload(&pretty, "r", deadline())
+            .await
+            .unwrap();
+        // THEN every line of the body is one whole JSON document with the same event
+        let body = &rig.destination.accepted()[0].bytes;
+        let lines: Vec<Value> = std::str::from_utf8(body)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{format}: {e}: {l}")))
+            .collect();
+        let event = lines.last().unwrap();
+        let event = event.get("event").unwrap_or(event);
+        assert_eq!(event["uuid"], v["detail"]["uuid"], "{format}");
+        assert_eq!(event["actor"], v["detail"]["actor"], "{format}");
+    }
+    // AND kept, it is one record on one line that replay can send
+    let rig = rig(&[("DESTINATION_FORMAT", "ndjson")]);
+    rig.destination.fail_next(SendError::Permanent {
+        reason: "destination answered HTTP 400".into(),
+        class: ErrorClass::Http4xx,
+    });
+    rig.handler
+        .handle_payload(&pretty, "r", deadline())
+        .await
+        .unwrap();
+    let kept = dead_letter_lines(&rig.dead_letters);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["event"], v["detail"]);
+    let replayed = replay_summary(
+        rig.handler
+            .handle_payload(r#"{"replay":{}}"#, "replay", deadline())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(replayed.counts.forwarded, 1, "{replayed:?}");
+}
+
+#[tokio::test]
+async fn a_replay_request_with_a_wrong_field_is_refused_not_kept() {
+    let rig = rig(&[]);
+    for payload in [
+        r#"{"replay":{"max_event_age_seconds":-1}}"#,
+        r#"{"replay":{"since":"yesterday"}}"#,
+        r#"{"replay":{"since":"2026-11-22T00:00:00Z","until":"2026-11-21T00:00:00Z"}}"#,
+        r#"{"replay":{"prefx":"dead-letter/"}}"#,
+        r#"{"replay":[]}"#,
+    ] {
+        let err = rig
+            .handler
+            .handle_payload(payload, "r", deadline())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("bad request"),
+            "{payload}: {err}"
+        );
+    }
+    assert!(dead_letter_lines(&rig.dead_letters).is_empty());
+}

@@ -261,10 +261,12 @@ impl HttpDestination {
     /// A 3xx answer: a permanent failure that says where the destination points, so the
     /// operator can put that URL in `DESTINATION_URL`.
     fn redirected(&self, response: &reqwest::Response, secrets: &[&str]) -> SendError {
+        // Shown absolute (a relative Location is resolved against DESTINATION_URL), scrubbed.
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
             .map(|v| redact::snippet(v.as_bytes()))
+            .map(|l| self.url.join(&l).map_or(l, |u| u.to_string()))
             .map(|l| redact::scrub(&l, secrets));
         let status = response.status().as_u16();
         let reason = match location {

@@ -32,6 +32,8 @@ mod retry;
 pub use destination::{Destination, Rejected, SendError};
 pub use forward::Forwarder;
 pub use framing::Body;
+#[cfg(test)]
+pub(crate) use http::parse_retry_after;
 pub use http::HttpDestination;
 pub use memory::MemoryDestination;
 pub(crate) use retry::backoff;

@@ -185,7 +185,7 @@ impl HttpSystemLog {
             attempts += 1;
             let failure = match self.get(url, &token, deadline).await {
                 Err(reason) => reason,
-                Ok(answer) => match self.step(url, answer, attempts, refreshed)? {
+                Ok(answer) => match self.step(url, answer, attempts, refreshed, &token)? {
                     Step::Done(page) => return Ok(*page),
                     Step::RefreshToken => {
                         refreshed = true;
@@ -230,8 +230,13 @@ impl HttpSystemLog {
         (status, headers, body): (StatusCode, HeaderMap, bytes::Bytes),
         attempts: u32,
         refreshed: bool,
+        token: &Secret,
     ) -> Result<Step, FetchError> {
-        let detail = || OktaErrorBody::parse(&body).describe();
+        // Okta's error text, bounded and scrubbed of the token in case it was echoed.
+        let detail = || {
+            let text = OktaErrorBody::parse(&body).describe();
+            redact::snippet(redact::scrub(&text, &[token.expose()]).as_bytes())
+        };
         match status {
             StatusCode::OK => self.page(url, &headers, &body, attempts),
             StatusCode::UNAUTHORIZED if !refreshed => Ok(Step::RefreshToken),

@@ -304,6 +304,15 @@ mod tests {
         assert_eq!(seen, tricky.iter().map(|u| u.to_string()).collect());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_uuid_comes_back_exactly_as_written(uuids in proptest::collection::vec(".{0,12}", 0..8)) {
+            let refs: Vec<&str> = uuids.iter().map(String::as_str).collect();
+            let body = encode_keys(&refs);
+            proptest::prop_assert_eq!(decode_keys("ledger/x.jsonl", body.as_bytes()), uuids);
+        }
+    }
+
     #[test]
     fn objects_written_before_are_read_line_by_line_untrimmed() {
         assert_eq!(decode_keys("ledger/x.txt", b"u1\n u2\n\n"), ["u1", " u2"]);

@@ -10,6 +10,8 @@ const REDACTED: &str = "[redacted]";
 const MIN_SECRET_LEN: usize = 6;
 /// Path segments at least this long are taken for URL tokens (Sumo Logic, webhook URLs).
 const MIN_PATH_TOKEN_LEN: usize = 16;
+/// Shorter path segments are taken for tokens when they hold a digit.
+const MIN_PATH_TOKEN_WITH_DIGIT_LEN: usize = 8;
 /// Most characters of a server's answer kept for a reason.
 pub(crate) const MAX_SNIPPET_CHARS: usize = 200;
 
@@ -26,7 +28,11 @@ pub(crate) fn url_secrets(url: &Url) -> Vec<String> {
     if let Some(segments) = url.path_segments() {
         secrets.extend(
             segments
-                .filter(|s| s.len() >= MIN_PATH_TOKEN_LEN)
+                .filter(|s| {
+                    s.len() >= MIN_PATH_TOKEN_LEN
+                        || (s.len() >= MIN_PATH_TOKEN_WITH_DIGIT_LEN
+                            && s.bytes().any(|b| b.is_ascii_digit()))
+                })
                 .map(percent_decoded),
         );
     }

@@ -33,6 +33,11 @@ pub enum Failure {
     /// Sleep this long, then answer normally (rate limit and auth are judged
     /// after the sleep).
     Hang(Duration),
+    /// 429 `E0000047` without any `X-Rate-Limit-*` header.
+    TooManyRequestsBare,
+    /// The normal page, with absurd rate-limit headers: nothing remaining, and a reset at
+    /// `i64::MIN` seconds.
+    AbsurdRateLimit,
 }
 
 impl Failure {
@@ -56,6 +61,7 @@ impl Failure {
                 Some(reply)
             }
             Failure::Status(s) => Some(Reply::for_status(*s)),
+            Failure::TooManyRequestsBare => Some(Reply::too_many()),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::http::HeaderName;
 use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::Response;
 use time::OffsetDateTime;
@@ -87,10 +88,29 @@ impl Shared {
         } else {
             inner.respond(&self.base_url, req, failure, fake_now)
         };
+        let rate = match failure {
+            Some(Failure::TooManyRequestsBare) => Vec::new(),
+            Some(Failure::AbsurdRateLimit) => vec![
+                (
+                    HeaderName::from_static("x-rate-limit-limit"),
+                    u32::MAX.to_string(),
+                ),
+                (
+                    HeaderName::from_static("x-rate-limit-remaining"),
+                    "0".to_owned(),
+                ),
+                (
+                    HeaderName::from_static("x-rate-limit-reset"),
+                    i64::MIN.to_string(),
+                ),
+            ],
+            _ => inner.rate.headers(now, fake_now, reply.exhausted).into(),
+        };
         let common = Common {
             fake_now,
-            rate: inner.rate.headers(now, fake_now, reply.exhausted),
+            rate,
             combined_link: inner.combined_link,
+            relative_links: inner.relative_links,
         };
         let status = reply.http_status();
         if let Some(r) = inner.requests.get_mut(index) {

@@ -66,6 +66,7 @@ struct Inner {
     failures: VecDeque<Failure>,
     next_self_when_short: bool,
     combined_link: bool,
+    relative_links: bool,
     requests: Vec<OktaRequest>,
 }
 
@@ -113,6 +114,7 @@ impl FakeOkta {
                 failures: VecDeque::new(),
                 next_self_when_short: false,
                 combined_link: false,
+                relative_links: false,
                 requests: Vec::new(),
             }),
         });
@@ -238,6 +240,12 @@ impl FakeOkta {
     /// `next` = the request URL, so following it returns the same events again.
     pub fn set_next_self_when_short(&self, on: bool) {
         self.shared.lock().next_self_when_short = on;
+    }
+
+    /// Writes `Link` headers with targets relative to the org, a quoted title holding a
+    /// comma, and unquoted `rel`, as RFC 8288 allows.
+    pub fn set_relative_links(&self, on: bool) {
+        self.shared.lock().relative_links = on;
     }
 
     /// When on, one `Link` header carries both relations, comma-separated;

@@ -246,11 +246,21 @@ fn push_sort_order(url: &mut String, params: &Params) {
 }
 
 /// The `Link` header values for `(url, rel)` pairs: one per relation, or
-/// one comma-separated value when `combined`.
-pub(crate) fn link_lines(links: &[(String, &'static str)], combined: bool) -> Vec<String> {
+/// one comma-separated value when `combined`. With `relative`, as RFC 8288 also allows:
+/// targets relative to the org, a quoted title holding a comma, and `rel` unquoted.
+pub(crate) fn link_lines(
+    links: &[(String, &'static str)],
+    combined: bool,
+    relative: bool,
+) -> Vec<String> {
     let links: Vec<String> = links
         .iter()
-        .map(|(url, rel)| format!("<{url}>; rel=\"{rel}\""))
+        .map(|(url, rel)| match (relative, url.find("/api/")) {
+            (true, Some(path)) => {
+                format!("<{}>; title=\"page, {rel}\"; rel={rel}", &url[path..])
+            }
+            _ => format!("<{url}>; rel=\"{rel}\""),
+        })
         .collect();
     if combined && !links.is_empty() {
         vec![links.join(", ")]

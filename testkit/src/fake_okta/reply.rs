@@ -29,9 +29,11 @@ pub(crate) struct Common {
     /// The fake clock when the answer was decided, for `Date`.
     pub(crate) fake_now: OffsetDateTime,
     /// From [`RateLimit::headers`](super::rate_limit::RateLimit::headers).
-    pub(crate) rate: [(HeaderName, String); 3],
+    pub(crate) rate: Vec<(HeaderName, String)>,
     /// Both relations in one `Link` header.
     pub(crate) combined_link: bool,
+    /// `Link` targets relative to the org, with unquoted `rel` and a quoted title.
+    pub(crate) relative_links: bool,
 }
 
 impl Reply {
@@ -56,7 +58,7 @@ impl Reply {
         for (name, value) in common.rate {
             set(h, name, value);
         }
-        for line in link_lines(&self.links, common.combined_link) {
+        for line in link_lines(&self.links, common.combined_link, common.relative_links) {
             if let Ok(v) = HeaderValue::from_str(&line) {
                 // Appended: one header line per relation must survive.
                 h.append(header::LINK, v);

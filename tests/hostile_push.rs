@@ -1,0 +1,223 @@
+//! The real okta-push binary against a hostile-but-real world: destinations that redirect,
+//! echo the request, answer hugely or with absurd numbers, and an S3 that accepts TCP and
+//! never answers. Every event is delivered, kept or handed back to SQS; nothing crashes,
+//! hangs or leaks a secret.
+
+use std::time::{Duration, Instant};
+
+use okta_ingest_testkit::destination::{Behaviour, RecordingDestination};
+use serde_json::Value;
+
+mod support;
+
+use support::*;
+
+const T: Duration = Duration::from_secs(15);
+
+fn reasons(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.get("event").is_some())
+        .map(|l| l["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_and_the_batch_is_kept_saying_where_it_points() {
+    // GIVEN a destination that redirects, to itself (a trailing slash) or to another origin
+    let stack = Stack::start(&[]).await;
+    let elsewhere = RecordingDestination::start().await;
+    let statuses = [301, 302, 303, 307, 308];
+    for (n, status) in statuses.into_iter().enumerate() {
+        let location = if status >= 307 {
+            format!("{}/collect", elsewhere.url())
+        } else {
+            format!("/ingest/{URL_SECRET}/")
+        };
+        stack
+            .destination
+            .push_behaviour(Behaviour::Redirect(status, location));
+        // WHEN a batch is pushed
+        let batch = another_sample_batch(u32::try_from(n).unwrap());
+        let response = stack.invoke(&batch, T).await.response();
+        // THEN nothing is handed back to SQS: the events are kept
+        assert_eq!(failed_ids(&response), Vec::<String>::new(), "{status}");
+    }
+    // AND the redirect was followed by no request at all, with the body or without
+    let requests = stack.destination.requests();
+    assert_eq!(
+        requests.len(),
+        statuses.len(),
+        "one POST per batch, no follow-up"
+    );
+    assert!(requests.iter().all(|r| r.method == "POST"));
+    assert!(requests.iter().all(|r| r.header("referer").is_none()));
+    assert!(
+        elsewhere.requests().is_empty(),
+        "no request, credential or URL went elsewhere"
+    );
+    for summary in stack.summaries() {
+        assert_eq!(summary["forwarded"], 0, "{summary}");
+    }
+    let kept = reasons(&stack.dead_letters().await);
+    assert_eq!(kept.len(), statuses.len() * 3, "{kept:?}");
+    for reason in &kept {
+        assert!(
+            reason.contains("redirecting to http://127.0.0.1:"),
+            "{reason}"
+        );
+        assert!(reason.contains("set DESTINATION_URL"), "{reason}");
+        assert!(!reason.contains(URL_SECRET), "{reason}");
+    }
+    stack.assert_no_secret_in_output();
+}
+
+#[tokio::test]
+async fn a_destination_echoing_the_request_leaks_no_secret_into_logs_or_dead_letters() {
+    // GIVEN a destination that echoes every header and the URL, raw, as JSON and base64
+    let stack = Stack::start(&[]).await;
+    stack.destination.push_behaviour(Behaviour::Echo(503));
+    stack.destination.push_behaviour(Behaviour::Echo(400));
+    // WHEN a batch is pushed (retried once after the 503, refused with the 400)
+    let response = stack.invoke(&sample_batch(), T).await.response();
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+    // THEN the reasons say what happened, without the credential or the URL token
+    let kept = reasons(&stack.dead_letters().await);
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    let b64 = |s: &str| {
+        let out = std::process::Command::new("base64")
+            .arg("-w0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(s.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let forbidden = [
+        TOKEN.to_owned(),
+        URL_SECRET.to_owned(),
+        b64(&format!("Bearer {TOKEN}")),
+    ];
+    for reason in &kept {
+        assert!(reason.contains("HTTP 400"), "{reason}");
+        assert!(reason.chars().count() <= 400, "bounded: {reason}");
+        for secret in &forbidden {
+            assert!(!reason.contains(secret.as_str()), "{secret} in {reason}");
+        }
+    }
+    let out = stack.function.output();
+    for secret in &forbidden {
+        assert!(
+            !out.contains(secret.as_str()),
+            "{secret} in the output:\n{out}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_huge_error_answer_is_read_only_as_far_as_its_reason() {
+    // GIVEN a destination answering 400 with a 300 MiB body
+    let stack = Stack::start(&[]).await;
+    stack
+        .destination
+        .push_behaviour(Behaviour::Huge(400, 300 * 1024 * 1024));
+    // WHEN a batch is pushed
+    let started = Instant::now();
+    let response = stack.invoke(&sample_batch(), T).await.response();
+    // THEN the batch is kept, quickly, and the function's memory stays small
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(reasons(&stack.dead_letters().await).len(), 3);
+    let peak = stack.function.peak_rss_kib().expect("peak RSS from /proc");
+    assert!(peak < 96 * 1024, "peak RSS {peak} KiB");
+}
+
+#[tokio::test]
+async fn absurd_retry_after_values_mean_give_up_now_never_a_crash() {
+    let stack = Stack::start(&[]).await;
+    for (n, value) in [
+        "18446744073709551615",
+        "9223372036854775807",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        stack
+            .destination
+            .push_behaviour(Behaviour::StatusWithHeaders(
+                429,
+                vec![("retry-after".into(), value.into())],
+            ));
+        let batch = another_sample_batch(u32::try_from(n).unwrap());
+        let response = stack.invoke(&batch, T).await.response();
+        assert_eq!(failed_ids(&response), Vec::<String>::new(), "{value}");
+    }
+    let kept = reasons(&stack.dead_letters().await);
+    assert_eq!(kept.len(), 9, "{kept:?}");
+    assert!(
+        kept.iter().all(|r| r.contains("Lambda deadline")),
+        "{kept:?}"
+    );
+    // The process is alive and well: a normal batch goes through.
+    let response = stack.invoke(&another_sample_batch(9), T).await.response();
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+    assert_eq!(stack.summaries().last().unwrap()["forwarded"], 3);
+}
+
+/// A TCP endpoint that accepts connections and never answers.
+fn black_hole() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming().flatten() {
+            held.push(connection);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_stalled_s3_neither_holds_back_delivery_nor_passes_the_deadline() {
+    // GIVEN an S3 endpoint that accepts TCP and never answers (Secrets Manager is fine)
+    let s3 = black_hole();
+    let stack = Stack::start(&[("AWS_ENDPOINT_URL_S3", s3.as_str())]).await;
+    let timeout = Duration::from_secs(10);
+    // WHEN a batch with fresh events and two malformed messages is pushed
+    let batch = sample_batch();
+    let started = Instant::now();
+    let invocation = stack.invoke(&batch, timeout);
+    let (response, reached) = tokio::join!(
+        invocation,
+        stack
+            .destination
+            .wait_for_accepted(1, Duration::from_secs(6))
+    );
+    let elapsed = started.elapsed();
+    // THEN the fresh events reach the destination without waiting for the ledger
+    assert!(reached, "the destination got the events");
+    // AND before the deadline, the malformed messages, which could not be kept, go back to SQS
+    let response = response.response();
+    assert!(elapsed < timeout, "answered after {elapsed:?}");
+    let bodies = okta_ingest_testkit::okta_events::sqs_bodies(&batch);
+    let mut expected = vec![bodies[5].0.clone(), bodies[6].0.clone()];
+    expected.sort();
+    assert_eq!(failed_ids(&response), expected);
+    let summary = &stack.summaries()[0];
+    assert_eq!(summary["forwarded"], 3, "{summary}");
+    assert_eq!(
+        summary["ledger_errors"], 2,
+        "lookup and record abandoned: {summary}"
+    );
+    assert_eq!(summary["not_kept"], 2, "{summary}");
+}
