@@ -21,6 +21,10 @@ pub struct OktaEvent<'a> {
     pub raw: &'a RawValue,
     /// `severity` (DEBUG, INFO, WARN, ERROR) when it is a string, for platforms that map it.
     pub severity: Option<Cow<'a, str>>,
+    /// `eventType` when it is a plain string, for `EVENT_TYPES_INCLUDE` / `_EXCLUDE`.
+    pub event_type: Option<Cow<'a, str>>,
+    /// The org's subdomain, from the partner event source an envelope came from (push).
+    pub org: Option<Cow<'a, str>>,
 }
 
 impl<'a> OktaEvent<'a> {
@@ -49,6 +53,8 @@ impl<'a> OktaEvent<'a> {
             // string is simply not mapped), and nothing is allocated.
             #[serde(borrow, default)]
             severity: Option<&'b RawValue>,
+            #[serde(borrow, default, rename = "eventType")]
+            event_type: Option<&'b RawValue>,
         }
         let text = raw.get();
         if !text.starts_with('{') {
@@ -73,17 +79,13 @@ impl<'a> OktaEvent<'a> {
                 "detail.published {published:?} is not an RFC 3339 timestamp"
             ))
         })?;
-        let severity = fields
-            .severity
-            .map(RawValue::get)
-            .and_then(|t| t.strip_prefix('"')?.strip_suffix('"'))
-            .filter(|t| !t.contains('\\'))
-            .map(Cow::Borrowed);
         Ok(OktaEvent {
             uuid,
             published,
             raw,
-            severity,
+            severity: fields.severity.and_then(plain_string),
+            event_type: fields.event_type.and_then(plain_string),
+            org: None,
         })
     }
 
@@ -110,13 +112,39 @@ impl<'a> OktaEvent<'a> {
         let detail = envelope
             .detail
             .ok_or_else(|| Malformed::new("detail is missing"))?;
-        Self::from_raw(detail)
+        let mut event = Self::from_raw(detail)?;
+        event.org = envelope.source.and_then(|source| org_of_source(source));
+        Ok(event)
     }
 
     /// Seconds between `published` and `now`; negative for events stamped in the future.
     pub fn age(&self, now: OffsetDateTime) -> time::Duration {
         now - self.published
     }
+}
+
+/// A JSON string without escapes, borrowed as it is (anything else is not used).
+fn plain_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    raw.get()
+        .strip_prefix('"')?
+        .strip_suffix('"')
+        .filter(|t| !t.contains('\\'))
+        .map(Cow::Borrowed)
+}
+
+/// `acme` of `aws.partner/okta.com/acme/okta-ingest-prod`.
+fn org_of_source(source: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    let org_of = |s: &str| -> Option<(usize, usize)> {
+        let rest = s.strip_prefix(OKTA_SOURCE_PREFIX)?;
+        let end = rest.find('/').unwrap_or(rest.len());
+        let start = OKTA_SOURCE_PREFIX.len();
+        (end > 0).then_some((start, start + end))
+    };
+    let (start, end) = org_of(&source)?;
+    Some(match source {
+        Cow::Borrowed(s) => Cow::Borrowed(&s[start..end]),
+        Cow::Owned(s) => Cow::Owned(s[start..end].to_owned()),
+    })
 }
 
 /// Why an input could not be read as an Okta event.
@@ -195,6 +223,7 @@ mod tests {
     fn unwraps_detail_byte_for_byte() {
         let text = envelope(DETAIL, "aws.partner/okta.com/acme/okta");
         let event = OktaEvent::from_envelope(&text).unwrap();
+        assert_eq!(event.org.as_deref(), Some("acme"));
         assert_eq!(event.json(), DETAIL);
         assert_eq!(event.uuid, "abc-1");
         assert_eq!(format_rfc3339(event.published), "2023-05-30T14:17:58.126Z");

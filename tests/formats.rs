@@ -170,7 +170,11 @@ async fn datadog_sends_an_array_of_logs_with_its_attributes_and_the_api_key_head
                 item["service"].as_str(),
                 item["ddtags"].as_str()
             ),
-            (Some("okta"), Some("okta"), Some("env:prod"))
+            (
+                Some("okta"),
+                Some("okta"),
+                Some("env:prod,okta_org:acme-corp")
+            )
         );
         let expected_status = match original["severity"].as_str() {
             Some("WARN") => "warning",
@@ -240,7 +244,7 @@ async fn coralogix_sends_singles_with_numeric_severity_and_the_event_as_json() {
         fresh_events()
     );
     assert!(singles.iter().all(|s| s.application_name == "security"
-        && s.subsystem_name == "system-log"
+        && s.subsystem_name == "acme-corp"
         && s.timestamp > 1_700_000_000_000));
     assert_eq!(
         singles.iter().map(|s| s.severity).collect::<Vec<_>>(),

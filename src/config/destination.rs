@@ -10,7 +10,26 @@ use url::Url;
 
 use super::{
     allow_insecure_http, bool_var, count_var, header_text, limited, seconds_var, ConfigError, Env,
+    EventFilter,
 };
+
+/// An org label: it goes into headers, index names and tags, so it is kept to what all of
+/// them accept.
+pub(crate) fn org_label(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let valid = !value.is_empty()
+        && value.len() <= 100
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError::new(
+            variable,
+            format!("{value:?} is not an org label; expected 1 to 100 letters, digits, '.', '-' or '_', e.g. acme"),
+        ))
+    }
+}
 
 /// Default for `BATCH_MAX_EVENTS`.
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
@@ -22,6 +41,8 @@ pub const DEFAULT_DESTINATION_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_DESTINATION_CONCURRENCY: usize = 4;
 /// `DESTINATION_AUTH_SCHEME` value that sends the bare credential.
 pub const NO_AUTH_SCHEME: &str = "none";
+/// In `ELASTIC_INDEX`, replaced by the org label.
+pub const ORG_PLACEHOLDER: &str = "{org}";
 
 /// How and where batches are sent.
 #[derive(Clone)]
@@ -48,6 +69,11 @@ pub struct DestinationConfig {
     pub batch_max_events: NonZeroUsize,
     /// `BATCH_MAX_BYTES`: uncompressed body size of one request at most.
     pub batch_max_bytes: NonZeroUsize,
+    /// `EVENT_TYPES_INCLUDE` / `EVENT_TYPES_EXCLUDE`: which events are sent at all.
+    pub filter: EventFilter,
+    /// `OKTA_ORG_LABEL`: the org named in each platform's metadata, over the org an event
+    /// came from (push: its partner event source; pull: `OKTA_DOMAIN`).
+    pub org_label: Option<String>,
 }
 
 impl std::fmt::Debug for DestinationConfig {
@@ -64,6 +90,8 @@ impl std::fmt::Debug for DestinationConfig {
             .field("concurrency", &self.concurrency)
             .field("batch_max_events", &self.batch_max_events)
             .field("batch_max_bytes", &self.batch_max_bytes)
+            .field("filter", &self.filter)
+            .field("org_label", &self.org_label)
             .finish()
     }
 }
@@ -131,6 +159,11 @@ impl DestinationConfig {
                 platform.name(),
             )?,
             platform,
+            filter: EventFilter::from_env(env)?,
+            org_label: env
+                .get("OKTA_ORG_LABEL")
+                .map(|v| org_label("OKTA_ORG_LABEL", v.trim()))
+                .transpose()?,
         })
     }
 }
@@ -201,8 +234,8 @@ pub enum Platform {
     Coralogix {
         /// `CORALOGIX_APPLICATION`, default `okta`.
         application: String,
-        /// `CORALOGIX_SUBSYSTEM`, default `system-log`.
-        subsystem: String,
+        /// `CORALOGIX_SUBSYSTEM`; unset: the org label, or `system-log` when none is known.
+        subsystem: Option<String>,
     },
     /// Elasticsearch / OpenSearch `_bulk`, one `create` per event with `_id` = uuid.
     ElasticBulk {
@@ -262,12 +295,14 @@ impl Platform {
             },
             "coralogix" => Platform::Coralogix {
                 application: text("CORALOGIX_APPLICATION", "okta"),
-                subsystem: text("CORALOGIX_SUBSYSTEM", "system-log"),
+                subsystem: optional("CORALOGIX_SUBSYSTEM"),
             },
             "elastic-bulk" => {
                 let index = text("ELASTIC_INDEX", "logs-okta.system-default");
-                if index.is_empty() || index.starts_with(['-', '_', '+']) || index.chars().any(|c| c.is_ascii_uppercase() || " \"*\\<|,>/?#:".contains(c)) {
-                    return Err(ConfigError::new("ELASTIC_INDEX", format!("{index:?} is not a valid index or data stream name (lowercase, no spaces or \\\"*\\\\<|,>/?#:)")));
+                // `{org}` stands for the org label, filled in per event.
+                let checked = index.replace(ORG_PLACEHOLDER, "org");
+                if checked.is_empty() || checked.starts_with(['-', '_', '+']) || checked.chars().any(|c| c.is_ascii_uppercase() || " \"*\\<|,>/?#:{}".contains(c)) {
+                    return Err(ConfigError::new("ELASTIC_INDEX", format!("{index:?} is not a valid index or data stream name (lowercase, no spaces or \\\"*\\\\<|,>/?#:{{}}; {ORG_PLACEHOLDER} stands for the org)")));
                 }
                 Platform::ElasticBulk { index }
             }

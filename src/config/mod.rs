@@ -6,10 +6,13 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 mod destination;
+mod filter;
 mod pull;
 mod push;
 
-pub use destination::{DestinationConfig, Limits, Platform};
+pub(crate) use destination::org_label;
+pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
+pub use filter::EventFilter;
 pub use pull::PullConfig;
 pub use push::PushConfig;
 

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    allow_insecure_http, max_event_age, seconds_var, state_bucket, ConfigError, DestinationConfig,
-    Env,
+    allow_insecure_http, max_event_age, org_label, seconds_var, state_bucket, ConfigError,
+    DestinationConfig, Env,
 };
 use crate::okta::OktaOrg;
 use crate::state::DEAD_LETTER_PREFIX;
@@ -110,6 +110,11 @@ impl PullConfig {
                 }
             },
         };
+        let mut destination = DestinationConfig::from_env(env)?;
+        // Pull's events name their org by OKTA_DOMAIN, unless OKTA_ORG_LABEL says.
+        if destination.org_label.is_none() {
+            destination.org_label = Some(org_label("OKTA_DOMAIN", &org.label())?);
+        }
         Ok(PullConfig {
             org,
             token_secret_arn,
@@ -120,7 +125,7 @@ impl PullConfig {
             rate_limit_headroom,
             settle_delay: seconds_var(env, "SETTLE_DELAY_SECONDS", DEFAULT_SETTLE_DELAY, true)?,
             okta_timeout: seconds_var(env, "OKTA_TIMEOUT_SECONDS", DEFAULT_OKTA_TIMEOUT, false)?,
-            destination: DestinationConfig::from_env(env)?,
+            destination,
         })
     }
 }

@@ -70,9 +70,10 @@ impl Forwarder {
         let config = &self.config;
         let framing = platform::framing(&config.platform);
         let content_type = platform::content_type(&config.platform);
+        let label = config.org_label.as_deref();
         let items: Vec<Cow<[u8]>> = events
             .iter()
-            .map(|e| platform::item(&config.platform, e))
+            .map(|e| platform::item(&config.platform, e, org(label, e)))
             .collect();
         let plan = self.plan(&items);
         let mut out = Forwarded {
@@ -83,12 +84,16 @@ impl Forwarder {
         // Bodies are encoded as their turn comes, so at most `concurrency` exist at once.
         let deliveries: Vec<_> = futures::stream::iter(plan.batches)
             .map(|indices| async move {
-                let body = encode(
+                let mut body = encode(
                     framing,
                     content_type,
                     config.gzip,
                     indices.iter().map(|&i| &*items[i]),
                 );
+                body.org = indices
+                    .first()
+                    .and_then(|&i| org(label, events[i]))
+                    .map(str::to_owned);
                 let delivery =
                     retry::deliver(&*self.destination, &body, config.timeout, deadline).await;
                 (indices, delivery, body.bytes.len(), body.uncompressed_len)
@@ -140,6 +145,12 @@ impl Forwarder {
             config.batch_max_bytes.get(),
         )
     }
+}
+
+/// The org an event is labelled with: `OKTA_ORG_LABEL` (or pull's org), else the org of
+/// its partner event source.
+fn org<'x>(label: Option<&'x str>, event: &'x OktaEvent<'_>) -> Option<&'x str> {
+    label.or(event.org.as_deref())
 }
 
 impl Forwarded {

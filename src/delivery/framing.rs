@@ -45,6 +45,8 @@ pub struct Body {
     pub content_type: &'static str,
     /// Items in the body, in order.
     pub items: usize,
+    /// The org label of the body's events, for platforms that name it in a header.
+    pub org: Option<String>,
 }
 
 /// Joins `items` (each a complete JSON text, or for `_bulk` an action and document pair)
@@ -88,6 +90,7 @@ pub fn encode<'a>(
         gzip,
         content_type,
         items: count,
+        org: None,
     }
 }
 

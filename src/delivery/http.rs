@@ -151,7 +151,7 @@ impl HttpDestination {
         if body.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
-        for (name, value) in platform::extra_headers(&self.platform) {
+        for (name, value) in platform::extra_headers(&self.platform, body.org.as_deref()) {
             request = request.header(name, value);
         }
         if let Some(secret) = credential {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+use crate::config::EventFilter;
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::state::{DeadLetter, DeadLetterError, DeadLetters, Kept, Ledger};
 use crate::telemetry::Counts;
@@ -117,6 +118,8 @@ pub enum Fate {
     Repeat,
     /// Older than [`Run::max_age`]: dropped.
     Stale,
+    /// Its `eventType` is not sent (`EVENT_TYPES_INCLUDE` / `EVENT_TYPES_EXCLUDE`): dropped.
+    Filtered,
     /// Not delivered, and now in the dead letters.
     Kept,
     /// Not delivered, and the source still has it ([`Redelivery`]): why.
@@ -173,7 +176,8 @@ impl Pipeline {
             ..Counts::default()
         };
         let mut keep: Vec<(usize, DeadLetter<'a>)> = Vec::new();
-        let mut candidates = admit(inputs, run, &mut fates, &mut counts, &mut keep);
+        let filter = &self.forwarder.config().filter;
+        let mut candidates = admit(inputs, run, filter, &mut fates, &mut counts, &mut keep);
         self.skip_delivered(&mut candidates, run, &mut fates, &mut counts)
             .await;
         let (newest_delivered, delivered) = self
@@ -352,6 +356,7 @@ impl Pipeline {
 fn admit<'i, 'a>(
     inputs: &'i [Input<'a>],
     run: &Run<'_>,
+    filter: &EventFilter,
     fates: &mut [Option<Fate>],
     counts: &mut Counts,
     keep: &mut Vec<(usize, DeadLetter<'a>)>,
@@ -379,6 +384,20 @@ fn admit<'i, 'a>(
                 continue;
             }
         };
+        if is_log_stream_event(event) {
+            warn_log_stream_event(event);
+        }
+        if filter.is_active() && !filter.admits(event.event_type.as_deref()) {
+            counts.filtered += 1;
+            fates[i] = Some(if run.redelivery == Redelivery::Always {
+                Fate::Left(
+                    "its eventType is not sent (EVENT_TYPES_INCLUDE / EVENT_TYPES_EXCLUDE)".into(),
+                )
+            } else {
+                Fate::Filtered
+            });
+            continue;
+        }
         if let Some(max) = run.max_age.filter(|max| event.age(run.now) > *max) {
             counts.dropped_stale += 1;
             fates[i] = Some(Fate::Stale);
@@ -399,7 +418,54 @@ fn admit<'i, 'a>(
         }
         candidates.push((i, event));
     }
+    if counts.filtered > 0 {
+        tracing::info!(
+            count = counts.filtered,
+            "dropped events whose eventType EVENT_TYPES_INCLUDE / EVENT_TYPES_EXCLUDE leave out"
+        );
+    }
     candidates
+}
+
+/// Okta's own record of a log stream changing state (`system.log_stream.*`).
+fn is_log_stream_event(event: &OktaEvent<'_>) -> bool {
+    event
+        .event_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("system.log_stream."))
+}
+
+/// One WARN line naming the stream: a deactivated stream stops push until an admin
+/// re-activates it, and Okta tells no one else.
+fn warn_log_stream_event(event: &OktaEvent<'_>) {
+    #[derive(serde::Deserialize)]
+    struct Target {
+        #[serde(rename = "displayName")]
+        display_name: Option<String>,
+        #[serde(rename = "alternateId")]
+        alternate_id: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        #[serde(rename = "displayMessage")]
+        display_message: Option<String>,
+        #[serde(default)]
+        target: Vec<Target>,
+    }
+    let fields: Option<Fields> = serde_json::from_str(event.json()).ok();
+    let stream = fields
+        .as_ref()
+        .and_then(|f| f.target.first())
+        .and_then(|t| t.display_name.clone().or_else(|| t.alternate_id.clone()))
+        .unwrap_or_else(|| "unnamed".into());
+    tracing::warn!(
+        uuid = %event.uuid,
+        event_type = event.event_type.as_deref().unwrap_or_default(),
+        published = %format_rfc3339(event.published),
+        stream = %stream,
+        display_message = fields.as_ref().and_then(|f| f.display_message.as_deref()).unwrap_or_default(),
+        "Okta Log Streaming changed state: check the stream in the Okta Admin Console (Reports > Log Streaming)"
+    );
 }
 
 /// Where events that were not delivered go: the dead letters, or back to their source

@@ -9,6 +9,14 @@ use crate::event::format_rfc3339;
 /// Events per page: the API's maximum, so a backfill spends as few requests as possible.
 pub const PAGE_LIMIT: usize = 1000;
 
+/// The domains Okta's own org addresses end in.
+const OKTA_DOMAINS: [&str; 4] = [
+    ".okta.com",
+    ".oktapreview.com",
+    ".okta-emea.com",
+    ".okta-gov.com",
+];
+
 /// The Okta org every request goes to, and the only host the token is ever sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OktaOrg {
@@ -58,12 +66,7 @@ impl OktaOrg {
                 "{value:?} is not a fully qualified host name; expected e.g. acme.okta.com"
             ));
         }
-        for suffix in [
-            ".okta.com",
-            ".oktapreview.com",
-            ".okta-emea.com",
-            ".okta-gov.com",
-        ] {
+        for suffix in OKTA_DOMAINS {
             if let Some(org) = host
                 .strip_suffix(suffix)
                 .and_then(|h| h.strip_suffix("-admin"))
@@ -84,6 +87,18 @@ impl OktaOrg {
             Some(port) => format!("{}:{port}", self.base.host_str().unwrap_or_default()),
             None => self.base.host_str().unwrap_or_default().to_owned(),
         }
+    }
+
+    /// The org's label for platform metadata: `acme` of `acme.okta.com` (as Log Streaming
+    /// names the org in its event source), or the whole host of a custom domain.
+    pub fn label(&self) -> String {
+        let host = self.base.host_str().unwrap_or_default();
+        OKTA_DOMAINS
+            .iter()
+            .find_map(|suffix| host.strip_suffix(suffix))
+            .filter(|sub| !sub.is_empty() && !sub.contains('.'))
+            .unwrap_or(host)
+            .to_owned()
     }
 
     /// A polling request from `since`: ascending, full pages, no `until`.
@@ -166,6 +181,22 @@ mod tests {
         ] {
             let err = OktaOrg::parse(input, false).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_label_is_the_subdomain_of_okta_domains_and_the_host_of_custom_ones() {
+        for (domain, label) in [
+            ("acme.okta.com", "acme"),
+            ("acme.oktapreview.com", "acme"),
+            ("login.acme.example", "login.acme.example"),
+            ("http://127.0.0.1:8080", "127.0.0.1"),
+        ] {
+            assert_eq!(
+                OktaOrg::parse(domain, true).unwrap().label(),
+                label,
+                "{domain}"
+            );
         }
     }
 

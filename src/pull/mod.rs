@@ -358,6 +358,10 @@ impl PullHandler {
                 },
                 lag_seconds,
                 future_stamped: tally.future_stamped,
+                gap_filled: match mode {
+                    Mode::Scheduled => tally.counts.forwarded,
+                    Mode::Backfill => 0,
+                },
             }),
             replay: None,
             ms: elapsed_ms(started),

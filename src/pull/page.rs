@@ -182,9 +182,14 @@ fn page_outcome(inputs: &[Input<'_>], outcome: Outcome, settling: bool) -> PageO
     let mut incomplete = settling.then_some(Incomplete::Settling);
     for (input, fate) in inputs.iter().zip(&outcome.fates) {
         match (fate, &input.event) {
-            (Fate::Delivered | Fate::AlreadyDelivered | Fate::Stale | Fate::Kept, Ok(e)) => {
-                done.push(e.uuid.to_string())
-            }
+            (
+                Fate::Delivered
+                | Fate::AlreadyDelivered
+                | Fate::Stale
+                | Fate::Filtered
+                | Fate::Kept,
+                Ok(e),
+            ) => done.push(e.uuid.to_string()),
             (Fate::Kept, Err(u)) => done.push(kept_key(&u.content)),
             // Left for the next run, which reads this page again from the checkpoint.
             // An outage outranks settling: the run should say the destination is down.

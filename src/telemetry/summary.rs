@@ -77,6 +77,8 @@ pub struct Counts {
     pub forwarded: usize,
     /// Events older than `MAX_EVENT_AGE_SECONDS`, dropped.
     pub dropped_stale: usize,
+    /// Events whose `eventType` `EVENT_TYPES_INCLUDE` / `EVENT_TYPES_EXCLUDE` leave out, dropped.
+    pub filtered: usize,
     /// Repeats of a uuid already handled in this invocation (or at pull's resume point).
     pub duplicates: usize,
     /// Inputs that were not readable Okta events (kept in the dead letters).
@@ -111,6 +113,7 @@ impl Counts {
         self.received += other.received;
         self.forwarded += other.forwarded;
         self.dropped_stale += other.dropped_stale;
+        self.filtered += other.filtered;
         self.duplicates += other.duplicates;
         self.malformed += other.malformed;
         self.oversized += other.oversized;
@@ -134,6 +137,7 @@ impl Counts {
         m.count("EventsReceived", self.received)
             .count("EventsForwarded", self.forwarded)
             .count("EventsDroppedStale", self.dropped_stale)
+            .count("EventsFiltered", self.filtered)
             .count("EventsDuplicate", self.duplicates)
             .count("EventsAlreadyDelivered", self.already_delivered)
             .count("EventsMalformed", self.malformed)
@@ -174,6 +178,9 @@ pub struct PullRun {
     pub lag_seconds: Option<u64>,
     /// Events stamped more than 5 minutes after Okta's clock, delivered without settling.
     pub future_stamped: usize,
+    /// Settled events a scheduled run delivered because neither push nor anything else had:
+    /// about 0 while Log Streaming is healthy, a burst when it missed events.
+    pub gap_filled: usize,
 }
 
 /// What only a replay has: the dead-letter objects it went through.
@@ -218,6 +225,7 @@ impl Summary {
         self.counts.add_metrics(&mut m);
         if let Some(p) = &self.pull {
             m.count("OktaRequests", p.okta_requests)
+                .count("GapEventsFilled", p.gap_filled)
                 .count("OktaRateLimitWaits", p.rate_limit_waits)
                 .count("Okta429", p.okta_429);
             if let Some(lag) = p.lag_seconds {
@@ -251,6 +259,7 @@ impl Summary {
             received = c.received,
             forwarded = c.forwarded,
             dropped_stale = c.dropped_stale,
+            filtered = c.filtered,
             duplicates = c.duplicates,
             malformed = c.malformed,
             oversized = c.oversized,
@@ -272,6 +281,7 @@ impl Summary {
             stopped = p.map(|p| p.stopped.as_str()),
             lag_seconds = p.and_then(|p| p.lag_seconds),
             future_stamped = p.map(|p| p.future_stamped),
+            gap_filled = p.map(|p| p.gap_filled),
             ms = self.ms,
             "{message}"
         );

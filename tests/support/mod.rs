@@ -13,6 +13,8 @@ use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub mod pull;
+
 pub const BUCKET: &str = "okta-ingest-state";
 pub const TOKEN: &str = "dest-token-7f3a9c1e5b";
 pub const ROTATED_TOKEN: &str = "dest-token-rotated-2d8e4b";

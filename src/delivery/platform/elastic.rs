@@ -4,16 +4,23 @@
 use serde::Deserialize;
 
 use super::{push_json_string, splice_rest, Answer};
+use crate::config::ORG_PLACEHOLDER;
 use crate::event::{format_rfc3339, OktaEvent};
 
 /// `create` with `_id` = uuid: a re-send answers 409 for documents already there, so
 /// retries never index an event twice; data streams require `create` and `@timestamp`.
-pub(super) fn item(event: &OktaEvent<'_>, index: &str) -> Vec<u8> {
+/// `{org}` in the index name is the org label, lowercase (index names are).
+pub(super) fn item(event: &OktaEvent<'_>, index: &str, org: Option<&str>) -> Vec<u8> {
     let raw = event.one_line();
     let raw = raw.as_ref();
     let mut out = Vec::with_capacity(raw.len() + 160);
     out.extend_from_slice(b"{\"create\":{\"_index\":");
-    push_json_string(&mut out, index);
+    if index.contains(ORG_PLACEHOLDER) {
+        let org = org.unwrap_or("unknown").to_ascii_lowercase();
+        push_json_string(&mut out, &index.replace(ORG_PLACEHOLDER, &org));
+    } else {
+        push_json_string(&mut out, index);
+    }
     out.extend_from_slice(b",\"_id\":");
     push_json_string(&mut out, &event.uuid);
     out.extend_from_slice(b"}}\n{\"@timestamp\":\"");

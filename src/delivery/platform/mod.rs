@@ -41,16 +41,22 @@ pub(crate) fn content_type(platform: &Platform) -> &'static str {
     }
 }
 
-/// Headers the platform wants on every request besides the credential.
-pub(crate) fn extra_headers(platform: &Platform) -> Vec<(&'static str, String)> {
+/// Headers the platform wants on every request besides the credential; `org` is the org
+/// label of the request's events.
+pub(crate) fn extra_headers(platform: &Platform, org: Option<&str>) -> Vec<(&'static str, String)> {
     match platform {
-        Platform::Sumo { category, name } => sumo::headers(category.as_deref(), name),
+        Platform::Sumo { category, name } => sumo::headers(category.as_deref(), name, org),
         _ => Vec::new(),
     }
 }
 
-/// One event as an item of `platform`'s request.
-pub(crate) fn item<'e>(platform: &Platform, event: &'e OktaEvent<'_>) -> Cow<'e, [u8]> {
+/// One event as an item of `platform`'s request; `org` is the event's org label, which
+/// platforms carry in their own metadata (never by editing the event).
+pub(crate) fn item<'e>(
+    platform: &Platform,
+    event: &'e OktaEvent<'_>,
+    org: Option<&str>,
+) -> Cow<'e, [u8]> {
     match platform {
         // Inside a JSON array a pretty-printed event is still one item: byte for byte.
         Platform::Json => Cow::Borrowed(event.json().as_bytes()),
@@ -63,17 +69,26 @@ pub(crate) fn item<'e>(platform: &Platform, event: &'e OktaEvent<'_>) -> Cow<'e,
             sourcetype,
             source,
             index,
-        } => Cow::Owned(splunk::item(event, sourcetype, source, index.as_deref())),
+        } => Cow::Owned(splunk::item(
+            event,
+            sourcetype,
+            source,
+            index.as_deref(),
+            org,
+        )),
         Platform::Datadog {
             source,
             service,
             tags,
-        } => Cow::Owned(datadog::item(event, source, service, tags.as_deref())),
+        } => Cow::Owned(datadog::item(event, source, service, tags.as_deref(), org)),
         Platform::Coralogix {
             application,
             subsystem,
-        } => Cow::Owned(coralogix::item(event, application, subsystem)),
-        Platform::ElasticBulk { index } => Cow::Owned(elastic::item(event, index)),
+        } => {
+            let subsystem = subsystem.as_deref().or(org).unwrap_or("system-log");
+            Cow::Owned(coralogix::item(event, application, subsystem))
+        }
+        Platform::ElasticBulk { index } => Cow::Owned(elastic::item(event, index, org)),
     }
 }
 

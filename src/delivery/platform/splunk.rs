@@ -3,13 +3,14 @@
 use super::{epoch_millis, push_json_string};
 use crate::event::OktaEvent;
 
-/// The event wrapped with its time in seconds (milliseconds as decimals) and the add-on's
-/// sourcetype.
+/// The event wrapped with its time in seconds (milliseconds as decimals), the add-on's
+/// sourcetype, and the org as `host`.
 pub(super) fn item(
     event: &OktaEvent<'_>,
     sourcetype: &str,
     source: &str,
     index: Option<&str>,
+    org: Option<&str>,
 ) -> Vec<u8> {
     let raw = event.one_line();
     let raw = raw.as_ref();
@@ -23,6 +24,10 @@ pub(super) fn item(
     if let Some(index) = index {
         out.extend_from_slice(b",\"index\":");
         push_json_string(&mut out, index);
+    }
+    if let Some(org) = org {
+        out.extend_from_slice(b",\"host\":");
+        push_json_string(&mut out, org);
     }
     out.extend_from_slice(b",\"event\":");
     out.extend_from_slice(raw.as_bytes());

@@ -14,7 +14,63 @@ fn platform(format: &str, extra: &[(&str, &str)]) -> Platform {
 fn item_text(p: &Platform) -> String {
     let raw: &serde_json::value::RawValue = serde_json::from_str(EVENT).unwrap();
     let e = OktaEvent::from_raw(raw).unwrap();
-    String::from_utf8(item(p, &e).into_owned()).unwrap()
+    String::from_utf8(item(p, &e, None).into_owned()).unwrap()
+}
+
+fn item_for_org(p: &Platform, org: &str) -> String {
+    let raw: &serde_json::value::RawValue = serde_json::from_str(EVENT).unwrap();
+    let e = OktaEvent::from_raw(raw).unwrap();
+    String::from_utf8(item(p, &e, Some(org)).into_owned()).unwrap()
+}
+
+#[test]
+fn each_platform_names_the_org_in_its_own_metadata_never_in_the_event() {
+    for f in ["json", "ndjson", "sumo"] {
+        assert_eq!(
+            item_for_org(&platform(f, &[]), "acme"),
+            EVENT,
+            "{f}: byte for byte"
+        );
+    }
+    let splunk: Value =
+        serde_json::from_str(&item_for_org(&platform("splunk-hec", &[]), "acme")).unwrap();
+    assert_eq!(splunk["host"], "acme");
+    let datadog: Value = serde_json::from_str(&item_for_org(
+        &platform("datadog", &[("DATADOG_TAGS", "env:prod")]),
+        "acme",
+    ))
+    .unwrap();
+    assert_eq!(
+        (datadog["hostname"].as_str(), datadog["ddtags"].as_str()),
+        (Some("acme"), Some("env:prod,okta_org:acme"))
+    );
+    let coralogix: Value =
+        serde_json::from_str(&item_for_org(&platform("coralogix", &[]), "acme")).unwrap();
+    assert_eq!(
+        coralogix["subsystemName"], "acme",
+        "the org is the default subsystem"
+    );
+    let set: Value = serde_json::from_str(&item_for_org(
+        &platform("coralogix", &[("CORALOGIX_SUBSYSTEM", "prod")]),
+        "acme",
+    ))
+    .unwrap();
+    assert_eq!(set["subsystemName"], "prod", "a set subsystem wins");
+    let elastic = item_for_org(
+        &platform("elastic-bulk", &[("ELASTIC_INDEX", "okta-{org}")]),
+        "Acme",
+    );
+    assert!(
+        elastic.starts_with(r#"{"create":{"_index":"okta-acme","#),
+        "{elastic}"
+    );
+    assert_eq!(
+        extra_headers(&platform("sumo", &[]), Some("acme")),
+        [
+            ("x-sumo-name", "okta-system-log".to_owned()),
+            ("x-sumo-host", "acme".to_owned())
+        ]
+    );
 }
 
 #[test]
