@@ -256,6 +256,20 @@ fn main() {
         events,
         false,
     );
+    // Patterns every bench event passes (all are sent): the cost of matching alone.
+    throughput(
+        "json + gzip, with event filters",
+        &[
+            ("EVENT_TYPES_INCLUDE", "user.*,policy.*,system.*,app.*"),
+            (
+                "EVENT_TYPES_EXCLUDE",
+                "system.agent.*,user.session.access_admin_app",
+            ),
+        ],
+        &payload,
+        events,
+        false,
+    );
     throughput(
         "a repeat the ledger skips entirely",
         &[],

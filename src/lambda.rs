@@ -10,12 +10,28 @@ use crate::config::ConfigError;
 /// Time kept back from the Lambda deadline for writing dead letters and answering.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
 
-/// The Lambda deadline (epoch milliseconds) as a monotonic instant.
+/// The budget used when the runtime's deadline cannot be trusted (missing, already past on
+/// arrival, or beyond Lambda's 15-minute limit, as local emulators send).
+pub const UNTRUSTED_DEADLINE_BUDGET: Duration = Duration::from_secs(60);
+/// Lambda runs an invocation for 15 minutes at most.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60);
+
+/// The Lambda deadline (epoch milliseconds) as a monotonic instant. A deadline that cannot
+/// be real is not "no time left": one WARN says so and [`UNTRUSTED_DEADLINE_BUDGET`] applies.
 pub fn lambda_deadline(deadline_epoch_ms: u64) -> Instant {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
+    let left = Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms));
+    if left.is_zero() || left > LONGEST_INVOCATION + Duration::from_secs(60) {
+        tracing::warn!(
+            deadline_epoch_ms,
+            budget_seconds = UNTRUSTED_DEADLINE_BUDGET.as_secs(),
+            "the runtime's deadline is missing, already past or beyond Lambda's 15 minutes (a local emulator?): using a fixed budget instead"
+        );
+        return Instant::now() + UNTRUSTED_DEADLINE_BUDGET;
+    }
+    Instant::now() + left
 }
 
 /// When delivery must stop so dead letters can still be written: [`DEADLINE_MARGIN`]
@@ -77,8 +93,25 @@ mod tests {
     }
 
     #[test]
-    fn a_deadline_in_the_past_is_now() {
-        let before = Instant::now();
-        assert!(lambda_deadline(0) <= Instant::now() && lambda_deadline(0) >= before);
+    fn a_deadline_that_cannot_be_real_gets_the_fixed_budget() {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        // Missing (0), 600000 (what cargo-lambda sends: a duration, not an epoch time),
+        // already past, and a year ahead.
+        for deadline in [0, 600_000, now_ms - 1_000, now_ms + 365 * 86_400_000] {
+            let left = lambda_deadline(deadline).saturating_duration_since(Instant::now());
+            assert!(
+                left > UNTRUSTED_DEADLINE_BUDGET - Duration::from_secs(1)
+                    && left <= UNTRUSTED_DEADLINE_BUDGET,
+                "{deadline}: {left:?}"
+            );
+        }
+        let real = lambda_deadline(now_ms + 30_000).saturating_duration_since(Instant::now());
+        assert!(
+            real > Duration::from_secs(29) && real <= Duration::from_secs(30),
+            "{real:?}"
+        );
     }
 }

@@ -289,3 +289,37 @@ async fn every_metric_the_alarms_and_dashboard_use_is_one_the_binaries_emit() {
         "named in template.yaml, never emitted: {missing:?}"
     );
 }
+
+#[tokio::test]
+async fn a_log_stream_lifecycle_event_is_called_out_in_a_warning() {
+    // GIVEN Okta's record that a log stream was deactivated, among ordinary events
+    let stack = Stack::start(&[]).await;
+    let batch = sample_batch().replacen(
+        "user.authentication.auth_via_mfa",
+        "system.log_stream.lifecycle.deactivate",
+        1,
+    );
+    // WHEN push handles it
+    stack.invoke(&batch, T).await.response();
+    // THEN one WARN line names the stream (the event's first target), and it is delivered
+    let warnings: Vec<Value> = stack
+        .function
+        .json_lines()
+        .into_iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Okta Log Streaming changed state"))
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["level"], "WARN");
+    assert_eq!(
+        warnings[0]["event_type"],
+        "system.log_stream.lifecycle.deactivate"
+    );
+    assert!(warnings[0]["stream"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    assert_eq!(stack.summaries()[0]["forwarded"], 3);
+}

@@ -192,7 +192,7 @@ impl Pipeline {
         Outcome {
             fates: fates
                 .into_iter()
-                .map(|f| f.unwrap_or(Fate::Left("not reached".into())))
+                .map(|f| f.unwrap_or_else(|| Fate::Left("not reached".into())))
                 .collect(),
             counts,
             newest_delivered,

@@ -154,7 +154,12 @@ impl HttpSystemLog {
     /// A `next` reference from an answer to `request`, resolved against it (it may be
     /// relative) and checked to stay on the org.
     fn resolve_link(&self, request: &Url, link: &str) -> Result<Url, FetchError> {
-        let url = request.join(link).map_err(|_| FetchError::ForeignLink {
+        self.on_org(request.join(link), link)
+    }
+
+    /// `parsed` (from `link`) if it is a URL on the org; otherwise a refusal naming where.
+    fn on_org(&self, parsed: Result<Url, url::ParseError>, link: &str) -> Result<Url, FetchError> {
+        let url = parsed.map_err(|_| FetchError::ForeignLink {
             host: redact::snippet(link.as_bytes()),
             org: self.org.authority(),
         })?;
@@ -427,14 +432,7 @@ impl SystemLog for HttpSystemLog {
     }
 
     fn check_link(&self, link: &str) -> Result<Url, FetchError> {
-        let url = Url::parse(link).map_err(|_| FetchError::ForeignLink {
-            host: redact::snippet(link.as_bytes()),
-            org: self.org.authority(),
-        })?;
-        if !self.org.owns(&url) {
-            return Err(self.foreign(&url));
-        }
-        Ok(url)
+        self.on_org(Url::parse(link), link)
     }
 
     fn fetch<'a>(
