@@ -4,12 +4,14 @@
 mod errors;
 mod links;
 mod org;
+mod pacing;
 mod rate_limit;
 mod system_log;
 
 pub use errors::{FetchError, OktaErrorBody};
 pub use links::next_link;
 pub use org::{OktaOrg, PAGE_LIMIT};
+pub use pacing::FetchStats;
 pub use rate_limit::RateLimit;
 pub use system_log::{HttpSystemLog, Page, SystemLog};
 

@@ -1,7 +1,7 @@
 //! Reading System Log pages over HTTPS: pacing by Okta's rate-limit headers, retries, token
 //! refresh, and the port the pull path reads through.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -11,7 +11,8 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 use url::Url;
 
-use super::{next_link, FetchError, OktaErrorBody, OktaOrg, RateLimit};
+use super::pacing::Pacer;
+use super::{next_link, FetchError, FetchStats, OktaErrorBody, OktaOrg};
 use crate::delivery::backoff;
 use crate::secret::{CachedSecret, Secret, SecretSource};
 use crate::telemetry::redact;
@@ -22,17 +23,6 @@ pub const MAX_ATTEMPTS: u32 = 5;
 const PAGE_BYTE_CAP: usize = 32 * 1024 * 1024;
 /// Most bytes of an error answer read.
 const ERROR_BODY_CAP: usize = 16 * 1024;
-/// Waits for a rate-limit reset on 429 before giving up on a page within a run.
-const MAX_RATE_LIMITED: u32 = 5;
-
-/// Wait before retrying after the `n`-th 429 that announced no reset still ahead: half of an
-/// exponential ceiling (1 s, 2 s, 4 s … up to 30 s) plus a random share of the other half.
-fn rate_limited_backoff(n: u32) -> Duration {
-    let ceiling = Duration::from_secs(1)
-        .saturating_mul(1u32.checked_shl(n.min(8)).unwrap_or(u32::MAX))
-        .min(Duration::from_secs(30));
-    ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
-}
 
 /// The answer's `Date` header as a time, if it reads.
 fn okta_time(headers: &HeaderMap) -> Option<time::OffsetDateTime> {
@@ -40,10 +30,6 @@ fn okta_time(headers: &HeaderMap) -> Option<time::OffsetDateTime> {
     let t = httpdate::parse_http_date(date).ok()?;
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
     time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?).ok()
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One page of the System Log.
@@ -59,19 +45,6 @@ pub struct Page {
     pub unreadable: Option<String>,
     /// Okta's clock when it answered (the `Date` header), if it sent one that reads.
     pub okta_time: Option<time::OffsetDateTime>,
-}
-
-/// Counters for one run, shared by the reader and the run's summary.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct FetchStats {
-    /// Requests sent to Okta.
-    pub requests: u32,
-    /// Pauses to keep the reserved share of the rate-limit budget.
-    pub rate_limit_waits: u32,
-    /// Time spent in those pauses and in 429 waits.
-    pub waited_ms: u64,
-    /// 429 answers received.
-    pub http_429: u32,
 }
 
 /// The System Log of one org, as the pull path reads it.
@@ -111,10 +84,8 @@ pub struct HttpSystemLog {
     org: OktaOrg,
     token: CachedSecret,
     secret_name: String,
-    headroom: f64,
     timeout: Duration,
-    rate: Mutex<Option<RateLimit>>,
-    stats: Mutex<FetchStats>,
+    pacer: Pacer,
 }
 
 impl HttpSystemLog {
@@ -138,17 +109,9 @@ impl HttpSystemLog {
             org,
             token: CachedSecret::new(secret),
             secret_name: secret_name.into(),
-            headroom,
             timeout,
-            rate: Mutex::new(None),
-            stats: Mutex::new(FetchStats::default()),
+            pacer: Pacer::new(headroom),
         })
-    }
-
-    fn count(&self, f: impl FnOnce(&mut FetchStats)) {
-        if let Ok(mut s) = self.stats.lock() {
-            f(&mut s);
-        }
     }
 
     /// A `next` reference from an answer to `request`, resolved against it (it may be
@@ -185,7 +148,7 @@ impl HttpSystemLog {
         let mut rate_limited = 0;
         let mut refreshed = false;
         loop {
-            self.pace(deadline).await?;
+            self.pacer.pace(deadline).await?;
             let (generation, token) = self.token.get().await?;
             attempts += 1;
             let failure = match self.get(url, &token, deadline).await {
@@ -202,7 +165,9 @@ impl HttpSystemLog {
                     Step::RateLimited(detail) => {
                         rate_limited += 1;
                         attempts -= 1;
-                        self.wait_for_reset(&detail, rate_limited, deadline).await?;
+                        self.pacer
+                            .wait_for_reset(&detail, rate_limited, deadline)
+                            .await?;
                         continue;
                     }
                     Step::Retry(reason) => reason,
@@ -223,7 +188,7 @@ impl HttpSystemLog {
                     reason: format!("retrying after {failure}"),
                 });
             }
-            tracing::warn!(attempts, reason = %failure, wait_ms = millis(wait), "retrying Okta request");
+            tracing::warn!(attempts, reason = %failure, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "retrying Okta request");
             tokio::time::sleep(wait).await;
         }
     }
@@ -251,7 +216,7 @@ impl HttpSystemLog {
             }),
             StatusCode::FORBIDDEN => Err(FetchError::Forbidden { detail: detail() }),
             StatusCode::TOO_MANY_REQUESTS => {
-                self.count(|s| s.http_429 += 1);
+                self.pacer.count(|s| s.http_429 += 1);
                 Ok(Step::RateLimited(detail()))
             }
             s if s.is_server_error() => {
@@ -302,77 +267,6 @@ impl HttpSystemLog {
         }
     }
 
-    /// After a 429: waits until the window resets, or gives up if that is past `deadline`.
-    async fn wait_for_reset(
-        &self,
-        detail: &str,
-        rate_limited: u32,
-        deadline: Instant,
-    ) -> Result<(), FetchError> {
-        let now = Instant::now();
-        // The reset Okta announced, if this 429 came with one still ahead; otherwise (no
-        // headers, or a reset already past) exponential backoff, never a tight loop.
-        let announced = self
-            .rate
-            .lock()
-            .ok()
-            .and_then(|r| *r)
-            .and_then(|r| r.reset_at())
-            .filter(|at| *at > now);
-        let wait_until = announced.or_else(|| now.checked_add(rate_limited_backoff(rate_limited)));
-        let Some(wait_until) =
-            wait_until.filter(|at| rate_limited <= MAX_RATE_LIMITED && *at <= deadline)
-        else {
-            return Err(FetchError::OutOfTime {
-                reason: format!("Okta rate limit (HTTP 429, {detail}) resets after the deadline"),
-            });
-        };
-        tracing::warn!(detail = %detail, wait_ms = millis(wait_until.saturating_duration_since(Instant::now())), "Okta answered 429: waiting for the rate-limit window to reset");
-        self.sleep_until(wait_until).await;
-        Ok(())
-    }
-
-    /// Keeps the reserved share of the window: when the last response left no more than
-    /// that, waits for the window to reset.
-    async fn pace(&self, deadline: Instant) -> Result<(), FetchError> {
-        let Some(rate) = self.rate.lock().ok().and_then(|r| *r) else {
-            return Ok(());
-        };
-        if !rate.must_wait(self.headroom) {
-            return Ok(());
-        }
-        let reset_at = match rate.reset_at() {
-            Some(at) if at <= Instant::now() => return Ok(()),
-            Some(at) if at <= deadline => at,
-            _ => {
-                return Err(FetchError::OutOfTime {
-                    reason: format!(
-                        "the rate-limit budget left to this reader ({} of {} per window, RATE_LIMIT_HEADROOM {}) is used until the window resets",
-                        rate.limit - rate.reserved(self.headroom).min(rate.limit),
-                        rate.limit,
-                        self.headroom
-                    ),
-                })
-            }
-        };
-        self.count(|s| s.rate_limit_waits += 1);
-        tracing::info!(
-            remaining = rate.remaining,
-            limit = rate.limit,
-            wait_ms = millis(reset_at.saturating_duration_since(Instant::now())),
-            "pacing: waiting for the Okta rate-limit window to reset"
-        );
-        self.sleep_until(reset_at).await;
-        Ok(())
-    }
-
-    async fn sleep_until(&self, at: Instant) {
-        let started = Instant::now();
-        tokio::time::sleep_until(at).await;
-        let waited = millis(started.elapsed());
-        self.count(|s| s.waited_ms = s.waited_ms.saturating_add(waited));
-    }
-
     /// One GET. Transport failures come back as `Err(reason)`.
     async fn get(
         &self,
@@ -387,7 +281,7 @@ impl HttpSystemLog {
         let timeout = self
             .timeout
             .min(deadline.saturating_duration_since(Instant::now()));
-        self.count(|s| s.requests += 1);
+        self.pacer.count(|s| s.requests += 1);
         let response = self
             .http
             .get(url.clone())
@@ -400,10 +294,7 @@ impl HttpSystemLog {
         let received_at = Instant::now();
         let status = response.status();
         let headers = response.headers().clone();
-        // Only this answer's headers count: a 429 without them must not reuse an old reset.
-        if let Ok(mut r) = self.rate.lock() {
-            *r = RateLimit::from_headers(&headers, received_at);
-        }
+        self.pacer.observe(&headers, received_at);
         // A page holds at most `limit` events; an error answer needs only its first bytes.
         let cap = if status.is_success() {
             PAGE_BYTE_CAP
@@ -444,9 +335,6 @@ impl SystemLog for HttpSystemLog {
     }
 
     fn take_stats(&self) -> FetchStats {
-        self.stats
-            .lock()
-            .map(|mut s| std::mem::take(&mut *s))
-            .unwrap_or_default()
+        self.pacer.take_stats()
     }
 }

@@ -50,47 +50,64 @@ async fn main() {
     let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
 
     for file in &files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("cannot read {}: {e}", file.display());
-                std::process::exit(2);
-            }
-        };
-        // The samples carry fixed dates; move them to just now so fresh events are fresh.
-        let payload = rebase_timestamps(&text, time::OffsetDateTime::now_utc());
-        let before = destination.requests().len();
-        println!(
-            "\n== invoke okta-push with {} (dates moved to now)",
-            file.display()
-        );
-        let outcome = runtime.invoke(payload, Duration::from_secs(30)).await;
-        match outcome {
-            Invocation::Response(v) => println!("   function answered: {v}"),
-            other => println!("   function failed: {other:?}"),
+        invoke_with(file, &runtime, &destination).await;
+    }
+    report_push(&function, &moto).await;
+    function.stop().await;
+
+    demo_pull(&moto, &destination).await;
+}
+
+/// Invokes okta-push with one sample file (dates moved to now) and shows what the
+/// destination received.
+async fn invoke_with(
+    file: &std::path::Path,
+    runtime: &RuntimeApi,
+    destination: &RecordingDestination,
+) {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", file.display());
+            std::process::exit(2);
         }
-        for request in &destination.requests()[before..] {
+    };
+    // The samples carry fixed dates; move them to just now so fresh events are fresh.
+    let payload = rebase_timestamps(&text, time::OffsetDateTime::now_utc());
+    let before = destination.requests().len();
+    println!(
+        "\n== invoke okta-push with {} (dates moved to now)",
+        file.display()
+    );
+    let outcome = runtime.invoke(payload, Duration::from_secs(30)).await;
+    match outcome {
+        Invocation::Response(v) => println!("   function answered: {v}"),
+        other => println!("   function failed: {other:?}"),
+    }
+    for request in &destination.requests()[before..] {
+        println!(
+            "   destination got POST {} ({} bytes {}, {}) -> HTTP {}",
+            request.path,
+            request.raw_body.len(),
+            request.header("content-encoding").unwrap_or("identity"),
+            request.header("content-type").unwrap_or("?"),
+            request.status
+        );
+        for item in request.json_array_items() {
+            let e: Value = serde_json::from_str(&item).unwrap_or(Value::Null);
             println!(
-                "   destination got POST {} ({} bytes {}, {}) -> HTTP {}",
-                request.path,
-                request.raw_body.len(),
-                request.header("content-encoding").unwrap_or("identity"),
-                request.header("content-type").unwrap_or("?"),
-                request.status
+                "     - {} {} {} ({} bytes, unchanged)",
+                e["published"],
+                e["uuid"],
+                e["eventType"],
+                item.len()
             );
-            for item in request.json_array_items() {
-                let e: Value = serde_json::from_str(&item).unwrap_or(Value::Null);
-                println!(
-                    "     - {} {} {} ({} bytes, unchanged)",
-                    e["published"],
-                    e["uuid"],
-                    e["eventType"],
-                    item.len()
-                );
-            }
         }
     }
+}
 
+/// What the push invocations dropped, kept and logged.
+async fn report_push(function: &FunctionProcess, moto: &Moto) {
     // Give the last log lines a moment to arrive.
     tokio::time::sleep(Duration::from_millis(200)).await;
     println!("\n== dropped as stale (older than MAX_EVENT_AGE_SECONDS)");
@@ -127,9 +144,6 @@ async fn main() {
     {
         println!("   {line}");
     }
-    function.stop().await;
-
-    demo_pull(&moto, &destination).await;
 }
 
 /// okta-pull against a fake Okta org: a first run with a day of backlog, then a late event.

@@ -11,6 +11,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use hostile::{echo, huge};
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -340,56 +341,6 @@ async fn handle(
     response
 }
 
-/// The request's URI and headers, raw, as JSON and base64, as an echoing server would.
-fn echo(uri: &Uri, headers: &HeaderMap) -> String {
-    let mut lines = vec![format!("uri: {uri}")];
-    let mut map = serde_json::Map::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        lines.push(format!(
-            "{name}: {value} base64={}",
-            base64(value.as_bytes())
-        ));
-        map.insert(name.to_string(), serde_json::Value::String(value));
-    }
-    lines.push(serde_json::Value::Object(map).to_string());
-    lines.join("\n")
-}
-
-fn base64(data: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
-/// A `status` answer whose body is `bytes` long, produced as it is read.
-fn huge(status: u16, bytes: usize) -> Response {
-    const CHUNK: usize = 64 * 1024;
-    let chunks = bytes.div_ceil(CHUNK);
-    let block = Bytes::from(vec![b'x'; CHUNK]);
-    let stream = futures::stream::iter((0..chunks).map(move |i| {
-        let len = CHUNK.min(bytes - i * CHUNK);
-        Ok::<_, std::io::Error>(block.slice(..len))
-    }));
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (code, axum::body::Body::from_stream(stream)).into_response()
-}
-
 /// Gunzips a `Content-Encoding: gzip` body; anything undecodable is kept raw
 /// so the test sees what was actually sent.
 fn decode(headers: &HeaderMap, raw: &[u8]) -> Vec<u8> {
@@ -407,136 +358,6 @@ fn decode(headers: &HeaderMap, raw: &[u8]) -> Vec<u8> {
     }
 }
 
+mod hostile;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::loopback_http::request;
-    use std::io::Write;
-
-    fn with_body(body: &str) -> ReceivedRequest {
-        ReceivedRequest {
-            method: "POST".into(),
-            path: "/ingest".into(),
-            headers: HeaderMap::new(),
-            raw_body: body.as_bytes().to_vec(),
-            body: body.as_bytes().to_vec(),
-            status: 200,
-        }
-    }
-
-    #[test]
-    fn json_array_items_keep_exact_text() {
-        let body = r#"[ {"a":"x,]\"}","b":[1,{"c":null}]} ,1.50,
-            "\u00e9\"",[[],{}] ,null,-0.0e+1,true ]"#;
-        assert_eq!(
-            with_body(body).json_array_items(),
-            vec![
-                r#"{"a":"x,]\"}","b":[1,{"c":null}]}"#,
-                "1.50",
-                r#""\u00e9\"""#,
-                "[[],{}]",
-                "null",
-                "-0.0e+1",
-                "true",
-            ]
-        );
-        assert!(with_body("[]").json_array_items().is_empty());
-    }
-
-    #[test]
-    #[should_panic(expected = "not a JSON array")]
-    fn json_array_items_panics_on_non_array() {
-        with_body(r#"{"a":1}"#).json_array_items();
-    }
-
-    #[test]
-    fn ndjson_lines_split() {
-        assert_eq!(
-            with_body("{\"a\":1}\n{\"b\":2}\r\n\n").ndjson_lines(),
-            vec![r#"{"a":1}"#, r#"{"b":2}"#]
-        );
-    }
-
-    async fn post(dest: &RecordingDestination, headers: &[(&str, &str)], body: &[u8]) -> u16 {
-        request(dest.addr(), "POST", "/some/path", headers, body)
-            .await
-            .expect("POST to destination")
-            .status
-    }
-
-    #[tokio::test]
-    async fn behaviour_queue_then_default() {
-        let dest = RecordingDestination::start().await;
-        assert!(dest.url().starts_with("http://127.0.0.1:"));
-        dest.fail_times(503, 2);
-        dest.push_behaviour(Behaviour::StatusWithHeaders(
-            429,
-            vec![("Retry-After".into(), "1".into())],
-        ));
-        assert_eq!(post(&dest, &[], b"1").await, 503);
-        assert_eq!(post(&dest, &[], b"2").await, 503);
-        let limited = request(dest.addr(), "POST", "/x", &[], b"3")
-            .await
-            .expect("POST");
-        assert_eq!(limited.status, 429);
-        assert_eq!(limited.header("retry-after"), Some("1"));
-        assert_eq!(post(&dest, &[], b"4").await, 200);
-        dest.set_default(Behaviour::Status(500));
-        assert_eq!(post(&dest, &[], b"5").await, 500);
-        dest.push_behaviour(Behaviour::Ok);
-        assert_eq!(post(&dest, &[], b"6").await, 200);
-
-        let all = dest.requests();
-        assert_eq!(
-            all.iter().map(|r| r.status).collect::<Vec<_>>(),
-            vec![503, 503, 429, 200, 500, 200]
-        );
-        assert_eq!(all[0].path, "/some/path");
-        assert_eq!(
-            dest.accepted()
-                .iter()
-                .map(|r| r.body_text())
-                .collect::<Vec<_>>(),
-            vec!["4", "6"]
-        );
-    }
-
-    #[tokio::test]
-    async fn gzip_bodies_are_decoded() {
-        let dest = RecordingDestination::start().await;
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(b"[1,2]").expect("gzip");
-        let gz = enc.finish().expect("gzip");
-        let status = post(
-            &dest,
-            &[
-                ("Content-Encoding", "gzip"),
-                ("Content-Type", "application/json"),
-            ],
-            &gz,
-        )
-        .await;
-        assert_eq!(status, 200);
-        let r = &dest.requests()[0];
-        assert_eq!(r.raw_body, gz);
-        assert_eq!(r.json_array_items(), vec!["1", "2"]);
-        assert_eq!(r.header("content-type"), Some("application/json"));
-    }
-
-    #[tokio::test]
-    async fn hang_is_recorded_at_once_and_large_bodies_pass() {
-        let dest = RecordingDestination::start().await;
-        dest.push_behaviour(Behaviour::Hang(Duration::from_millis(300)));
-        let addr = dest.addr();
-        let slow = tokio::spawn(async move { request(addr, "POST", "/", &[], b"slow").await });
-        assert!(dest.wait_for_requests(1, Duration::from_secs(2)).await);
-        assert_eq!(dest.requests()[0].status, 0);
-        assert!(dest.accepted().is_empty());
-        assert_eq!(slow.await.expect("task").expect("POST").status, 200);
-        assert!(dest.wait_for_accepted(1, Duration::from_secs(2)).await);
-
-        let big = vec![b'x'; 10 * 1024 * 1024];
-        assert_eq!(post(&dest, &[], &big).await, 200);
-        assert_eq!(dest.requests()[1].body.len(), big.len());
-    }
-}
+mod tests;
