@@ -25,7 +25,9 @@ sam validate --lint --template "$TEMPLATE" || status=1
 # One stack per Okta org, side by side: every physical name must come from a parameter or
 # another resource, never a literal.
 echo "==> no fixed physical names in $TEMPLATE"
-fixed=$(grep -nE '^\s+(BucketName|QueueName|FunctionName|RoleName|TopicName|DashboardName|AlarmName|SecretName|Name|LogGroupName|ScheduleName|AliasName):' "$TEMPLATE" \
+# (The Serverless Application Repository's application Name is metadata, not a resource.)
+fixed=$(sed '/^  AWS::ServerlessRepo::Application:/,/^  [A-Za-z]/{/^    Name:/d}' "$TEMPLATE" \
+    | grep -nE '^\s+(BucketName|QueueName|FunctionName|RoleName|TopicName|DashboardName|AlarmName|SecretName|Name|LogGroupName|ScheduleName|AliasName):' \
     | grep -vE ':\s+!(Ref|Sub|GetAtt|If)\b' || true)
 if [ -n "$fixed" ]; then
     echo "fixed physical names would stop a second stack from deploying:" >&2

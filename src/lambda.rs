@@ -114,4 +114,14 @@ mod tests {
             "{real:?}"
         );
     }
+
+    #[test]
+    fn one_version_for_the_crates_and_the_published_template() {
+        let template = include_str!("../template.yaml");
+        let published = template
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("SemanticVersion:"))
+            .map(str::trim);
+        assert_eq!(published, Some(env!("CARGO_PKG_VERSION")));
+    }
 }

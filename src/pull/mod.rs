@@ -243,6 +243,7 @@ impl PullHandler {
         ));
         let checkpoints = CheckpointStore::new(state.clone(), config.checkpoint_key.clone());
         tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
             org = %config.org.authority(),
             settle_delay_seconds = config.settle_delay.as_secs(),
             destination = %destination.describe(),

@@ -121,6 +121,7 @@ impl PushHandler {
             config.state_bucket.clone(),
         ));
         tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
             destination = %destination.describe(),
             format = config.destination.platform.name(),
             gzip = config.destination.gzip,

@@ -189,6 +189,17 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_checkpoint_as_version_0_1_0_wrote_it() {
+        // Written by okta-ingest 0.1.0 (the first release), with a live lease.
+        let written = br#"{"version":1,"org":"acme.okta.com","next":"https://acme.okta.com/api/v1/logs?limit=1000&after=1700000000000_1&sortOrder=ASCENDING","handled_at_next":["u1","u2"],"updated_at":"2026-11-22T04:40:29.120Z","lease":{"owner":"8f0e","until_unix":1763786729}}"#;
+        let c = parse(written).unwrap();
+        assert_eq!(c.handled_at_next, ["u1", "u2"]);
+        assert_eq!(c.lease.map(|l| l.owner), Some("8f0e".to_owned()));
+        let without_lease = br#"{"version":1,"org":"acme.okta.com","next":"https://acme.okta.com/x","handled_at_next":[],"updated_at":"2026-11-22T04:40:29.120Z"}"#;
+        assert!(parse(without_lease).unwrap().lease.is_none());
+    }
+
+    #[test]
     fn refuses_an_unknown_version() {
         let mut c = checkpoint("a");
         c.version = 9;
