@@ -8,7 +8,7 @@ PYTHON ?= python3
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help tools build demo test lint unit template bench sam-build clean
+.PHONY: help tools build demo test lint unit template bench sam-build package clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,11 @@ bench: tools ## throughput of the hot path and peak memory of a 6 MB invocation 
 sam-build: ## build the Lambda artifacts for deployment (needs cargo-lambda and zig)
 	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda ziglang
 	sam build --beta-features
+
+package: sam-build ## build the arm64 artifacts and upload them: make package PACKAGE_BUCKET=<bucket>
+	@test -n "$(PACKAGE_BUCKET)" || { echo "set PACKAGE_BUCKET to an S3 bucket for the artifacts, e.g. make package PACKAGE_BUCKET=my-artifacts" >&2; exit 2; }
+	sam package --s3-bucket "$(PACKAGE_BUCKET)" --output-template-file packaged.yaml
+	@echo "packaged.yaml is ready: sam deploy --template-file packaged.yaml --guided (no Rust needed), or sam publish --template packaged.yaml"
 
 clean:
 	$(CARGO) clean

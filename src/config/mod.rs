@@ -16,6 +16,50 @@ pub use filter::EventFilter;
 pub use pull::PullConfig;
 pub use push::PushConfig;
 
+/// The variables both functions read: the destination, its platform, batching, filters.
+pub const DESTINATION_VARIABLES: &[&str] = &[
+    "DESTINATION_URL",
+    "ALLOW_INSECURE_HTTP",
+    "DESTINATION_FORMAT",
+    "DESTINATION_GZIP",
+    "DESTINATION_SECRET_ARN",
+    "DESTINATION_AUTH_HEADER",
+    "DESTINATION_AUTH_SCHEME",
+    "DESTINATION_TIMEOUT_SECONDS",
+    "DESTINATION_CONCURRENCY",
+    "BATCH_MAX_EVENTS",
+    "BATCH_MAX_BYTES",
+    "SPLUNK_SOURCETYPE",
+    "SPLUNK_SOURCE",
+    "SPLUNK_INDEX",
+    "DATADOG_SOURCE",
+    "DATADOG_SERVICE",
+    "DATADOG_TAGS",
+    "CORALOGIX_APPLICATION",
+    "CORALOGIX_SUBSYSTEM",
+    "ELASTIC_INDEX",
+    "SUMO_CATEGORY",
+    "SUMO_NAME",
+    "EVENT_TYPES_INCLUDE",
+    "EVENT_TYPES_EXCLUDE",
+    "OKTA_ORG_LABEL",
+    "MAX_EVENT_AGE_SECONDS",
+    "STATE_BUCKET",
+    "RUST_LOG",
+];
+/// What okta-push reads besides [`DESTINATION_VARIABLES`]: nothing else.
+pub const PUSH_VARIABLES: &[&str] = &[];
+/// What okta-pull reads besides [`DESTINATION_VARIABLES`].
+pub const PULL_VARIABLES: &[&str] = &[
+    "OKTA_DOMAIN",
+    "OKTA_TOKEN_SECRET_ARN",
+    "CHECKPOINT_KEY",
+    "INITIAL_LOOKBACK_SECONDS",
+    "RATE_LIMIT_HEADROOM",
+    "OKTA_TIMEOUT_SECONDS",
+    "SETTLE_DELAY_SECONDS",
+];
+
 /// The largest number of seconds any setting takes: a year.
 const MAX_SECONDS: u64 = 31_536_000;
 

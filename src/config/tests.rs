@@ -176,3 +176,109 @@ fn header_bound_platform_options_are_checked_at_start_up() {
         assert!(err.problem.contains("HTTP header"), "{err}");
     }
 }
+
+/// Every upper-case variable name quoted in `source`.
+fn quoted_variables(source: &str) -> std::collections::BTreeSet<String> {
+    source
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| {
+            t.len() > 3 && t.contains('_') && t.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fn listed() -> std::collections::BTreeSet<String> {
+    DESTINATION_VARIABLES
+        .iter()
+        .chain(PUSH_VARIABLES)
+        .chain(PULL_VARIABLES)
+        .map(|v| v.to_string())
+        .collect()
+}
+
+#[test]
+fn the_variable_lists_name_exactly_what_the_configuration_code_reads() {
+    let mut read = std::collections::BTreeSet::new();
+    for source in [
+        include_str!("mod.rs"),
+        include_str!("destination.rs"),
+        include_str!("filter.rs"),
+        include_str!("push.rs"),
+        include_str!("pull.rs"),
+    ] {
+        // Test code and the lists themselves quote names too: only what precedes them counts.
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        // mod.rs: leave out the lists themselves.
+        let code = match code.split_once("pub const DESTINATION_VARIABLES") {
+            Some((before, rest)) => {
+                let after = rest
+                    .split_once("/// The largest number")
+                    .map_or("", |(_, a)| a);
+                format!("{before}{after}")
+            }
+            None => code.to_owned(),
+        };
+        read.extend(quoted_variables(&code));
+    }
+    read.insert("RUST_LOG".into()); // read by the logging set-up
+    assert_eq!(listed(), read);
+}
+
+#[test]
+fn env_json_for_sam_local_sets_every_variable_each_function_reads() {
+    let env: serde_json::Value = serde_json::from_str(include_str!("../../env.json")).unwrap();
+    let keys = |f: &str| -> std::collections::BTreeSet<String> {
+        env[f].as_object().unwrap().keys().cloned().collect()
+    };
+    let push: std::collections::BTreeSet<String> = DESTINATION_VARIABLES
+        .iter()
+        .chain(PUSH_VARIABLES)
+        .map(|v| v.to_string())
+        .collect();
+    let pull: std::collections::BTreeSet<String> = DESTINATION_VARIABLES
+        .iter()
+        .chain(PULL_VARIABLES)
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(keys("PushFunction"), push);
+    assert_eq!(keys("PullFunction"), pull);
+}
+
+#[test]
+fn the_template_sets_only_variables_the_functions_read() {
+    let template = include_str!("../../template.yaml");
+    let mut set = std::collections::BTreeSet::new();
+    let mut in_variables: Option<usize> = None;
+    for line in template.lines() {
+        let indent = line.len() - line.trim_start().len();
+        match in_variables {
+            Some(depth)
+                if indent > depth
+                    && !line.trim().is_empty()
+                    && !line.trim_start().starts_with('#') =>
+            {
+                if let Some((name, _)) = line.trim().split_once(':') {
+                    set.insert(name.to_owned());
+                }
+            }
+            Some(depth) if indent <= depth && !line.trim().is_empty() => in_variables = None,
+            _ => {}
+        }
+        if line.trim() == "Variables:" {
+            in_variables = Some(indent);
+        }
+    }
+    assert!(
+        set.contains("DESTINATION_URL") && set.contains("OKTA_DOMAIN"),
+        "{set:?}"
+    );
+    let known = listed();
+    let unknown: Vec<&String> = set.difference(&known).collect();
+    assert!(
+        unknown.is_empty(),
+        "set in template.yaml, read by no function: {unknown:?}"
+    );
+}
