@@ -136,7 +136,11 @@ fn read_page<'p>(
     let mut settling = false;
     for raw in &page.events {
         match OktaEvent::from_raw(raw) {
-            Ok(e) if e.published > okta_now + FUTURE_TOLERANCE => {
+            Ok(e)
+                if okta_now
+                    .checked_add(FUTURE_TOLERANCE)
+                    .is_some_and(|limit| e.published > limit) =>
+            {
                 // Stamped in the future (a skewed clock, a bogus year): it will never be
                 // older than the settle delay, so waiting for it would stop pull for good.
                 tally.future_stamped += 1;
@@ -225,6 +229,32 @@ fn kept_key(kept: &Kept<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_okta_clock_at_the_end_of_time_neither_panics_nor_stalls() {
+        let raw = serde_json::value::RawValue::from_string(
+            r#"{"uuid":"u1","published":"9999-12-31T23:00:00.000Z"}"#.into(),
+        )
+        .unwrap();
+        let page = Page {
+            url: url::Url::parse("https://acme.okta.com/api/v1/logs").unwrap(),
+            events: vec![raw],
+            next: None,
+            unreadable: None,
+            okta_time: Some(time::macros::datetime!(9999-12-31 23:59:59 UTC)),
+        };
+        let rules = PageRules {
+            max_age: None,
+            settle: Some(Duration::from_secs(600)),
+            stop_at: Instant::now(),
+            deadline: Instant::now(),
+        };
+        let mut tally = Tally::default();
+        let now = time::OffsetDateTime::now_utc();
+        let (inputs, settling, _) = read_page(&page, &Handled::default(), now, &rules, &mut tally);
+        // 59 minutes before Okta's "now": settled, and nothing overflowed on the way.
+        assert_eq!((inputs.len(), settling), (1, false));
+    }
 
     #[test]
     fn a_malformed_event_has_one_key_whatever_run_reads_it() {
