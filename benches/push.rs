@@ -6,6 +6,9 @@
 //!    work is timed; and a batch the ledger already holds (the lookup-and-skip path).
 //! 2. Memory: the release okta-push binary, driven through the local Runtime API with a 6 MB
 //!    SQS payload delivered to a loopback destination; peak RSS read from /proc (VmHWM).
+//! 3. End to end: the release binary, warm, on 6 MB invocations with S3 (moto) behind a
+//!    latency proxy (0 and 10 ms a request): CPU per event from /proc against gzip alone on
+//!    the same bytes, wall against CPU per invocation, S3 requests, peak RSS.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +18,9 @@ use okta_ingest::{Ledger, MemoryDestination, MemoryObjectStore, PushHandler, Pus
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, okta_event, rfc3339_millis, sqs_event,
 };
-use okta_ingest_testkit::{binary_path, FunctionProcess, Moto, RecordingDestination, RuntimeApi};
+use okta_ingest_testkit::{
+    binary_path, FunctionProcess, LatencyProxy, Moto, RecordingDestination, RuntimeApi,
+};
 use time::OffsetDateTime;
 
 /// Lambda's limit for a synchronous payload, which bounds an SQS batch.
@@ -289,4 +294,124 @@ fn main() {
         "both batches hold the same number of events"
     );
     runtime.block_on(peak_memory(payload, second, events));
+    for delay_ms in [0, 10] {
+        runtime.block_on(end_to_end(Duration::from_millis(delay_ms)));
+    }
+}
+
+/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    ticks as f64 / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The release binary, warm, on 6 MB SQS invocations: its CPU per event against what gzip
+/// alone takes for exactly the bytes it sent, its wall time against its CPU time with
+/// `delay` added to every S3 request, the S3 requests per invocation, and its peak RSS.
+async fn end_to_end(delay: Duration) {
+    const WARM_INVOCATIONS: usize = 8;
+    let destination = RecordingDestination::start().await;
+    let runtime = RuntimeApi::start().await;
+    let moto = Moto::start().await;
+    moto.create_bucket("bench-state").await;
+    let proxy = LatencyProxy::start(moto.addr(), delay).await;
+    let mut env = moto.function_env();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.extend(
+        [
+            ("AWS_ENDPOINT_URL", proxy.endpoint()),
+            ("DESTINATION_URL", destination.url()),
+            ("ALLOW_INSECURE_HTTP", "true".into()),
+            ("STATE_BUCKET", "bench-state".into()),
+            ("RUST_LOG", "warn".into()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+    let pid = function.pid().map(|p| p.to_string()).unwrap_or_default();
+    let (warm_up, _) = sqs_payload(MAX_PAYLOAD, "w");
+    runtime
+        .invoke(warm_up, Duration::from_secs(60))
+        .await
+        .response();
+    let payloads: Vec<(String, usize)> = (0..WARM_INVOCATIONS)
+        .map(|n| sqs_payload(MAX_PAYLOAD, &format!("e{n}")))
+        .collect();
+    let events: usize = payloads.iter().map(|(_, n)| n).sum();
+    let before_requests = destination.accepted().len();
+    let (mut cpu, mut wall) = (0.0, Duration::ZERO);
+    let s3_before = proxy.requests();
+    for (payload, _) in payloads {
+        let cpu_before = cpu_seconds(&pid);
+        let started = Instant::now();
+        let response = runtime
+            .invoke(payload, Duration::from_secs(60))
+            .await
+            .response();
+        wall += started.elapsed();
+        cpu += cpu_seconds(&pid) - cpu_before;
+        assert_eq!(
+            response["batchItemFailures"].as_array().map(Vec::len),
+            Some(0)
+        );
+    }
+    let s3_requests = proxy.requests() - s3_before;
+    let peak = function.peak_rss_kib().unwrap_or(0);
+    function.stop().await;
+    // gzip alone, at the binary's level, over exactly the bodies it sent (uncompressed).
+    let sent: Vec<Vec<u8>> = destination.accepted()[before_requests..]
+        .iter()
+        .map(|r| r.body.clone())
+        .collect();
+    let delivered: usize = destination.accepted()[before_requests..]
+        .iter()
+        .map(|r| r.json_array_items().len())
+        .sum();
+    assert_eq!(delivered, events, "every event reached the destination");
+    let own = std::process::id().to_string();
+    let rounds = 3;
+    let gzip_before = cpu_seconds(&own);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for body in &sent {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+            std::io::Write::write_all(&mut enc, body).expect("gzip into memory");
+            std::hint::black_box(enc.finish().expect("gzip into memory"));
+        }
+    }
+    let gzip_wall = started.elapsed().as_secs_f64() / f64::from(rounds);
+    let gzip_cpu = ((cpu_seconds(&own) - gzip_before) / f64::from(rounds)).max(gzip_wall);
+    let per_event = |s: f64| s * 1e6 / events as f64;
+    println!(
+        "okta-push (release), warm, {WARM_INVOCATIONS} x 6 MB SQS invocations ({events} events), S3 latency {} ms:\n  \
+         CPU {:.1} us/event vs gzip alone {:.1} us/event for the same bytes ({:.2}x); \
+         wall {:.0} ms vs CPU {:.0} ms per invocation (+{:.0} ms waiting); \
+         S3 requests {:.1} per invocation; peak RSS {:.1} MiB",
+        delay.as_millis(),
+        per_event(cpu),
+        per_event(gzip_cpu),
+        cpu / gzip_cpu,
+        wall.as_secs_f64() * 1e3 / WARM_INVOCATIONS as f64,
+        cpu * 1e3 / WARM_INVOCATIONS as f64,
+        (wall.as_secs_f64() - cpu) * 1e3 / WARM_INVOCATIONS as f64,
+        s3_requests as f64 / WARM_INVOCATIONS as f64,
+        peak as f64 / 1024.0,
+    );
 }

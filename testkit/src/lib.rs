@@ -6,6 +6,7 @@
 pub mod destination;
 pub mod fake_okta;
 pub mod function;
+pub mod latency_proxy;
 pub mod loopback_http;
 pub mod moto;
 pub mod okta_events;
@@ -14,5 +15,6 @@ pub mod runtime_api;
 pub use destination::{Behaviour, ReceivedRequest, RecordingDestination};
 pub use fake_okta::FakeOkta;
 pub use function::{binary_path, FunctionProcess};
+pub use latency_proxy::LatencyProxy;
 pub use moto::Moto;
 pub use runtime_api::{Invocation, RuntimeApi};
