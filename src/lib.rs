@@ -36,7 +36,7 @@ pub use event::OktaEvent;
 pub use lambda::{BadRequest, StartupError};
 pub use okta::{FetchError, HttpSystemLog, SystemLog};
 pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
-pub use push::{PushError, PushHandler, PushResponse, ReplayRequest};
+pub use push::{PushError, PushHandler, PushPayload, PushResponse, ReplayRequest};
 pub use secret::{Secret, SecretSource, StaticSecret};
 pub use state::{
     Checkpoint, CheckpointStore, Lease, Ledger, MemoryObjectStore, ObjectStore, S3ObjectStore,

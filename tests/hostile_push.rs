@@ -221,3 +221,22 @@ async fn a_stalled_s3_neither_holds_back_delivery_nor_passes_the_deadline() {
     );
     assert_eq!(summary["not_kept"], 2, "{summary}");
 }
+
+#[tokio::test]
+async fn one_body_with_a_broken_escape_spoils_only_its_own_message_in_the_binary() {
+    // GIVEN a batch in which one body holds a lone UTF-16 surrogate (a truncated emoji)
+    let stack = Stack::start(&[]).await;
+    let bad = r#"{"messageId":"bad-escape","body":"{\"detail\":{\"x\":\"\ud83d\"}}"},"#;
+    let batch = sample_batch().replacen("\"Records\": [", &format!("\"Records\": [{bad}"), 1);
+    // WHEN the runtime hands it to okta-push
+    let response = stack.invoke(&batch, T).await.response();
+    // THEN the fresh events go out, and only the bad message is kept, as received
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+    assert_eq!(stack.summaries()[0]["forwarded"], 3);
+    let kept = stack.dead_letters().await;
+    let bad_line = kept
+        .iter()
+        .find(|l| l["message_id"] == "bad-escape")
+        .expect("the bad message is kept");
+    assert_eq!(bad_line["raw"], r#""{\"detail\":{\"x\":\"\ud83d\"}}""#);
+}

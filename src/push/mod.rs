@@ -22,6 +22,7 @@ use crate::lambda::{self, BadRequest, StartupError};
 use crate::state::{DeadLetterError, DeadLetters, Kept, Ledger, ObjectStore, S3ObjectStore};
 use crate::telemetry::{elapsed_ms, Summary};
 use invocation::PushInvocation;
+pub use invocation::PushPayload;
 
 mod invocation;
 mod replay;
@@ -133,26 +134,36 @@ impl PushHandler {
         Ok(Self::new(config, Arc::new(destination), state, ledger))
     }
 
-    /// The Lambda entry point.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<Box<RawValue>>,
-    ) -> Result<PushResponse, PushError> {
+    /// The Lambda entry point. The runtime reads the payload into [`PushPayload`] in one
+    /// pass (the SQS bodies stay encoded until each is read on its own).
+    pub async fn handle(&self, event: LambdaEvent<PushPayload>) -> Result<PushResponse, PushError> {
         let deadline = lambda::lambda_deadline(event.context.deadline);
-        self.handle_payload(event.payload.get(), &event.context.request_id, deadline)
+        self.respond(&event.payload, &event.context.request_id, deadline)
             .await
     }
 
-    /// Handles `payload` (an SQS event, an EventBridge event or a replay request) due by
-    /// `deadline`.
+    /// Handles `payload` (an SQS event, an EventBridge event or a replay request, as text)
+    /// due by `deadline`.
     pub async fn handle_payload(
         &self,
         payload: &str,
         request_id: &str,
         deadline: Instant,
     ) -> Result<PushResponse, PushError> {
+        let payload = PushPayload::parse(payload).inspect_err(|e| {
+            tracing::error!(error = %e, "okta-push was invoked with a payload it does not read");
+        })?;
+        self.respond(&payload, request_id, deadline).await
+    }
+
+    async fn respond(
+        &self,
+        payload: &PushPayload,
+        request_id: &str,
+        deadline: Instant,
+    ) -> Result<PushResponse, PushError> {
         let started = Instant::now();
-        let invocation = PushInvocation::parse(payload).inspect_err(|e| {
+        let invocation = PushInvocation::of(payload).inspect_err(|e| {
             tracing::error!(error = %e, "okta-push was invoked with a payload it does not read");
         })?;
         match invocation {
@@ -166,9 +177,9 @@ impl PushHandler {
                     .iter()
                     .zip(&bodies)
                     .map(|(m, body)| match (body, m.body) {
-                        (Ok(text), _) => envelope(m.message_id.as_deref(), text),
+                        (Ok(text), _) => envelope(m.message_id, text),
                         (Err(reason), raw) => Input {
-                            message_id: m.message_id.as_deref(),
+                            message_id: m.message_id,
                             event: Err(Unreadable {
                                 reason: format!("malformed Okta event: {reason}"),
                                 content: Kept::Raw(raw.map_or("", RawValue::get)),
@@ -179,8 +190,8 @@ impl PushHandler {
                 let (_, outcome) = self.deliver(&inputs, request_id, deadline, started).await;
                 Ok(PushResponse::Sqs(retry_these(&inputs, &outcome)))
             }
-            PushInvocation::EventBridge { id } => {
-                let inputs = [envelope(id.as_deref(), payload)];
+            PushInvocation::EventBridge { id, envelope: text } => {
+                let inputs = [envelope(id.as_deref(), &text)];
                 let (summary, outcome) = self.deliver(&inputs, request_id, deadline, started).await;
                 match outcome.dead_letter_error {
                     None => Ok(PushResponse::Direct(summary)),

@@ -2,8 +2,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use okta_ingest::config::ProcessEnv;
-use okta_ingest::PushHandler;
-use serde_json::value::RawValue;
+use okta_ingest::{PushHandler, PushPayload};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -17,7 +16,7 @@ async fn main() -> Result<(), Error> {
     };
     let handler = &handler;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Box<RawValue>>| async move { handler.handle(event).await },
+        move |event: LambdaEvent<PushPayload>| async move { handler.handle(event).await },
     ))
     .await
 }
