@@ -177,22 +177,14 @@ fn throughput(label: &str, env: &[(&str, &str)], payload: &str, events: usize, r
 }
 
 async fn peak_memory(payload: String, second: String, events: usize) {
-    let destination = RecordingDestination::start().await;
-    let runtime = RuntimeApi::start().await;
-    // The ledger lives in S3: moto on loopback, never a real endpoint.
-    let moto = Moto::start().await;
-    moto.create_bucket("bench-state").await;
-    let mut env = moto.function_env();
-    env.extend(
-        [
-            ("DESTINATION_URL", destination.url()),
-            ("ALLOW_INSECURE_HTTP", "true".into()),
-            ("STATE_BUCKET", "bench-state".into()),
-            ("RUST_LOG", "warn".into()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
-    let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+    // Every part is bound by name, so moto and the proxy live as long as the function.
+    let Binary {
+        destination,
+        runtime,
+        function,
+        proxy: _proxy,
+        _moto,
+    } = Binary::start(Duration::ZERO).await;
     let idle = wait_rss(&function).await;
     let started = Instant::now();
     let response = runtime
@@ -225,6 +217,46 @@ async fn peak_memory(payload: String, second: String, events: usize) {
     );
     assert_eq!(delivered, 2 * events, "every event reached the destination");
     function.stop().await;
+}
+
+/// The release okta-push with everything it talks to on loopback; S3 (moto, never a real
+/// endpoint) behind a proxy that delays each request by the given time.
+struct Binary {
+    destination: RecordingDestination,
+    runtime: RuntimeApi,
+    function: FunctionProcess,
+    proxy: LatencyProxy,
+    _moto: Moto,
+}
+
+impl Binary {
+    async fn start(s3_delay: Duration) -> Binary {
+        let destination = RecordingDestination::start().await;
+        let runtime = RuntimeApi::start().await;
+        let moto = Moto::start().await;
+        moto.create_bucket("bench-state").await;
+        let proxy = LatencyProxy::start(moto.addr(), s3_delay).await;
+        let mut env = moto.function_env();
+        env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+        env.extend(
+            [
+                ("AWS_ENDPOINT_URL", proxy.endpoint()),
+                ("DESTINATION_URL", destination.url()),
+                ("ALLOW_INSECURE_HTTP", "true".into()),
+                ("STATE_BUCKET", "bench-state".into()),
+                ("RUST_LOG", "warn".into()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+        Binary {
+            destination,
+            runtime,
+            function,
+            proxy,
+            _moto: moto,
+        }
+    }
 }
 
 async fn wait_rss(function: &FunctionProcess) -> u64 {
@@ -327,24 +359,13 @@ fn clock_ticks() -> f64 {
 /// `delay` added to every S3 request, the S3 requests per invocation, and its peak RSS.
 async fn end_to_end(delay: Duration) {
     const WARM_INVOCATIONS: usize = 8;
-    let destination = RecordingDestination::start().await;
-    let runtime = RuntimeApi::start().await;
-    let moto = Moto::start().await;
-    moto.create_bucket("bench-state").await;
-    let proxy = LatencyProxy::start(moto.addr(), delay).await;
-    let mut env = moto.function_env();
-    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
-    env.extend(
-        [
-            ("AWS_ENDPOINT_URL", proxy.endpoint()),
-            ("DESTINATION_URL", destination.url()),
-            ("ALLOW_INSECURE_HTTP", "true".into()),
-            ("STATE_BUCKET", "bench-state".into()),
-            ("RUST_LOG", "warn".into()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
-    let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+    let Binary {
+        destination,
+        runtime,
+        function,
+        proxy,
+        _moto,
+    } = Binary::start(delay).await;
     let pid = function.pid().map(|p| p.to_string()).unwrap_or_default();
     let (warm_up, _) = sqs_payload(MAX_PAYLOAD, "w");
     runtime

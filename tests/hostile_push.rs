@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use okta_ingest_testkit::destination::{Behaviour, RecordingDestination};
+use okta_ingest_testkit::destination::{base64, Behaviour, RecordingDestination};
 use serde_json::Value;
 
 mod support;
@@ -84,20 +84,7 @@ async fn a_destination_echoing_the_request_leaks_no_secret_into_logs_or_dead_let
     // THEN the reasons say what happened, without the credential or the URL token
     let kept = reasons(&stack.dead_letters().await);
     assert_eq!(kept.len(), 3, "{kept:?}");
-    let b64 = |s: &str| {
-        let out = std::process::Command::new("base64")
-            .arg("-w0")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(s.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let b64 = |s: &str| base64(s.as_bytes());
     let forbidden = [
         TOKEN.to_owned(),
         URL_SECRET.to_owned(),

@@ -276,12 +276,10 @@ impl PullHandler {
         event: LambdaEvent<Box<RawValue>>,
     ) -> Result<PullResponse, PullError> {
         let deadline = lambda::lambda_deadline(event.context.deadline);
-        let payload = event.payload.get();
-        let request_id = &event.context.request_id;
-        match PullInvocation::parse(payload, (self.clock)()) {
-            Ok(PullInvocation::Check) => Ok(PullResponse::Check(self.check(deadline).await)),
-            _ => self
-                .handle_payload(payload, request_id, deadline)
+        match self.parse(event.payload.get())? {
+            PullInvocation::Check => Ok(PullResponse::Check(self.check(deadline).await)),
+            run => self
+                .run(run, &event.context.request_id, deadline)
                 .await
                 .map(|s| PullResponse::Run(Box::new(s))),
         }
@@ -294,10 +292,26 @@ impl PullHandler {
         request_id: &str,
         deadline: Instant,
     ) -> Result<Summary, PullError> {
+        let invocation = self.parse(payload)?;
+        self.run(invocation, request_id, deadline).await
+    }
+
+    fn parse(&self, payload: &str) -> Result<PullInvocation, PullError> {
+        PullInvocation::parse(payload, (self.clock)())
+            .inspect_err(|e| {
+                tracing::error!(error = %e, "okta-pull was invoked with a payload it does not read");
+            })
+            .map_err(PullError::from)
+    }
+
+    /// A scheduled run or a backfill, with its summary logged and returned.
+    async fn run(
+        &self,
+        invocation: PullInvocation,
+        request_id: &str,
+        deadline: Instant,
+    ) -> Result<Summary, PullError> {
         let started = Instant::now();
-        let invocation = PullInvocation::parse(payload, (self.clock)()).inspect_err(|e| {
-            tracing::error!(error = %e, "okta-pull was invoked with a payload it does not read");
-        })?;
         let mut tally = Tally::default();
         let (mode, result) = match invocation {
             PullInvocation::Check => {

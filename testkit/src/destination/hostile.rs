@@ -21,7 +21,8 @@ pub(super) fn echo(uri: &Uri, headers: &HeaderMap) -> String {
     lines.join("\n")
 }
 
-fn base64(data: &[u8]) -> String {
+/// Standard base64 with padding, as an echoing server would encode a header.
+pub fn base64(data: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {

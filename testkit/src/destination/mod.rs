@@ -11,6 +11,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+pub use hostile::base64;
 use hostile::{echo, huge};
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
