@@ -121,7 +121,7 @@ impl Env for Vec<(String, String)> {
 }
 
 /// `MAX_EVENT_AGE_SECONDS`, where `0` means no limit.
-pub fn max_event_age(env: &(impl Env + ?Sized)) -> Result<Option<Duration>, ConfigError> {
+pub(crate) fn max_event_age(env: &(impl Env + ?Sized)) -> Result<Option<Duration>, ConfigError> {
     let age = seconds_var(env, "MAX_EVENT_AGE_SECONDS", DEFAULT_MAX_EVENT_AGE, true)?;
     Ok((!age.is_zero()).then_some(age))
 }
