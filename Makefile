@@ -8,16 +8,17 @@ PYTHON ?= python3
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help tools build demo test lint unit template bench sam-build package clean
+.PHONY: help tools build demo fakes test lint unit template bench sam-build package clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-tools: ## install what the tests need (moto server, cfn-lint, SAM CLI) if missing
+tools: ## install what the tests need (moto server, cfn-lint, SAM CLI, cargo-lambda) if missing
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 	@command -v moto_server >/dev/null || $(PYTHON) -m pip install --quiet 'moto[server]'
 	@command -v cfn-lint >/dev/null || $(PYTHON) -m pip install --quiet cfn-lint
 	@command -v sam >/dev/null || $(PYTHON) -m pip install --quiet aws-sam-cli
+	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 
@@ -26,6 +27,9 @@ build: ## compile the function binaries (debug)
 
 demo: tools build ## run okta-push locally on events/ against moto and a local destination
 	$(CARGO) run --quiet -p okta-ingest-testkit --bin okta-ingest-demo
+
+fakes: tools build ## the local fakes for `cargo lambda watch` (docs/configuration.md, Running locally)
+	$(CARGO) run --quiet -p okta-ingest-testkit --bin okta-ingest-fakes
 
 test: tools lint build unit template ## everything: format, lints, unit and integration tests, template checks
 
