@@ -43,10 +43,11 @@ unit:
 template:
 	scripts/lint-template.sh
 
-bench: tools ## throughput of the hot path and peak memory of a 6 MB invocation (release build)
+bench: tools ## hot path, memory, the release binary end to end, pull pacing, the ledger at scale (release build)
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p okta-ingest --bench push
 	$(CARGO) bench -p okta-ingest --bench pull
+	$(CARGO) bench -p okta-ingest --bench ledger
 
 sam-build: ## build the Lambda artifacts for deployment (needs cargo-lambda and zig)
 	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda ziglang

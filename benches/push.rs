@@ -6,104 +6,24 @@
 //!    work is timed; and a batch the ledger already holds (the lookup-and-skip path).
 //! 2. Memory: the release okta-push binary, driven through the local Runtime API with a 6 MB
 //!    SQS payload delivered to a loopback destination; peak RSS read from /proc (VmHWM).
-//! 3. End to end: the release binary, warm, on 6 MB invocations with S3 (moto) behind a
-//!    latency proxy (0 and 10 ms a request): CPU per event from /proc against gzip alone on
-//!    the same bytes, wall against CPU per invocation, S3 requests, peak RSS.
+//! 3. End to end: the release binary, warm, on 6 MB invocations with S3 (moto) and the
+//!    ledger table (the testkit's DynamoDB) behind latency proxies (0 and 10 ms a request):
+//!    CPU per event from /proc against gzip alone on the same bytes, wall against CPU per
+//!    invocation, ledger and S3 requests, peak RSS.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okta_ingest::config::PushConfig;
 use okta_ingest::{Ledger, MemoryDestination, MemoryObjectStore, PushHandler, PushResponse};
-use okta_ingest_testkit::okta_events::{
-    eventbridge_envelope, okta_event, rfc3339_millis, sqs_event,
-};
+use okta_ingest_testkit::okta_events::okta_event;
 use okta_ingest_testkit::{
-    binary_path, FunctionProcess, LatencyProxy, Moto, RecordingDestination, RuntimeApi,
+    binary_path, FakeDynamoDb, FunctionProcess, LatencyProxy, Moto, RecordingDestination,
+    RuntimeApi,
 };
-use time::OffsetDateTime;
 
-/// Lambda's limit for a synchronous payload, which bounds an SQS batch.
-const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
-
-/// An SQS event of fresh Okta events filling up to `max_bytes`, and how many it holds.
-fn sqs_payload(max_bytes: usize, salt: &str) -> (String, usize) {
-    let now = OffsetDateTime::now_utc();
-    let mut bodies = Vec::new();
-    let mut size = 200;
-    let mut i = 0usize;
-    let mut rng = fastrand::Rng::with_seed(42);
-    loop {
-        let published = rfc3339_millis(now - time::Duration::milliseconds(i as i64 * 37));
-        let uuid = format!("{salt}{:08x}-8b7d-11ef-a3c4-{:012x}", i, i * 7919);
-        let detail = vary(&okta_event(&uuid, &published), &mut rng);
-        let body = eventbridge_envelope(&detail, &format!("id-{salt}{i}"), &published);
-        // Each record adds its JSON-escaped body plus about 600 bytes of SQS attributes.
-        let cost = serde_json::to_string(&body).map_or(0, |b| b.len()) + 600;
-        if size + cost > max_bytes {
-            break;
-        }
-        size += cost;
-        bodies.push((format!("msg-{salt}-{i}"), body));
-        i += 1;
-    }
-    let payload = sqs_event(&bodies);
-    (payload, bodies.len())
-}
-
-/// Real events differ in users, addresses, sessions and hashes; identical templates would
-/// compress (and so gzip) unrealistically fast.
-fn vary(event: &str, rng: &mut fastrand::Rng) -> String {
-    const PEOPLE: [&str; 8] = [
-        "amelie.durand",
-        "sam.lee",
-        "j.okafor",
-        "m.garcia",
-        "t.nguyen",
-        "r.schmidt",
-        "a.kowalski",
-        "l.rossi",
-    ];
-    const CITIES: [&str; 6] = ["Paris", "Austin", "Lagos", "Osaka", "Berlin", "Toronto"];
-    let hex = |rng: &mut fastrand::Rng, n: usize| -> String {
-        (0..n)
-            .map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0'))
-            .collect()
-    };
-    let alnum = |rng: &mut fastrand::Rng, n: usize| -> String {
-        (0..n).map(|_| rng.alphanumeric()).collect()
-    };
-    let person = PEOPLE[rng.usize(..PEOPLE.len())];
-    let ip = format!(
-        "{}.{}.{}.{}",
-        rng.u8(1..224),
-        rng.u8(..),
-        rng.u8(..),
-        rng.u8(1..255)
-    );
-    event
-        .replace("00u1qw2e3r4t5y6u7i8o", &format!("00u{}", alnum(rng, 17)))
-        .replace("ren\\u00e9e.dupont", person)
-        .replace("198.51.100.23", &ip)
-        .replace(
-            "102aBcDeFgHiJkLmNoPqRsTuV",
-            &format!("102{}", alnum(rng, 22)),
-        )
-        .replace(
-            "3f7b9c2d1e0a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c",
-            &hex(rng, 64),
-        )
-        .replace("Montr\\u00e9al", CITIES[rng.usize(..CITIES.len())])
-        .replace(
-            "Chrome/124.0.0.0",
-            &format!(
-                "Chrome/{}.0.{}.{}",
-                rng.u8(118..132),
-                rng.u16(1000..7000),
-                rng.u8(..)
-            ),
-        )
-}
+mod common;
+use common::{cpu_seconds, sqs_payload, wait_rss, MAX_PAYLOAD};
 
 fn handler(env: &[(&str, &str)]) -> (PushHandler, Arc<MemoryDestination>) {
     let mut vars: Vec<(String, String)> = vec![
@@ -219,13 +139,16 @@ async fn peak_memory(payload: String, second: String, events: usize) {
     function.stop().await;
 }
 
-/// The release okta-push with everything it talks to on loopback; S3 (moto, never a real
-/// endpoint) behind a proxy that delays each request by the given time.
+/// The release okta-push with everything it talks to on loopback, as deployed: S3 (moto,
+/// never a real endpoint) and the ledger table (the testkit's DynamoDB), each behind a
+/// proxy that delays every request by the given time.
 struct Binary {
     destination: RecordingDestination,
     runtime: RuntimeApi,
     function: FunctionProcess,
     proxy: LatencyProxy,
+    table_proxy: LatencyProxy,
+    _table: FakeDynamoDb,
     _moto: Moto,
 }
 
@@ -236,11 +159,15 @@ impl Binary {
         let moto = Moto::start().await;
         moto.create_bucket("bench-state").await;
         let proxy = LatencyProxy::start(moto.addr(), s3_delay).await;
+        let table = FakeDynamoDb::start("uuid").await;
+        let table_proxy = LatencyProxy::start(table.addr(), s3_delay).await;
         let mut env = moto.function_env();
         env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
         env.extend(
             [
                 ("AWS_ENDPOINT_URL", proxy.endpoint()),
+                ("AWS_ENDPOINT_URL_DYNAMODB", table_proxy.endpoint()),
+                ("LEDGER_TABLE", "bench-ledger".into()),
                 ("DESTINATION_URL", destination.url()),
                 ("ALLOW_INSECURE_HTTP", "true".into()),
                 ("STATE_BUCKET", "bench-state".into()),
@@ -254,20 +181,11 @@ impl Binary {
             runtime,
             function,
             proxy,
+            table_proxy,
+            _table: table,
             _moto: moto,
         }
     }
-}
-
-async fn wait_rss(function: &FunctionProcess) -> u64 {
-    for _ in 0..50 {
-        if let Some(kib) = function.peak_rss_kib().filter(|k| *k > 0) {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            return function.peak_rss_kib().unwrap_or(kib);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    0
 }
 
 fn main() {
@@ -331,29 +249,6 @@ fn main() {
     }
 }
 
-/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
-    ticks as f64 / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 /// The release binary, warm, on 6 MB SQS invocations: its CPU per event against what gzip
 /// alone takes for exactly the bytes it sent, its wall time against its CPU time with
 /// `delay` added to every S3 request, the S3 requests per invocation, and its peak RSS.
@@ -364,6 +259,8 @@ async fn end_to_end(delay: Duration) {
         runtime,
         function,
         proxy,
+        table_proxy,
+        _table,
         _moto,
     } = Binary::start(delay).await;
     let pid = function.pid().map(|p| p.to_string()).unwrap_or_default();
@@ -379,6 +276,7 @@ async fn end_to_end(delay: Duration) {
     let before_requests = destination.accepted().len();
     let (mut cpu, mut wall) = (0.0, Duration::ZERO);
     let s3_before = proxy.requests();
+    let table_before = table_proxy.requests();
     for (payload, _) in payloads {
         let cpu_before = cpu_seconds(&pid);
         let started = Instant::now();
@@ -394,6 +292,7 @@ async fn end_to_end(delay: Duration) {
         );
     }
     let s3_requests = proxy.requests() - s3_before;
+    let table_requests = table_proxy.requests() - table_before;
     let peak = function.peak_rss_kib().unwrap_or(0);
     function.stop().await;
     // gzip alone, at the binary's level, over exactly the bodies it sent (uncompressed).
@@ -421,10 +320,10 @@ async fn end_to_end(delay: Duration) {
     let gzip_cpu = ((cpu_seconds(&own) - gzip_before) / f64::from(rounds)).max(gzip_wall);
     let per_event = |s: f64| s * 1e6 / events as f64;
     println!(
-        "okta-push (release), warm, {WARM_INVOCATIONS} x 6 MB SQS invocations ({events} events), S3 latency {} ms:\n  \
+        "okta-push (release), warm, {WARM_INVOCATIONS} x 6 MB SQS invocations ({events} events), S3 and DynamoDB latency {} ms:\n  \
          CPU {:.1} us/event vs gzip alone {:.1} us/event for the same bytes ({:.2}x); \
          wall {:.0} ms vs CPU {:.0} ms per invocation (+{:.0} ms waiting); \
-         S3 requests {:.1} per invocation; peak RSS {:.1} MiB",
+         ledger (DynamoDB) requests {:.1} and S3 requests {:.1} per invocation; peak RSS {:.1} MiB",
         delay.as_millis(),
         per_event(cpu),
         per_event(gzip_cpu),
@@ -432,6 +331,7 @@ async fn end_to_end(delay: Duration) {
         wall.as_secs_f64() * 1e3 / WARM_INVOCATIONS as f64,
         cpu * 1e3 / WARM_INVOCATIONS as f64,
         (wall.as_secs_f64() - cpu) * 1e3 / WARM_INVOCATIONS as f64,
+        table_requests as f64 / WARM_INVOCATIONS as f64,
         s3_requests as f64 / WARM_INVOCATIONS as f64,
         peak as f64 / 1024.0,
     );

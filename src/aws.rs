@@ -41,3 +41,23 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 pub fn secrets_client(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(config)
 }
+
+/// A DynamoDB client.
+pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+/// The delivery ledger: claims in `table` when one is set, else objects in `state`.
+pub fn ledger(
+    config: &aws_config::SdkConfig,
+    state: std::sync::Arc<dyn crate::state::ObjectStore>,
+    table: Option<&str>,
+) -> crate::state::Ledger {
+    match table {
+        Some(table) => crate::state::Ledger::with_claims(
+            state,
+            crate::state::DynamoClaims::new(dynamodb_client(config), table.to_owned()),
+        ),
+        None => crate::state::Ledger::new(state),
+    }
+}

@@ -45,6 +45,7 @@ pub const DESTINATION_VARIABLES: &[&str] = &[
     "OKTA_ORG_LABEL",
     "MAX_EVENT_AGE_SECONDS",
     "STATE_BUCKET",
+    "LEDGER_TABLE",
     "RUST_LOG",
 ];
 /// What okta-push reads besides [`DESTINATION_VARIABLES`]: nothing else.
@@ -124,6 +125,33 @@ impl Env for Vec<(String, String)> {
 pub(crate) fn max_event_age(env: &(impl Env + ?Sized)) -> Result<Option<Duration>, ConfigError> {
     let age = seconds_var(env, "MAX_EVENT_AGE_SECONDS", DEFAULT_MAX_EVENT_AGE, true)?;
     Ok((!age.is_zero()).then_some(age))
+}
+
+/// `LEDGER_TABLE`: the DynamoDB table of the delivery ledger (a name or an ARN); unset or
+/// empty keeps the ledger as objects in `STATE_BUCKET`.
+pub(crate) fn ledger_table(env: &(impl Env + ?Sized)) -> Result<Option<String>, ConfigError> {
+    const VAR: &str = "LEDGER_TABLE";
+    let Some(name) = env.get(VAR) else {
+        return Ok(None);
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let valid = name.starts_with("arn:")
+        || ((3..=255).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')));
+    if !valid {
+        return Err(ConfigError::new(
+            VAR,
+            format!(
+                "{name:?} is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-' and '.') or ARN"
+            ),
+        ));
+    }
+    Ok(Some(name.to_owned()))
 }
 
 /// `STATE_BUCKET`: required, an S3 bucket name.

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    allow_insecure_http, max_event_age, org_label, seconds_var, state_bucket, ConfigError,
-    DestinationConfig, Env,
+    allow_insecure_http, ledger_table, max_event_age, org_label, seconds_var, state_bucket,
+    ConfigError, DestinationConfig, Env,
 };
 use crate::okta::OktaOrg;
 use crate::state::DEAD_LETTER_PREFIX;
@@ -30,6 +30,8 @@ pub struct PullConfig {
     pub token_secret_arn: String,
     /// `STATE_BUCKET`: checkpoint and dead letters.
     pub state_bucket: String,
+    /// `LEDGER_TABLE`: the ledger's DynamoDB table; `None` keeps it in `state_bucket`.
+    pub ledger_table: Option<String>,
     /// `CHECKPOINT_KEY`: the checkpoint object's key.
     pub checkpoint_key: String,
     /// `INITIAL_LOOKBACK_SECONDS`: how far back the very first run starts.
@@ -119,6 +121,7 @@ impl PullConfig {
             org,
             token_secret_arn,
             state_bucket: state_bucket(env)?,
+            ledger_table: ledger_table(env)?,
             checkpoint_key,
             initial_lookback,
             max_event_age: max_event_age(env)?,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{max_event_age, state_bucket, ConfigError, DestinationConfig, Env};
+use super::{ledger_table, max_event_age, state_bucket, ConfigError, DestinationConfig, Env};
 
 /// Everything `okta-push` needs.
 #[derive(Clone, Debug)]
@@ -13,6 +13,8 @@ pub struct PushConfig {
     pub max_event_age: Option<Duration>,
     /// `STATE_BUCKET`: the bucket that holds dead letters.
     pub state_bucket: String,
+    /// `LEDGER_TABLE`: the ledger's DynamoDB table; `None` keeps it in `state_bucket`.
+    pub ledger_table: Option<String>,
 }
 
 impl PushConfig {
@@ -22,6 +24,7 @@ impl PushConfig {
             destination: DestinationConfig::from_env(env)?,
             max_event_age: max_event_age(env)?,
             state_bucket: state_bucket(env)?,
+            ledger_table: ledger_table(env)?,
         })
     }
 }

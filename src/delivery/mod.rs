@@ -4,9 +4,10 @@
 //!
 //! 1. admit ([`admission`]): malformed inputs set aside to keep, left-out types and stale
 //!    events dropped, repeats skipped;
-//! 2. skip what the delivery ledger shows as delivered already;
-//! 3. forward the rest ([`forward`]: platform items, batches, concurrency, [`retry`]);
-//! 4. record what the destination accepted in the ledger;
+//! 2. claim the rest in the delivery ledger, skipping what it shows as delivered already or
+//!    as being sent by another invocation right now;
+//! 3. forward what was claimed ([`forward`]: platform items, batches, concurrency, [`retry`]);
+//! 4. settle the claims: what the destination accepted is recorded, the rest released;
 //! 5. keep what was not delivered in the dead letters, unless the source can give it again
 //!    ([`Redelivery`], the one way push, pull and replay differ here).
 
@@ -44,6 +45,9 @@ pub(crate) use retry::backoff;
 const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(5);
 /// Kept before the Lambda deadline for answering once the dead letters are written.
 const ANSWER_TIME: Duration = Duration::from_millis(500);
+/// How long a ledger claim outlives the Lambda deadline of the invocation that made it: past
+/// that, the claimer is gone for certain and a copy of the event may be sent by another.
+pub const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 
 /// By when the ledger record and the dead-letter write must be done.
 fn keep_by(run: &Run<'_>) -> Instant {
@@ -114,6 +118,9 @@ pub enum Fate {
     Delivered,
     /// The ledger shows it was delivered before (by push, pull or replay).
     AlreadyDelivered,
+    /// Another invocation holds a live ledger claim on it and is sending it; if that one
+    /// dies its claim runs out and the source gives the event again (SQS, pull, replay).
+    InFlight,
     /// Its uuid came earlier in this call, or before it ([`Run::known`]).
     Repeat,
     /// Older than [`Run::max_age`]: dropped.
@@ -179,14 +186,26 @@ impl Pipeline {
         let filter = &self.forwarder.config().filter;
         let mut candidates =
             admission::admit(inputs, run, filter, &mut fates, &mut counts, &mut keep);
-        self.skip_delivered(&mut candidates, run, &mut fates, &mut counts)
+        self.claim(&mut candidates, run, &mut fates, &mut counts)
             .await;
         let (newest_delivered, delivered) = self
             .forward(inputs, &candidates, run, &mut fates, &mut counts, &mut keep)
             .await;
-        // Recording what was delivered and keeping what was not wait on S3 side by side.
+        // Claims this call may hold and did not deliver are given up for a later copy. Even
+        // when the claim call failed (it may have landed after we stopped waiting): only
+        // this container's own claims are released.
+        let released: Vec<&str> = if self.ledger.claims() {
+            candidates
+                .iter()
+                .filter(|(i, _)| fates[*i] != Some(Fate::Delivered))
+                .map(|(_, e)| e.uuid.as_ref())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Settling the ledger and keeping what was not delivered wait side by side.
         let (recorded, dead_letter_error) = tokio::join!(
-            self.record(&delivered, run),
+            self.settle(&delivered, &released, run),
             self.keep(run, keep, &mut fates, &mut counts)
         );
         counts.ledger_errors += usize::from(!recorded);
@@ -201,9 +220,10 @@ impl Pipeline {
         }
     }
 
-    /// Drops from `candidates` what the ledger shows as delivered. An unreadable ledger never
-    /// blocks delivery: it is counted, and a duplicate becomes possible.
-    async fn skip_delivered(
+    /// Claims `candidates` in the ledger and drops what it shows as delivered before or being
+    /// sent by another invocation. An unavailable ledger never blocks delivery: it is
+    /// counted, and a duplicate becomes possible.
+    async fn claim(
         &self,
         candidates: &mut Vec<(usize, &OktaEvent<'_>)>,
         run: &Run<'_>,
@@ -217,29 +237,48 @@ impl Pipeline {
             .iter()
             .map(|(_, e)| (e.uuid.as_ref(), e.published))
             .collect();
+        let left = run.deadline.saturating_duration_since(Instant::now());
+        let lease_until = run.now + left + CLAIM_MARGIN;
         let budget =
             LEDGER_LOOKUP_BUDGET.min(run.stop_at.saturating_duration_since(Instant::now()) / 4);
-        let lookup = tokio::time::timeout(budget, self.ledger.delivered(&keys)).await;
-        match lookup.unwrap_or_else(|_| Err(crate::state::LedgerError::timed_out(budget))) {
-            Ok(done) if done.is_empty() => {}
-            Ok(done) => {
-                candidates.retain(|(i, e)| {
-                    let delivered = done.contains(e.uuid.as_ref());
-                    if delivered {
-                        fates[*i] = Some(Fate::AlreadyDelivered);
-                    }
-                    !delivered
-                });
-                counts.already_delivered = done.len();
-                tracing::info!(
-                    count = done.len(),
-                    "skipped events the delivery ledger shows as delivered"
-                );
-            }
+        let lookup =
+            tokio::time::timeout(budget, self.ledger.claim(&keys, lease_until, run.now)).await;
+        let claim = match lookup.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
+            Ok(claim) => claim,
             Err(e) => {
                 counts.ledger_errors += 1;
-                tracing::warn!(error = %e, "delivery ledger unreadable: forwarding without the duplicate check");
+                tracing::warn!(error = %e, "delivery ledger unavailable: forwarding without the duplicate check");
+                return;
             }
+        };
+        if claim.delivered.is_empty() && claim.in_flight.is_empty() {
+            return;
+        }
+        candidates.retain(|(i, e)| {
+            let uuid = e.uuid.as_ref();
+            let fate = if claim.delivered.contains(uuid) {
+                Fate::AlreadyDelivered
+            } else if claim.in_flight.contains(uuid) {
+                Fate::InFlight
+            } else {
+                return true;
+            };
+            fates[*i] = Some(fate);
+            false
+        });
+        counts.already_delivered = claim.delivered.len();
+        counts.in_flight = claim.in_flight.len();
+        if !claim.delivered.is_empty() {
+            tracing::info!(
+                count = claim.delivered.len(),
+                "skipped events the delivery ledger shows as delivered"
+            );
+        }
+        if !claim.in_flight.is_empty() {
+            tracing::info!(
+                count = claim.in_flight.len(),
+                "skipped events another invocation is sending (live ledger claim); their source gives them again if it fails"
+            );
         }
     }
 
@@ -295,18 +334,24 @@ impl Pipeline {
         (newest, delivered)
     }
 
-    /// Records `delivered` in the ledger; a failure is logged, never fatal: the events did
-    /// reach the destination. Returns whether it worked.
-    async fn record(&self, delivered: &[(&str, OffsetDateTime)], run: &Run<'_>) -> bool {
-        if delivered.is_empty() {
+    /// Records `delivered` in the ledger and releases `released`; a failure is logged, never
+    /// fatal: the events did reach the destination. Returns whether it worked.
+    async fn settle(
+        &self,
+        delivered: &[(&str, OffsetDateTime)],
+        released: &[&str],
+        run: &Run<'_>,
+    ) -> bool {
+        if delivered.is_empty() && released.is_empty() {
             return true;
         }
         let budget = keep_by(run).saturating_duration_since(Instant::now());
-        let recorded = tokio::time::timeout(budget, self.ledger.record(delivered)).await;
-        match recorded.unwrap_or_else(|_| Err(crate::state::LedgerError::timed_out(budget))) {
+        let settled =
+            tokio::time::timeout(budget, self.ledger.settle(delivered, released, run.now)).await;
+        match settled.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
             Ok(()) => true,
             Err(e) => {
-                tracing::error!(error = %e, count = delivered.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
+                tracing::error!(error = %e, count = delivered.len(), released = released.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
                 false
             }
         }

@@ -63,7 +63,9 @@ impl PullHandler {
                     return Err(incomplete(format!("destination: {reason}"), tally))
                 }
                 Some(Incomplete::DeadLetters(e)) => return Err(incomplete(e.to_string(), tally)),
-                Some(Incomplete::Settling) | None => {}
+                // An event another invocation is sending is that one's to deliver (and its
+                // source's to give again if it fails): counted as in_flight, not read again.
+                Some(Incomplete::Settling | Incomplete::InFlight) | None => {}
             }
             match prefetched {
                 None => {

@@ -124,6 +124,8 @@ enum Stopped {
     CaughtUp,
     /// The next events are younger than the settle delay: push may still deliver them.
     Settling,
+    /// Another invocation is sending an event of the last page (a live ledger claim).
+    InFlight,
     /// A full page without a `next` link.
     NoNextLink,
     /// A backfill read its whole window.
@@ -147,6 +149,9 @@ impl std::fmt::Display for Stopped {
             Stopped::Settling => {
                 f.write_str("settling: the next events are younger than SETTLE_DELAY_SECONDS")
             }
+            Stopped::InFlight => f.write_str(
+                "in flight: another invocation is sending an event of this page; the next run reads it again",
+            ),
             Stopped::NoNextLink => f.write_str("no next link"),
             Stopped::BackfillDone => f.write_str("backfill window done"),
             Stopped::OutOfTime(reason) => f.write_str(reason),
@@ -242,6 +247,11 @@ impl PullHandler {
             config.state_bucket.clone(),
         ));
         let checkpoints = CheckpointStore::new(state.clone(), config.checkpoint_key.clone());
+        let ledger = Arc::new(crate::aws::ledger(
+            &aws,
+            state.clone(),
+            config.ledger_table.as_deref(),
+        ));
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             org = %config.org.authority(),
@@ -251,9 +261,9 @@ impl PullHandler {
             initial_lookback_seconds = config.initial_lookback.as_secs(),
             max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),
             rate_limit_headroom = config.rate_limit_headroom,
+            ledger = %ledger.describe(),
             "okta-pull ready"
         );
-        let ledger = Arc::new(Ledger::new(state.clone()));
         Ok(Self::new(
             config,
             Arc::new(log),
@@ -350,7 +360,7 @@ impl PullHandler {
                 Some(newest) => {
                     Some(u64::try_from(((self.clock)() - newest).whole_seconds()).unwrap_or(0))
                 }
-                None => matches!(stopped, Some(Stopped::Settling)).then_some(0),
+                None => matches!(stopped, Some(Stopped::Settling | Stopped::InFlight)).then_some(0),
             },
         };
         if let Some(e) = error {

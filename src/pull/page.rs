@@ -41,6 +41,9 @@ pub(super) struct PageOutcome {
 pub(super) enum Incomplete {
     /// The next event is younger than the settle delay: push may still be delivering it.
     Settling,
+    /// Another invocation holds a live ledger claim on an event of the page: it is sending
+    /// it. Read again next run, when the ledger shows it delivered or the claim ran out.
+    InFlight,
     /// The destination stayed unavailable until the deadline: not an error, the next run resends.
     Destination(String),
     /// What the destination refused could not be written to the dead letters: an error.
@@ -195,6 +198,10 @@ fn page_outcome(inputs: &[Input<'_>], outcome: Outcome, settling: bool) -> PageO
                 Ok(e),
             ) => done.push(e.uuid.to_string()),
             (Fate::Kept, Err(u)) => done.push(kept_key(&u.content)),
+            // Another invocation (push) is sending it: read it again next run.
+            (Fate::InFlight, _) if matches!(incomplete, None | Some(Incomplete::Settling)) => {
+                incomplete = Some(Incomplete::InFlight);
+            }
             // Left for the next run, which reads this page again from the checkpoint.
             // An outage outranks settling: the run should say the destination is down.
             (Fate::Left(reason), _) if !matches!(incomplete, Some(Incomplete::Destination(_))) => {

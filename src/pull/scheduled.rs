@@ -173,6 +173,7 @@ impl PullHandler {
             let stopped = match (outcome.incomplete, prefetched) {
                 (Some(Incomplete::DeadLetters(e)), _) => return Err(e.into()),
                 (Some(Incomplete::Settling), _) => Stopped::Settling,
+                (Some(Incomplete::InFlight), _) => Stopped::InFlight,
                 (Some(Incomplete::Destination(reason)), _) => Stopped::Destination(reason),
                 _ if !full => Stopped::CaughtUp,
                 (None, Some(Ok(next_page))) => {

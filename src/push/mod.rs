@@ -121,6 +121,11 @@ impl PushHandler {
             crate::aws::s3_client(&aws),
             config.state_bucket.clone(),
         ));
+        let ledger = Arc::new(crate::aws::ledger(
+            &aws,
+            state.clone(),
+            config.ledger_table.as_deref(),
+        ));
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             destination = %destination.describe(),
@@ -128,9 +133,9 @@ impl PushHandler {
             gzip = config.destination.gzip,
             max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),
             state_bucket = %config.state_bucket,
+            ledger = %ledger.describe(),
             "okta-push ready"
         );
-        let ledger = Arc::new(Ledger::new(state.clone()));
         Ok(Self::new(config, Arc::new(destination), state, ledger))
     }
 
@@ -251,12 +256,14 @@ fn body_text(body: Option<&RawValue>) -> Result<Cow<'_, str>, String> {
         .map_err(|e| format!("the SQS message body is not a valid JSON string ({e})"))
 }
 
-/// The SQS answer: every message with an event that was neither delivered nor kept, once.
+/// The SQS answer: every message with an event that was neither delivered nor kept, or that
+/// another invocation is sending (SQS gives it again after the visibility timeout; by then
+/// the ledger shows it delivered, or its claim has run out and this copy is sent), once.
 fn retry_these(inputs: &[Input<'_>], outcome: &Outcome) -> SqsBatchResponse {
     let mut named = HashSet::new();
     let mut response = SqsBatchResponse::default();
     for (input, fate) in inputs.iter().zip(&outcome.fates) {
-        if let (Fate::NotKept, Some(id)) = (fate, input.message_id) {
+        if let (Fate::NotKept | Fate::InFlight, Some(id)) = (fate, input.message_id) {
             if named.insert(id) {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id.to_owned();

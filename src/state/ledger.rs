@@ -1,9 +1,15 @@
 //! The delivery ledger: which events reached the destination, shared by push, pull and replay.
 //!
-//! One small immutable object per delivered batch and hour of `published`, under
-//! `ledger/YYYY/MM/DD/HH/`, holding the batch's uuids one per line. A reader lists only the
-//! hours its events belong to and reads only objects it has not read before, so the cost
-//! is per batch and per invocation, never per event.
+//! Two stores, one interface ([`Ledger::claim`] before sending, [`Ledger::settle`] after):
+//!
+//! - with a DynamoDB table (`LEDGER_TABLE`, the template's default): one item per uuid,
+//!   claimed before it is sent ([`super::claims`]), so concurrent copies of one event are
+//!   sent once, and the cost per invocation does not depend on the org's volume;
+//! - without one, objects in the state bucket: one small immutable object per delivered
+//!   batch and hour of `published`, under `ledger/YYYY/MM/DD/HH/`, holding the batch's uuids
+//!   one per line. A reader lists the hours its events belong to and reads the objects it
+//!   has not read before. Nothing is claimed: two invocations given copies of one event at
+//!   the same moment both send it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use time::OffsetDateTime;
 
+use super::claims::{Claim, DynamoClaims};
 use super::store::{Condition, ObjectStore, StoreError};
 
 /// Key prefix of the ledger.
@@ -27,10 +34,10 @@ const READ_CONCURRENCY: usize = 16;
 pub struct LedgerError(#[from] StoreError);
 
 impl LedgerError {
-    /// The store did not answer within `budget`.
-    pub(crate) fn timed_out(budget: std::time::Duration) -> Self {
+    /// The ledger at `location` did not answer within `budget`.
+    fn timed_out(location: String, budget: std::time::Duration) -> Self {
         LedgerError(StoreError::Failed {
-            location: LEDGER_PREFIX.to_owned(),
+            location,
             message: format!("no answer within {} ms", budget.as_millis()),
         })
     }
@@ -102,10 +109,11 @@ pub struct Ledger {
     sequence: AtomicU64,
     uses: AtomicU64,
     cache: Mutex<HashMap<String, Partition>>,
+    claims: Option<DynamoClaims>,
 }
 
 impl Ledger {
-    /// A ledger over `store`; `writer` names this container in the keys it writes.
+    /// A ledger of objects in `store`; `writer` names this container in the keys it writes.
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Ledger {
             store,
@@ -113,6 +121,76 @@ impl Ledger {
             sequence: AtomicU64::new(0),
             uses: AtomicU64::new(0),
             cache: Mutex::new(HashMap::new()),
+            claims: None,
+        }
+    }
+
+    /// A ledger of claims in a DynamoDB table (the objects of `store` are not used).
+    pub fn with_claims(store: Arc<dyn ObjectStore>, claims: DynamoClaims) -> Self {
+        Ledger {
+            claims: Some(claims),
+            ..Ledger::new(store)
+        }
+    }
+
+    /// Where the ledger is, for the start-up line: `dynamodb:TABLE` or `s3-objects`.
+    pub fn describe(&self) -> String {
+        match &self.claims {
+            Some(c) => format!("dynamodb:{}", c.table()),
+            None => "s3-objects".to_owned(),
+        }
+    }
+
+    /// This ledger did not answer within `budget`.
+    pub(crate) fn timed_out(&self, budget: std::time::Duration) -> LedgerError {
+        let location = match &self.claims {
+            Some(c) => format!("table {}", c.table()),
+            None => LEDGER_PREFIX.to_owned(),
+        };
+        LedgerError::timed_out(location, budget)
+    }
+
+    /// Whether a claim keeps other invocations from sending the same events.
+    pub fn claims(&self) -> bool {
+        self.claims.is_some()
+    }
+
+    /// Claims `events` (uuid, published) until `lease_until`: what comes back was delivered
+    /// before or is being sent by another invocation; the rest is the caller's to send and
+    /// to [`Ledger::settle`]. Without a table, nothing is claimed and `in_flight` is empty.
+    pub async fn claim(
+        &self,
+        events: &[(&str, OffsetDateTime)],
+        lease_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Claim, LedgerError> {
+        match &self.claims {
+            Some(c) => {
+                let uuids: Vec<&str> = events.iter().map(|(u, _)| *u).collect();
+                c.claim(&uuids, lease_until, now).await
+            }
+            None => Ok(Claim {
+                delivered: self.delivered(events).await?,
+                in_flight: HashSet::new(),
+            }),
+        }
+    }
+
+    /// Records `delivered` as delivered and gives up the claims on `released` (claimed, not
+    /// delivered), so a later copy, a replay or pull can send them.
+    pub async fn settle(
+        &self,
+        delivered: &[(&str, OffsetDateTime)],
+        released: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<(), LedgerError> {
+        match &self.claims {
+            Some(c) => {
+                let uuids: Vec<&str> = delivered.iter().map(|(u, _)| *u).collect();
+                c.settle(&uuids, released, now).await
+            }
+            None if delivered.is_empty() => Ok(()),
+            None => self.record(delivered).await,
         }
     }
 

@@ -1,7 +1,9 @@
-//! What okta-ingest keeps between invocations, all in one S3 bucket: the delivery ledger,
-//! the dead letters and pull's checkpoint, each over one [`ObjectStore`] port.
+//! What okta-ingest keeps between invocations: the delivery ledger (a DynamoDB table, or
+//! objects in the state bucket), the dead letters and pull's checkpoint (S3, each over one
+//! [`ObjectStore`] port).
 
 mod checkpoint;
+mod claims;
 mod dead_letter;
 mod ledger;
 mod memory;
@@ -10,6 +12,7 @@ mod store;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Lease};
 pub(crate) use checkpoint::{CHECKPOINT_VERSION, MAX_REMEMBERED_UUIDS};
+pub use claims::DynamoClaims;
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetters, Kept, DEAD_LETTER_PREFIX};
 pub use ledger::{Ledger, LedgerError};
 pub use memory::MemoryObjectStore;

@@ -87,6 +87,9 @@ pub struct Counts {
     pub oversized: usize,
     /// Events the delivery ledger shows were already delivered, skipped.
     pub already_delivered: usize,
+    /// Events another invocation holds a live ledger claim on: that one sends them; left to
+    /// the source (SQS retries the message, pull reads it again) in case it does not.
+    pub in_flight: usize,
     /// Items written to the dead letters.
     pub dead_lettered: usize,
     /// Items neither delivered nor kept: handed back to SQS or Lambda to retry.
@@ -118,6 +121,7 @@ impl Counts {
         self.malformed += other.malformed;
         self.oversized += other.oversized;
         self.already_delivered += other.already_delivered;
+        self.in_flight += other.in_flight;
         self.dead_lettered += other.dead_lettered;
         self.not_kept += other.not_kept;
         self.ledger_errors += other.ledger_errors;
@@ -140,6 +144,7 @@ impl Counts {
             .count("EventsFiltered", self.filtered)
             .count("EventsDuplicate", self.duplicates)
             .count("EventsAlreadyDelivered", self.already_delivered)
+            .count("EventsInFlightElsewhere", self.in_flight)
             .count("EventsMalformed", self.malformed)
             .count("EventsDeadLettered", self.dead_lettered)
             .count("EventsNotKept", self.not_kept)
@@ -264,6 +269,7 @@ impl Summary {
             malformed = c.malformed,
             oversized = c.oversized,
             already_delivered = c.already_delivered,
+            in_flight = c.in_flight,
             dead_lettered = c.dead_lettered,
             not_kept = c.not_kept,
             still_kept = r.map(|r| r.still_kept),

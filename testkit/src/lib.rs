@@ -4,6 +4,7 @@
 //! run side by side without stepping on each other.
 
 pub mod destination;
+pub mod fake_dynamodb;
 pub mod fake_okta;
 pub mod function;
 pub mod latency_proxy;
@@ -11,10 +12,13 @@ pub mod loopback_http;
 pub mod moto;
 pub mod okta_events;
 pub mod runtime_api;
+pub mod serial_proxy;
 
 pub use destination::{Behaviour, ReceivedRequest, RecordingDestination};
+pub use fake_dynamodb::FakeDynamoDb;
 pub use fake_okta::FakeOkta;
 pub use function::{binary_path, FunctionProcess};
 pub use latency_proxy::LatencyProxy;
 pub use moto::Moto;
 pub use runtime_api::{Invocation, RuntimeApi};
+pub use serial_proxy::SerialProxy;

@@ -125,6 +125,68 @@ impl Moto {
             .unwrap_or_else(|e| panic!("moto: create_bucket {name}: {e:?}"));
     }
 
+    /// A DynamoDB client.
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
+    }
+
+    /// Creates the ledger table `name` as template.yaml does (hash key `uuid`, on demand);
+    /// panics on failure.
+    pub async fn create_ledger_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let attribute = AttributeDefinition::builder()
+            .attribute_name("uuid")
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap_or_else(|e| panic!("ledger table attribute: {e}"));
+        let key = KeySchemaElement::builder()
+            .attribute_name("uuid")
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap_or_else(|e| panic!("ledger table key: {e}"));
+        self.dynamodb()
+            .await
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(attribute)
+            .key_schema(key)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("moto: create_table {name}: {e:?}"));
+    }
+
+    /// The `state` of every item in ledger table `name`, by uuid; panics on failure.
+    pub async fn ledger_items(&self, name: &str) -> std::collections::HashMap<String, String> {
+        let client = self.dynamodb().await;
+        let mut out = std::collections::HashMap::new();
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(name)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("moto: scan {name}: {e:?}"));
+            for item in page.items() {
+                let text = |k: &str| {
+                    item.get(k)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                out.insert(text("uuid"), text("state"));
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return out;
+            }
+        }
+    }
+
     /// Creates secret `name` holding `value`; returns its ARN. Panics on failure.
     pub async fn create_secret(&self, name: &str, value: &str) -> String {
         let out = self
