@@ -103,6 +103,8 @@ async fn peak_memory(payload: String, second: String, events: usize) {
         runtime,
         function,
         proxy: _proxy,
+        table_proxy: _table_proxy,
+        _table,
         _moto,
     } = Binary::start(Duration::ZERO).await;
     let idle = wait_rss(&function).await;
@@ -128,7 +130,7 @@ async fn peak_memory(payload: String, second: String, events: usize) {
         .sum();
     let peak = function.peak_rss_kib().unwrap_or(0);
     println!(
-        "okta-push (release), {:.1} MB SQS payload of {events} events: peak RSS {:.1} MiB (idle {:.1} MiB); invocation {:.0} ms cold, {:.0} ms warm, incl. loopback HTTP and the S3 ledger (moto); {delivered} events delivered, {failures} failures",
+        "okta-push (release), {:.1} MB SQS payload of {events} events: peak RSS {:.1} MiB (idle {:.1} MiB); invocation {:.0} ms cold, {:.0} ms warm, incl. loopback HTTP and the ledger table; {delivered} events delivered, {failures} failures",
         payload.len() as f64 / 1_048_576.0,
         peak as f64 / 1024.0,
         idle as f64 / 1024.0,

@@ -210,6 +210,40 @@ async fn a_stalled_s3_neither_holds_back_delivery_nor_passes_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_stalled_ledger_table_neither_holds_back_delivery_nor_passes_the_deadline() {
+    // GIVEN the ledger in DynamoDB, whose endpoint accepts TCP and never answers
+    let dynamodb = black_hole();
+    let stack = Stack::start(&[
+        ("LEDGER_TABLE", "okta-ingest-ledger"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.as_str()),
+    ])
+    .await;
+    let timeout = Duration::from_secs(10);
+    // WHEN the sample batch is pushed
+    let started = Instant::now();
+    let response = stack.invoke(&sample_batch(), timeout).await.response();
+    // THEN the fresh events go out, the malformed ones are kept in S3, nothing goes back to
+    // SQS, and the claim and the delivered marks are given up and counted, in time
+    assert!(
+        started.elapsed() < timeout,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+    let summary = &stack.summaries()[0];
+    assert_eq!(summary["forwarded"], 3, "{summary}");
+    assert_eq!(summary["dead_lettered"], 2, "{summary}");
+    assert_eq!(
+        summary["ledger_errors"], 2,
+        "claim and settle abandoned: {summary}"
+    );
+    let warned = stack.function.json_lines().iter().any(|l| {
+        l["message"] == "delivery ledger unavailable: forwarding without the duplicate check"
+    });
+    assert!(warned, "{}", stack.function.output());
+}
+
+#[tokio::test]
 async fn one_body_with_a_broken_escape_spoils_only_its_own_message_in_the_binary() {
     // GIVEN a batch in which one body holds a lone UTF-16 surrogate (a truncated emoji)
     let stack = Stack::start(&[]).await;

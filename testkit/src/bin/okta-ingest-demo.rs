@@ -1,6 +1,6 @@
 //! `make demo`: runs the real okta-push and okta-pull binaries against local fakes only.
 //!
-//! Starts moto server (S3 and Secrets Manager) and a recording HTTP destination on 127.0.0.1,
+//! Starts moto server (S3, DynamoDB for the ledger, Secrets Manager) and a recording HTTP destination on 127.0.0.1,
 //! drives okta-push through a local Lambda Runtime API with each file given (default: the
 //! samples in `events/`), then prints what the destination received and what was dropped or
 //! dead-lettered; then runs okta-pull twice against a fake Okta System Log API. No AWS
@@ -17,6 +17,7 @@ use okta_ingest_testkit::{
 use serde_json::Value;
 
 const BUCKET: &str = "okta-ingest-demo";
+const TABLE: &str = "okta-ingest-demo-ledger";
 
 #[tokio::main]
 async fn main() {
@@ -29,9 +30,10 @@ async fn main() {
         ];
     }
 
-    println!("Starting moto server (S3, Secrets Manager), a destination and a Lambda Runtime API on 127.0.0.1 ...");
+    println!("Starting moto server (S3, DynamoDB, Secrets Manager), a destination and a Lambda Runtime API on 127.0.0.1 ...");
     let moto = Moto::start().await;
     moto.create_bucket(BUCKET).await;
+    moto.create_ledger_table(TABLE).await;
     let secret_arn = moto
         .create_secret("okta-ingest/demo-destination", r#"{"token":"demo-token"}"#)
         .await;
@@ -44,6 +46,7 @@ async fn main() {
             ("ALLOW_INSECURE_HTTP", "true".to_owned()),
             ("DESTINATION_SECRET_ARN", secret_arn),
             ("STATE_BUCKET", BUCKET.to_owned()),
+            ("LEDGER_TABLE", TABLE.to_owned()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
@@ -171,6 +174,7 @@ async fn demo_pull(moto: &Moto, destination: &RecordingDestination) {
             ("ALLOW_INSECURE_HTTP", "true".to_owned()),
             ("OKTA_TOKEN_SECRET_ARN", secret_arn),
             ("STATE_BUCKET", BUCKET.to_owned()),
+            ("LEDGER_TABLE", TABLE.to_owned()),
             ("DESTINATION_URL", destination.url()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),

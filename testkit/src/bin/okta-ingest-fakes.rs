@@ -2,8 +2,8 @@
 //! until Ctrl-C.
 //!
 //! `cargo run -p okta-ingest-testkit --bin okta-ingest-fakes [-- DIR]` (default
-//! `target/local`) starts moto server (S3 and Secrets Manager, with the state bucket and the
-//! Okta token secret), a recording HTTP destination and a fake Okta System Log API holding a
+//! `target/local`) starts moto server (S3, DynamoDB and Secrets Manager, with the state bucket,
+//! the ledger table and the Okta token secret), a recording HTTP destination and a fake Okta System Log API holding a
 //! day of events, then writes
 //!
 //! - `DIR/env`: the functions' environment, for `cargo lambda watch --env-file DIR/env`;
@@ -22,6 +22,7 @@ use okta_ingest_testkit::{FakeOkta, Moto, RecordingDestination};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "okta-ingest-local";
+const TABLE: &str = "okta-ingest-local-ledger";
 const OKTA_TOKEN: &str = "local-okta-token";
 /// A day of fake Okta events, one every 30 minutes, the newest 15 minutes old (older than
 /// pull's default settle delay, inside its default first-run lookback).
@@ -36,6 +37,7 @@ async fn main() {
 
     let moto = Moto::start().await;
     moto.create_bucket(BUCKET).await;
+    moto.create_ledger_table(TABLE).await;
     let secret_arn = moto
         .create_secret("okta-ingest/local-okta-token", OKTA_TOKEN)
         .await;
@@ -53,6 +55,7 @@ async fn main() {
             ("DESTINATION_URL", destination.url()),
             ("ALLOW_INSECURE_HTTP", "true".to_owned()),
             ("STATE_BUCKET", BUCKET.to_owned()),
+            ("LEDGER_TABLE", TABLE.to_owned()),
             ("OKTA_DOMAIN", okta.base_url()),
             ("OKTA_TOKEN_SECRET_ARN", secret_arn),
             ("RUST_LOG", "info".to_owned()),
