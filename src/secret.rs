@@ -74,14 +74,25 @@ pub trait SecretSource: Send + Sync {
 pub struct SecretsManagerSource {
     client: aws_sdk_secretsmanager::Client,
     arn: String,
+    /// Give the secret string as it is, for a consumer that reads its shape itself.
+    raw: bool,
 }
 
 impl SecretsManagerSource {
-    /// The secret `arn`, read through `client`.
+    /// The secret `arn`, read through `client` as a credential ([`Secret::from_secret_string`]).
     pub fn new(client: aws_sdk_secretsmanager::Client, arn: impl Into<String>) -> Self {
         SecretsManagerSource {
             client,
             arn: arn.into(),
+            raw: false,
+        }
+    }
+
+    /// The secret `arn`'s string as it is stored.
+    pub fn raw(client: aws_sdk_secretsmanager::Client, arn: impl Into<String>) -> Self {
+        SecretsManagerSource {
+            raw: true,
+            ..SecretsManagerSource::new(client, arn)
         }
     }
 }
@@ -105,7 +116,11 @@ impl SecretSource for SecretsManagerSource {
                     self.arn
                 ))
             })?;
-            Secret::from_secret_string(text)
+            if self.raw {
+                Ok(Secret::new(text))
+            } else {
+                Secret::from_secret_string(text)
+            }
         })
     }
 }

@@ -78,9 +78,15 @@ pub enum FetchError {
         /// Okta's error code and summary.
         detail: String,
     },
-    /// The token secret could not be read.
-    #[error("Okta API token: {0}")]
+    /// The Okta secret could not be read or used.
+    #[error("Okta credential: {0}")]
     Token(#[from] SecretError),
+    /// OAuth: Okta refused the service app, its key, its scope, its DPoP proof or its token.
+    #[error("{message}")]
+    Auth {
+        /// What was refused and what to do, naming the client id and key id (never a key).
+        message: String,
+    },
 }
 
 #[cfg(test)]

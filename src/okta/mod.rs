@@ -1,8 +1,10 @@
 //! Okta: the org and its URLs, `Link` paging, rate limits, error answers, and the System
 //! Log client behind the [`SystemLog`] port.
 
+mod auth;
 mod errors;
 mod links;
+mod oauth;
 mod org;
 mod pacing;
 mod rate_limit;

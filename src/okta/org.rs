@@ -122,6 +122,13 @@ impl OktaOrg {
         url
     }
 
+    /// The org authorization server's token endpoint, for OAuth service apps.
+    pub fn token_url(&self) -> Url {
+        let mut url = self.base.clone();
+        url.set_path("/oauth2/v1/token");
+        url
+    }
+
     fn logs_url(&self) -> Url {
         let mut url = self.base.clone();
         url.set_path("/api/v1/logs");

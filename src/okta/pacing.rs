@@ -23,6 +23,10 @@ pub struct FetchStats {
     pub waited_ms: u64,
     /// 429 answers received.
     pub http_429: u32,
+    /// How the run authenticated: `api-token` or `oauth` (once the secret was read).
+    pub auth: Option<&'static str>,
+    /// OAuth token requests made.
+    pub token_requests: u32,
 }
 
 /// Wait before retrying after the `n`-th 429 that announced no reset still ahead: half of an

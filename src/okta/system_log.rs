@@ -5,16 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION};
 use reqwest::StatusCode;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 use url::Url;
 
+use super::auth::{OktaAuth, Tries};
+use super::oauth::Presented;
 use super::pacing::Pacer;
 use super::{next_link, FetchError, FetchStats, OktaErrorBody, OktaOrg};
 use crate::delivery::backoff;
-use crate::secret::{CachedSecret, Secret, SecretSource};
+use crate::secret::SecretSource;
 use crate::telemetry::redact;
 
 /// Attempts at one page through 5xx answers, broken bodies and connection errors.
@@ -70,45 +72,49 @@ pub trait SystemLog: Send + Sync {
 enum Step {
     /// The page.
     Done(Box<Page>),
-    /// 401 for the first time: re-read the token and ask again.
-    RefreshToken,
+    /// 401: the credential decides whether to ask again (a nonce, a new token, the secret
+    /// read again) and how.
+    Unauthorized(HeaderMap, String),
+    /// 403, with Okta's error.
+    Forbidden(String),
     /// 429: wait for the window to reset and ask again.
     RateLimited(String),
     /// Worth another attempt after a backoff.
     Retry(String),
 }
 
-/// The System Log read over HTTPS with one token.
+/// The System Log read over HTTPS with one credential (an API token or a service app).
 pub struct HttpSystemLog {
     http: reqwest::Client,
     org: OktaOrg,
-    token: CachedSecret,
-    secret_name: String,
+    auth: OktaAuth,
     timeout: Duration,
     pacer: Pacer,
 }
 
 impl HttpSystemLog {
-    /// A reader for `org` with the token from `secret` (named `secret_name` in messages),
-    /// leaving `headroom` of each rate-limit window to other clients.
+    /// A reader for `org` with the credential in `secret` (named `secret_name` in messages;
+    /// its shape decides API token or service app), leaving `headroom` of each rate-limit
+    /// window to other clients.
     pub fn new(
         org: OktaOrg,
         secret: Arc<dyn SecretSource>,
         secret_name: impl Into<String>,
         headroom: f64,
         timeout: Duration,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("okta-ingest/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             // The token must never follow a redirect to another host.
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .build()
+            .map_err(|e| e.without_url().to_string())?;
+        let auth = OktaAuth::new(secret, secret_name.into(), http.clone(), org.token_url())?;
         Ok(HttpSystemLog {
             http,
             org,
-            token: CachedSecret::new(secret),
-            secret_name: secret_name.into(),
+            auth,
             timeout,
             pacer: Pacer::new(headroom),
         })
@@ -146,22 +152,23 @@ impl HttpSystemLog {
         }
         let mut attempts = 0;
         let mut rate_limited = 0;
-        let mut refreshed = false;
+        let mut tries = Tries::default();
         loop {
             self.pacer.pace(deadline).await?;
-            let (generation, token) = self.token.get().await?;
+            let presented = self.auth.present(url, deadline).await?;
             attempts += 1;
-            let failure = match self.get(url, &token, deadline).await {
+            let failure = match self.get(url, &presented, deadline).await {
                 Err(reason) => reason,
-                Ok(answer) => match self.step(url, answer, attempts, refreshed, &token)? {
+                Ok(answer) => match self.step(url, answer, attempts, &presented)? {
                     Step::Done(page) => return Ok(*page),
-                    Step::RefreshToken => {
-                        refreshed = true;
+                    Step::Unauthorized(headers, detail) => {
                         attempts -= 1;
-                        tracing::warn!("Okta answered 401: re-reading the API token secret once");
-                        self.token.refresh(generation).await?;
+                        self.auth
+                            .unauthorized(&presented, &headers, &mut tries, detail)
+                            .await?;
                         continue;
                     }
+                    Step::Forbidden(detail) => return Err(self.auth.forbidden(detail).await),
                     Step::RateLimited(detail) => {
                         rate_limited += 1;
                         attempts -= 1;
@@ -199,22 +206,18 @@ impl HttpSystemLog {
         url: &Url,
         (status, headers, body): (StatusCode, HeaderMap, bytes::Bytes),
         attempts: u32,
-        refreshed: bool,
-        token: &Secret,
+        presented: &Presented,
     ) -> Result<Step, FetchError> {
-        // Okta's error text, bounded and scrubbed of the token in case it was echoed.
+        // Okta's error text, bounded and scrubbed of the credential in case it was echoed.
         let detail = || {
             let text = OktaErrorBody::parse(&body).describe();
-            redact::snippet(redact::scrub(&text, &[token.expose()]).as_bytes())
+            let scrub: Vec<&str> = presented.scrub.iter().map(String::as_str).collect();
+            redact::snippet(redact::scrub(&text, &scrub).as_bytes())
         };
         match status {
             StatusCode::OK => self.page(url, &headers, &body, attempts),
-            StatusCode::UNAUTHORIZED if !refreshed => Ok(Step::RefreshToken),
-            StatusCode::UNAUTHORIZED => Err(FetchError::Unauthorized {
-                detail: detail(),
-                secret: self.secret_name.clone(),
-            }),
-            StatusCode::FORBIDDEN => Err(FetchError::Forbidden { detail: detail() }),
+            StatusCode::UNAUTHORIZED => Ok(Step::Unauthorized(headers.clone(), detail())),
+            StatusCode::FORBIDDEN => Ok(Step::Forbidden(detail())),
             StatusCode::TOO_MANY_REQUESTS => {
                 self.pacer.count(|s| s.http_429 += 1);
                 Ok(Step::RateLimited(detail()))
@@ -271,22 +274,22 @@ impl HttpSystemLog {
     async fn get(
         &self,
         url: &Url,
-        token: &Secret,
+        presented: &Presented,
         deadline: Instant,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), String> {
-        let mut auth = HeaderValue::try_from(format!("SSWS {}", token.expose())).map_err(|_| {
-            "the API token contains characters not allowed in an HTTP header".to_owned()
-        })?;
-        auth.set_sensitive(true);
         let timeout = self
             .timeout
             .min(deadline.saturating_duration_since(Instant::now()));
         self.pacer.count(|s| s.requests += 1);
-        let response = self
+        let mut request = self
             .http
             .get(url.clone())
-            .header(AUTHORIZATION, auth)
-            .header(ACCEPT, "application/json")
+            .header(AUTHORIZATION, presented.authorization.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(proof) = &presented.dpop {
+            request = request.header("DPoP", proof.clone());
+        }
+        let response = request
             .timeout(timeout)
             .send()
             .await
@@ -295,6 +298,7 @@ impl HttpSystemLog {
         let status = response.status();
         let headers = response.headers().clone();
         self.pacer.observe(&headers, received_at);
+        self.auth.observe(&headers).await;
         // A page holds at most `limit` events; an error answer needs only its first bytes.
         let cap = if status.is_success() {
             PAGE_BYTE_CAP
@@ -335,6 +339,9 @@ impl SystemLog for HttpSystemLog {
     }
 
     fn take_stats(&self) -> FetchStats {
-        self.pacer.take_stats()
+        let mut stats = self.pacer.take_stats();
+        stats.auth = self.auth.mode();
+        stats.token_requests = self.auth.take_token_requests();
+        stats
     }
 }

@@ -72,26 +72,34 @@ impl PullHandler {
             .config
             .org
             .polling_url(OffsetDateTime::now_utc() - time::Duration::minutes(5));
-        let detail = match self.log.fetch(&url, deadline).await {
+        let fetched = self.log.fetch(&url, deadline).await;
+        let who = match self.log.take_stats().auth {
+            Some("oauth") => "the OAuth service app (okta_auth: oauth)",
+            Some(_) => "the API token (okta_auth: api-token)",
+            None => "the Okta credential",
+        };
+        let detail = match fetched {
             Ok(page) => {
-                let _ = self.log.take_stats();
                 return Check {
                     name: "okta",
                     ok: true,
                     detail: format!(
-                        "the API token reads the System Log of {} ({} events in the last 5 minutes)",
+                        "{who} reads the System Log of {} ({} events in the last 5 minutes)",
                         self.config.org.authority(),
                         page.events.len()
                     ),
                 };
             }
-            Err(e @ (FetchError::Unauthorized { .. } | FetchError::Forbidden { .. })) => e.to_string(),
+            Err(
+                e @ (FetchError::Unauthorized { .. }
+                | FetchError::Forbidden { .. }
+                | FetchError::Auth { .. }),
+            ) => format!("{who}: {e}"),
             Err(FetchError::Token(e)) => format!(
-                "could not read the token secret ({e}); check OKTA_TOKEN_SECRET_ARN and that the function may call secretsmanager:GetSecretValue on it"
+                "could not read or use the Okta secret ({e}); check OKTA_TOKEN_SECRET_ARN, its shape (an API token, or a service app's client_id and private_key) and that the function may call secretsmanager:GetSecretValue on it"
             ),
             Err(e) => format!("{e}; check OKTA_DOMAIN ({}) and the network path to Okta", self.config.org.authority()),
         };
-        let _ = self.log.take_stats();
         Check {
             name: "okta",
             ok: false,

@@ -87,6 +87,8 @@ impl From<PullError> for Diagnostic {
             PullError::Okta(FetchError::Unauthorized { .. }) => "Unauthorized",
             PullError::Okta(FetchError::Forbidden { .. }) => "Forbidden",
             PullError::Okta(FetchError::ForeignLink { .. }) => "ForeignLink",
+            PullError::Okta(FetchError::Auth { .. }) => "OAuth",
+            PullError::Okta(FetchError::Token(_)) => "OktaCredential",
             PullError::Okta(_) => "OktaUnavailable",
             PullError::Checkpoint(_) | PullError::WrongOrg { .. } => "Checkpoint",
             PullError::DeadLetters(_) => "NotKept",
@@ -228,7 +230,8 @@ impl PullHandler {
         let config = PullConfig::from_env(env)?;
         let aws = crate::aws::sdk_config().await;
         let secrets = crate::aws::secrets_client(&aws);
-        let token: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::new(
+        // Raw: the secret's shape decides API token or service app (okta::Credential).
+        let token: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::raw(
             secrets.clone(),
             config.token_secret_arn.clone(),
         ));
@@ -239,7 +242,7 @@ impl PullHandler {
             config.rate_limit_headroom,
             config.okta_timeout,
         )
-        .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
+        .map_err(StartupError::Http)?;
         let destination = HttpDestination::with_secrets_manager(&config.destination, &secrets)
             .map_err(StartupError::Http)?;
         let state: Arc<dyn ObjectStore> = Arc::new(S3ObjectStore::new(
@@ -371,7 +374,9 @@ impl PullHandler {
             pull: Some(PullRun {
                 mode: mode.as_str(),
                 pages: tally.pages,
+                okta_auth: stats.auth,
                 okta_requests: stats.requests,
+                okta_token_requests: stats.token_requests,
                 rate_limit_waits: stats.rate_limit_waits,
                 okta_429: stats.http_429,
                 waited_ms: stats.waited_ms,

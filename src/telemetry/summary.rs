@@ -166,8 +166,12 @@ pub struct PullRun {
     pub mode: &'static str,
     /// System Log pages handled.
     pub pages: usize,
+    /// How the run authenticated to Okta: `api-token` or `oauth` (service app).
+    pub okta_auth: Option<&'static str>,
     /// Requests to Okta, retries included.
     pub okta_requests: u32,
+    /// OAuth token requests (about one an hour per container).
+    pub okta_token_requests: u32,
     /// Pauses that kept the rate-limit headroom.
     pub rate_limit_waits: u32,
     /// 429 answers from Okta.
@@ -279,7 +283,9 @@ impl Summary {
             destination_requests = c.destination_requests,
             bytes = c.bytes,
             bytes_uncompressed = c.bytes_uncompressed,
+            okta_auth = p.and_then(|p| p.okta_auth),
             okta_requests = p.map(|p| p.okta_requests),
+            okta_token_requests = p.map(|p| p.okta_token_requests),
             rate_limit_waits = p.map(|p| p.rate_limit_waits),
             okta_429 = p.map(|p| p.okta_429),
             waited_ms = p.map(|p| p.waited_ms),

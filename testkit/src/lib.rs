@@ -10,15 +10,17 @@ pub mod function;
 pub mod latency_proxy;
 pub mod loopback_http;
 pub mod moto;
+pub mod oauth_keys;
 pub mod okta_events;
 pub mod runtime_api;
 pub mod serial_proxy;
 
 pub use destination::{Behaviour, ReceivedRequest, RecordingDestination};
 pub use fake_dynamodb::FakeDynamoDb;
-pub use fake_okta::FakeOkta;
+pub use fake_okta::{FakeOkta, OAuthSettings, TokenRequest};
 pub use function::{binary_path, FunctionProcess};
 pub use latency_proxy::LatencyProxy;
 pub use moto::Moto;
+pub use oauth_keys::{ec_key, rsa_key, TestKey};
 pub use runtime_api::{Invocation, RuntimeApi};
 pub use serial_proxy::SerialProxy;

@@ -1,12 +1,16 @@
-//! The fake's API tokens: who gets 401 (no or unknown `SSWS` token) and when a valid one gets 403.
+//! Who may read the logs: an `SSWS` API token, or an OAuth `Bearer` or `DPoP` access token; 401 for anything else, 403 for a holder without the permission.
 
+use time::OffsetDateTime;
+
+use super::oauth::{ResourceCall, Scheme};
 use super::reply::Reply;
+use super::Inner;
 
 /// The API token accepted until [`FakeOkta::set_tokens`](super::FakeOkta::set_tokens)
 /// says otherwise (sent as `Authorization: SSWS okta-test-token`).
 pub const DEFAULT_TOKEN: &str = "okta-test-token";
 
-/// The accepted tokens and whether their holder lacks the permission.
+/// The accepted API tokens and whether their holder lacks the permission.
 pub(crate) struct Auth {
     tokens: Vec<String>,
     forbidden: bool,
@@ -32,20 +36,54 @@ impl Auth {
     pub(crate) fn set_forbidden(&mut self, on: bool) {
         self.forbidden = on;
     }
+}
 
-    /// 401 unless `authorization` is `SSWS <an accepted token>`, then 403 if forbidden.
-    pub(crate) fn check(&self, authorization: Option<&str>) -> Result<(), Reply> {
-        let token = authorization.and_then(|a| a.strip_prefix("SSWS "));
-        if !token.is_some_and(|t| self.tokens.iter().any(|v| v == t)) {
-            return Err(Reply::error(401, "E0000011", "Invalid token provided", &[]));
+/// The parts of a request that decide who sent it.
+pub(crate) struct Credentials<'a> {
+    /// The `Authorization` header, if any.
+    pub(crate) authorization: Option<&'a str>,
+    /// The request's method and URL without query, for a DPoP proof.
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a str,
+    /// Every `DPoP` header value.
+    pub(crate) dpop: &'a [String],
+}
+
+impl Inner {
+    /// 401 unless the request carries an accepted credential, then 403 when forbidden.
+    pub(crate) fn authorize(
+        &mut self,
+        credentials: &Credentials<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), Reply> {
+        let (scheme, token) = credentials
+            .authorization
+            .and_then(|a| a.split_once(' '))
+            .ok_or_else(Reply::invalid_token)?;
+        // Okta's own scheme is case-sensitive; RFC 9110 makes the OAuth ones case-insensitive.
+        let oauth = if scheme.eq_ignore_ascii_case("Bearer") {
+            Some(Scheme::Bearer)
+        } else if scheme.eq_ignore_ascii_case("DPoP") {
+            Some(Scheme::Dpop)
+        } else {
+            None
+        };
+        match oauth {
+            Some(scheme) => self.oauth.authorize(
+                &ResourceCall {
+                    scheme,
+                    token,
+                    method: credentials.method,
+                    url: credentials.url,
+                    dpop: credentials.dpop,
+                },
+                now,
+            )?,
+            None if scheme == "SSWS" && self.auth.tokens.iter().any(|t| t == token) => {}
+            None => return Err(Reply::invalid_token()),
         }
-        if self.forbidden {
-            return Err(Reply::error(
-                403,
-                "E0000006",
-                "You do not have permission to perform the requested action",
-                &[],
-            ));
+        if self.auth.forbidden {
+            return Err(Reply::forbidden());
         }
         Ok(())
     }

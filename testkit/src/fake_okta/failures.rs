@@ -99,13 +99,17 @@ impl Reply {
             "errorId": format!("oae{:019}", NEXT_ERROR_ID.fetch_add(1, Ordering::Relaxed)),
             "errorCauses": causes,
         });
-        Reply {
-            status,
-            body: body.to_string().into_bytes(),
-            links: Vec::new(),
-            returned: 0,
-            exhausted: false,
-        }
+        Reply::new(status, body.to_string().into_bytes())
+    }
+
+    /// 401 `E0000011`, for a missing, unknown, expired or revoked token.
+    pub(crate) fn invalid_token() -> Reply {
+        Reply::for_status(401)
+    }
+
+    /// 403 `E0000006`, for a valid token whose holder lacks the permission.
+    pub(crate) fn forbidden() -> Reply {
+        Reply::for_status(403)
     }
 
     /// 400 `E0000001` for one query parameter.
@@ -128,7 +132,8 @@ impl Reply {
         )
     }
 
-    /// The Okta error code and summary for a scripted [`Failure::Status`].
+    /// The Okta error code and summary for a status: a scripted [`Failure::Status`], and
+    /// the fake's own 401 and 403.
     fn for_status(status: u16) -> Reply {
         let (code, summary) = match status {
             400 => ("E0000001", "Api validation failed"),

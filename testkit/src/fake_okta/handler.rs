@@ -1,15 +1,18 @@
-//! One request from arrival to answer: record it, run a scripted hang, then rate limit, failures, auth, route and page.
+//! One request from arrival to answer: a token request goes to the authorization server; any other is recorded, may hang, then rate limit, failures, auth, route and page.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderName;
 use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::Response;
 use time::OffsetDateTime;
 
+use super::auth::Credentials;
 use super::failures::Failure;
+use super::oauth::{TokenCall, TOKEN_PATH};
 use super::paging::{parse_params, parse_query, LOGS_PATH};
 use super::reply::{Common, Reply};
 use super::{Inner, OktaRequest, Shared};
@@ -20,6 +23,7 @@ struct Incoming {
     uri: Uri,
     query: Vec<(String, String)>,
     authorization: Option<String>,
+    dpop: Vec<String>,
 }
 
 impl Incoming {
@@ -30,6 +34,7 @@ impl Incoming {
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            dpop: dpop_headers(headers),
             method,
             uri,
         }
@@ -57,7 +62,11 @@ pub(crate) async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
+    if uri.path() == TOKEN_PATH {
+        return shared.token(&method, &headers, &body);
+    }
     let req = Incoming::new(method, uri, &headers);
     let (index, failure) = shared.arrive(&req);
     if let Some(Failure::Hang(d)) = failure {
@@ -66,7 +75,47 @@ pub(crate) async fn handle(
     shared.answer(index, &req, failure.as_ref())
 }
 
+/// Every `DPoP` header value; one that is not text stays in, to be refused as a proof.
+fn dpop_headers(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
+}
+
 impl Shared {
+    /// A token request: answered by the authorization server, recorded in its own list.
+    ///
+    /// Okta rate-limits the token endpoint apart from the System Log, so it takes neither
+    /// budget nor scripted failures from `/api/v1/logs`.
+    fn token(&self, method: &Method, headers: &HeaderMap, body: &[u8]) -> Response {
+        let mut inner = self.lock();
+        let fake_now = inner.now();
+        let reply = if method == Method::POST {
+            let call = TokenCall {
+                content_type: headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                body,
+                dpop: &dpop_headers(headers),
+            };
+            let token_url = format!("{}{TOKEN_PATH}", self.base_url);
+            inner.oauth.token(&token_url, &call, fake_now)
+        } else {
+            method_not_allowed()
+        };
+        drop(inner);
+        let common = Common {
+            fake_now,
+            rate: Vec::new(),
+            combined_link: false,
+            relative_links: false,
+        };
+        let status = reply.http_status();
+        reply.into_response(status, common)
+    }
+
     /// Takes the next scripted failure and records the request; returns its index.
     fn arrive(&self, req: &Incoming) -> (usize, Option<Failure>) {
         let mut inner = self.lock();
@@ -80,7 +129,7 @@ impl Shared {
     fn answer(&self, index: usize, req: &Incoming, failure: Option<&Failure>) -> Response {
         let mut inner = self.lock();
         let now = Instant::now();
-        let fake_now = OffsetDateTime::now_utc() + inner.skew;
+        let fake_now = inner.now();
         // Every request counts, whatever its answer; auth is only checked after.
         let over = inner.rate.take(now);
         let reply = if over && !failure.is_some_and(Failure::ignores_rate_limit) {
@@ -123,9 +172,14 @@ impl Shared {
 }
 
 impl Inner {
+    /// The fake clock: local time plus the skew.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.skew
+    }
+
     /// Decides the answer within the rate limit; the caller adds the common headers.
     fn respond(
-        &self,
+        &mut self,
         base_url: &str,
         req: &Incoming,
         failure: Option<&Failure>,
@@ -140,13 +194,19 @@ impl Inner {
 
     /// Auth, route, query, then the page (spoilt by a page-altering failure).
     fn serve_logs(
-        &self,
+        &mut self,
         base_url: &str,
         req: &Incoming,
         failure: Option<&Failure>,
         fake_now: OffsetDateTime,
     ) -> Result<Reply, Reply> {
-        self.auth.check(req.authorization.as_deref())?;
+        let credentials = Credentials {
+            authorization: req.authorization.as_deref(),
+            method: req.method.as_str(),
+            url: &format!("{base_url}{}", req.uri.path()),
+            dpop: &req.dpop,
+        };
+        self.authorize(&credentials, fake_now)?;
         route(req)?;
         let params = parse_params(&req.query)?;
         let mut page = self.page(base_url, &req.uri, &params, fake_now)?;
@@ -168,12 +228,17 @@ fn route(req: &Incoming) -> Result<(), Reply> {
         ));
     }
     if req.method != Method::GET {
-        return Err(Reply::error(
-            405,
-            "E0000022",
-            "The endpoint does not support the provided HTTP method",
-            &[],
-        ));
+        return Err(method_not_allowed());
     }
     Ok(())
+}
+
+/// 405 `E0000022`.
+fn method_not_allowed() -> Reply {
+    Reply::error(
+        405,
+        "E0000022",
+        "The endpoint does not support the provided HTTP method",
+        &[],
+    )
 }

@@ -1,9 +1,10 @@
-//! A fake Okta System Log API (`GET /api/v1/logs`): persistence-ordered polling, cursors, rate limits and scripted failures.
+//! A fake Okta System Log API (`GET /api/v1/logs`): persistence-ordered polling, cursors, rate limits, scripted failures, and an OAuth authorization server for API service apps.
 
 // This file holds the public `FakeOkta` and its state; answering is split by concern.
-mod auth; // tokens, 401 and 403
+mod auth; // API tokens and OAuth access tokens, 401 and 403
 mod failures; // `Failure`, the scripted answers and Okta's error bodies
 mod handler; // one request from arrival to answer
+mod oauth; // `POST /oauth2/v1/token`, private_key_jwt, DPoP, the tokens it issues
 mod paging; // the query, polling and bounded pages, cursors, `Link`
 mod rate_limit; // the fixed-window budget and its headers
 mod reply; // one answer and the headers every answer carries
@@ -24,8 +25,10 @@ use crate::okta_events::{okta_event, rfc3339_millis};
 
 pub use auth::DEFAULT_TOKEN;
 pub use failures::{Failure, FOREIGN_ORIGIN};
+pub use oauth::{OAuthSettings, TokenRequest};
 
 use auth::Auth;
+use oauth::{OAuth, TOKEN_PATH};
 use rate_limit::RateLimit;
 
 /// Event uuids from [`FakeOkta::add_events`] are unique across every fake in the test binary.
@@ -61,6 +64,7 @@ struct Inner {
     /// In persistence order.
     events: Vec<StoredEvent>,
     auth: Auth,
+    oauth: OAuth,
     rate: RateLimit,
     skew: time::Duration,
     failures: VecDeque<Failure>,
@@ -109,6 +113,7 @@ impl FakeOkta {
             inner: Mutex::new(Inner {
                 events: Vec::new(),
                 auth: Auth::default(),
+                oauth: OAuth::default(),
                 rate: RateLimit::default(),
                 skew: time::Duration::ZERO,
                 failures: VecDeque::new(),
@@ -203,9 +208,59 @@ impl FakeOkta {
         self.shared.lock().auth.set_tokens(valid);
     }
 
-    /// When on, a valid token gets 403, as for an admin without the permission.
+    /// When on, a valid token gets 403, as for an admin without the permission
+    /// (an OAuth access token as well as an API token).
     pub fn set_forbidden(&self, on: bool) {
         self.shared.lock().auth.set_forbidden(on);
+    }
+
+    /// `{base_url}/oauth2/v1/token`: the token endpoint, and the `aud` of a client assertion.
+    pub fn token_url(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.shared.base_url)
+    }
+
+    /// Registers the API service app `client_id` with one public key for
+    /// `private_key_jwt`; its `kid` member names it.
+    ///
+    /// A key with another `kid` is added next to the app's others (a key rotation); one
+    /// with the same `kid` replaces that key.
+    pub fn register_client(&self, client_id: &str, public_jwk: &serde_json::Value) {
+        self.shared
+            .lock()
+            .oauth
+            .register_client(client_id, public_jwk);
+    }
+
+    /// Replaces the authorization server's settings (initially [`OAuthSettings::default`]).
+    ///
+    /// Both DPoP nonces are forgotten, so the next proof at the token endpoint and at
+    /// `/api/v1/logs` is asked for a new one: a nonce rotation.
+    pub fn set_oauth(&self, settings: OAuthSettings) {
+        self.shared.lock().oauth.set_settings(settings);
+    }
+
+    /// Every access token issued so far becomes invalid: 401 `invalid_token` at `/api/v1/logs`.
+    pub fn revoke_tokens(&self) {
+        self.shared.lock().oauth.revoke_all();
+    }
+
+    /// Every `POST /oauth2/v1/token` so far, in order.
+    ///
+    /// Token requests are not in [`FakeOkta::requests`], and take neither the System Log's
+    /// rate-limit budget nor its scripted failures.
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.shared.lock().oauth.requests().to_vec()
+    }
+
+    /// How many token requests got an access token.
+    pub fn issued_tokens(&self) -> usize {
+        self.shared
+            .lock()
+            .oauth
+            .requests()
+            .iter()
+            .filter(|r| r.status == 200)
+            .count()
     }
 
     /// `limit` requests per `window` (initially 1000 per 60 s); the next
@@ -220,8 +275,8 @@ impl FakeOkta {
         self.shared.lock().rate.consume(Instant::now(), n);
     }
 
-    /// The fake's clock (`Date` and `X-Rate-Limit-Reset`, and the default
-    /// `since`) runs at local time plus `skew`.
+    /// The fake's clock (`Date` and `X-Rate-Limit-Reset`, the default `since`, and the
+    /// authorization server's `exp`, `iat` and token expiry checks) runs at local time plus `skew`.
     pub fn set_clock_skew(&self, skew: time::Duration) {
         self.shared.lock().skew = skew;
     }
@@ -254,7 +309,8 @@ impl FakeOkta {
         self.shared.lock().combined_link = on;
     }
 
-    /// Every request received so far, in arrival order.
+    /// Every request received so far, in arrival order (token requests are in
+    /// [`FakeOkta::token_requests`]).
     pub fn requests(&self) -> Vec<OktaRequest> {
         self.shared.lock().requests.clone()
     }

@@ -50,11 +50,9 @@ impl Page {
         let mut links = vec![(self.self_url, "self")];
         links.extend(self.next.map(|n| (n, "next")));
         Reply {
-            status: 200,
-            body: self.body,
             links,
             returned: self.returned,
-            exhausted: false,
+            ..Reply::new(200, self.body)
         }
     }
 }

@@ -22,6 +22,8 @@ pub(crate) struct Reply {
     pub(crate) returned: usize,
     /// Report `X-Rate-Limit-Remaining: 0` whatever the budget says.
     pub(crate) exhausted: bool,
+    /// Headers of this answer alone (`WWW-Authenticate`, `DPoP-Nonce`, ...), set last.
+    pub(crate) headers: Vec<(HeaderName, String)>,
 }
 
 /// What the common headers say, read under the same lock as the answer.
@@ -37,6 +39,24 @@ pub(crate) struct Common {
 }
 
 impl Reply {
+    /// `status` with a JSON `body`, no links and no headers of its own.
+    pub(crate) fn new(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            body,
+            links: Vec::new(),
+            returned: 0,
+            exhausted: false,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same answer with one more header.
+    pub(crate) fn with_header(mut self, name: HeaderName, value: String) -> Reply {
+        self.headers.push((name, value));
+        self
+    }
+
     /// The status that goes out (and is recorded): a scripted status that is
     /// not a valid code becomes 500.
     pub(crate) fn http_status(&self) -> StatusCode {
@@ -44,7 +64,7 @@ impl Reply {
     }
 
     /// The HTTP response: `status`, the body, JSON content type, `Date`, the
-    /// rate-limit headers and the `Link` header(s).
+    /// rate-limit headers, the `Link` header(s) and the answer's own headers.
     pub(crate) fn into_response(self, status: StatusCode, common: Common) -> Response {
         let mut response = (status, self.body).into_response();
         let h = response.headers_mut();
@@ -63,6 +83,9 @@ impl Reply {
                 // Appended: one header line per relation must survive.
                 h.append(header::LINK, v);
             }
+        }
+        for (name, value) in self.headers {
+            set(h, name, value);
         }
         response
     }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod failures;
+mod oauth;
 mod paging;
 mod rate_limit;
 
