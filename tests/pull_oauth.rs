@@ -289,6 +289,32 @@ async fn each_operator_error_says_what_to_fix_and_moves_nothing() {
     assert!(message.contains("clock"), "{message}");
     assert_no_key_material(&c, &registered);
 
+    // DPoP required, and the proof refused.
+    org.okta.set_clock_skew(time::Duration::ZERO);
+    org.okta.set_oauth(OAuthSettings {
+        refuse_dpop_proofs: true,
+        ..defaults()
+    });
+    let c = org.container().await;
+    let (kind, message) = refused(&org, &c).await;
+    assert_eq!(kind, "OktaIngest.OAuth");
+    assert!(
+        message.contains("invalid_dpop_proof") && message.contains("requires DPoP"),
+        "{message}"
+    );
+
+    // A token endpoint that asks for a new nonce every time: two tries, then a clear stop.
+    org.okta.set_oauth(OAuthSettings {
+        nonce_every_time: true,
+        ..defaults()
+    });
+    let before = org.okta.token_requests().len();
+    let c = org.container().await;
+    let (kind, message) = refused(&org, &c).await;
+    assert_eq!(kind, "OktaIngest.OAuth");
+    assert!(message.contains("nonce twice"), "{message}");
+    assert_eq!(org.okta.token_requests().len() - before, 2, "never a loop");
+
     // A secret that holds no usable key.
     org.okta.set_clock_skew(time::Duration::ZERO);
     let broken = json!({ "client_id": CLIENT, "private_key": "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----" });

@@ -44,6 +44,12 @@ pub struct OAuthSettings {
     pub role_assigned: bool,
     /// How long an access token lives (`expires_in`).
     pub token_lifetime: Duration,
+    /// The token endpoint refuses every DPoP proof (`invalid_dpop_proof`), as it does when
+    /// something between the client and Okta alters the proof.
+    pub refuse_dpop_proofs: bool,
+    /// The token endpoint demands a new nonce on every proof, even one carrying the nonce it
+    /// just gave (a misbehaving server): a client must not loop.
+    pub nonce_every_time: bool,
 }
 
 impl Default for OAuthSettings {
@@ -57,6 +63,8 @@ impl Default for OAuthSettings {
             scope_granted: true,
             role_assigned: true,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            refuse_dpop_proofs: false,
+            nonce_every_time: false,
         }
     }
 }
@@ -299,8 +307,16 @@ impl OAuth {
             .proofs
             .check(headers, &expected, seconds(now))
             .map_err(|why| Refusal::new(400, "invalid_dpop_proof", why))?;
-        if self.settings.nonce_on_token
-            && (self.token_nonce.is_none() || proof.nonce != self.token_nonce)
+        if self.settings.refuse_dpop_proofs {
+            return Err(Refusal::new(
+                400,
+                "invalid_dpop_proof",
+                "The DPoP proof JWT is not accepted for this client.",
+            ));
+        }
+        if self.settings.nonce_every_time
+            || (self.settings.nonce_on_token
+                && (self.token_nonce.is_none() || proof.nonce != self.token_nonce))
         {
             let nonce = random_value();
             self.token_nonce = Some(nonce.clone());
