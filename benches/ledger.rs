@@ -11,15 +11,12 @@
 
 use std::time::{Duration, Instant};
 
-use okta_ingest_testkit::{
-    binary_path, FakeDynamoDb, FunctionProcess, LatencyProxy, Moto, RecordingDestination,
-    RuntimeApi,
-};
+use okta_ingest_testkit::Moto;
 use serde_json::json;
 use time::OffsetDateTime;
 
 mod common;
-use common::{sqs_batch, sqs_payload, wait_rss, MAX_PAYLOAD};
+use common::{sqs_batch, sqs_payload, wait_rss, Deployed, MAX_PAYLOAD};
 
 const DELAY: Duration = Duration::from_millis(10);
 const ALREADY: usize = 400_000;
@@ -45,13 +42,7 @@ enum Store {
 }
 
 struct Rig {
-    table: FakeDynamoDb,
-    table_proxy: LatencyProxy,
-    s3_proxy: LatencyProxy,
-    runtime: RuntimeApi,
-    function: FunctionProcess,
-    destination: RecordingDestination,
-    _moto: Moto,
+    deployed: Deployed,
     store: Store,
     written: usize,
 }
@@ -59,56 +50,23 @@ struct Rig {
 impl Rig {
     /// A cold container over a ledger already holding what `store` says.
     async fn start(store: Store) -> Rig {
-        let moto = Moto::start().await;
-        moto.create_bucket("bench-state").await;
-        let table = FakeDynamoDb::start("uuid").await;
-        let already = match store {
+        let (table, written) = match store {
+            Store::Table(n) => (true, n),
+            Store::Objects(n) => (false, n * 1000),
+        };
+        let deployed = Deployed::start(DELAY, table, async |moto, table| match store {
             Store::Table(n) => {
                 for i in 0..n {
                     table.insert(delivered(&format!("other-{i:09}")));
                 }
-                n
             }
-            Store::Objects(n) => {
-                write_ledger_objects(&moto, 0, n).await;
-                n * 1000
-            }
-        };
-        let table_proxy = LatencyProxy::start(table.addr(), DELAY).await;
-        let s3_proxy = LatencyProxy::start(moto.addr(), DELAY).await;
-        let destination = RecordingDestination::start().await;
-        let runtime = RuntimeApi::start().await;
-        let mut env = moto.function_env();
-        env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
-        env.extend(
-            [
-                ("AWS_ENDPOINT_URL", s3_proxy.endpoint()),
-                ("AWS_ENDPOINT_URL_DYNAMODB", table_proxy.endpoint()),
-                (
-                    "LEDGER_TABLE",
-                    match store {
-                        Store::Table(_) => "bench-ledger".into(),
-                        Store::Objects(_) => String::new(),
-                    },
-                ),
-                ("DESTINATION_URL", destination.url()),
-                ("ALLOW_INSECURE_HTTP", "true".into()),
-                ("STATE_BUCKET", "bench-state".into()),
-                ("RUST_LOG", "warn".into()),
-            ]
-            .map(|(k, v)| (k.to_owned(), v)),
-        );
-        let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+            Store::Objects(n) => write_ledger_objects(moto, 0, n).await,
+        })
+        .await;
         Rig {
-            table,
-            table_proxy,
-            s3_proxy,
-            runtime,
-            function,
-            destination,
-            _moto: moto,
+            deployed,
             store,
-            written: already,
+            written,
         }
     }
 
@@ -117,11 +75,13 @@ impl Rig {
         match self.store {
             Store::Table(_) => {
                 for i in self.written..self.written + n {
-                    self.table.insert(delivered(&format!("other-{i:09}")));
+                    self.deployed
+                        .table
+                        .insert(delivered(&format!("other-{i:09}")));
                 }
             }
             Store::Objects(_) => {
-                write_ledger_objects(&self._moto, self.written / 1000, n / 1000).await;
+                write_ledger_objects(&self.deployed.moto, self.written / 1000, n / 1000).await;
             }
         }
         self.written += n;
@@ -129,10 +89,14 @@ impl Rig {
 
     /// One invocation: wall, ledger requests, S3 requests; asserts every event went out.
     async fn invoke(&self, payload: String, events: usize) -> (Duration, u64, u64) {
-        let (ledger_before, s3_before) = (self.table_proxy.requests(), self.s3_proxy.requests());
+        let (ledger_before, s3_before) = (
+            self.deployed.table_proxy.requests(),
+            self.deployed.s3_proxy.requests(),
+        );
         let accepted_before: usize = self.forwarded();
         let started = Instant::now();
         let answer = self
+            .deployed
             .runtime
             .invoke(payload, Duration::from_secs(60))
             .await
@@ -146,13 +110,14 @@ impl Rig {
         assert_eq!(self.forwarded() - accepted_before, events, "all sent, once");
         (
             wall,
-            self.table_proxy.requests() - ledger_before,
-            self.s3_proxy.requests() - s3_before,
+            self.deployed.table_proxy.requests() - ledger_before,
+            self.deployed.s3_proxy.requests() - s3_before,
         )
     }
 
     fn forwarded(&self) -> usize {
-        self.destination
+        self.deployed
+            .destination
             .accepted()
             .iter()
             .map(|r| r.json_array_items().len())
@@ -261,12 +226,12 @@ async fn at_scale(name: &str, empty: Store, full: Store) {
         let (_, ledger, s3) = full.invoke(payload, events).await;
         requests += ledger + s3;
     }
-    let peak = wait_rss(&full.function).await;
+    let peak = wait_rss(&full.deployed.function).await;
     println!(
         "  {name}: 100 warm invocations of 1-1,900 events ({total} in all) published across \
          24 h: peak RSS {:.1} MiB, {:.2} state requests per 100 events",
         peak as f64 / 1024.0,
         requests as f64 * 100.0 / total as f64
     );
-    full.function.stop().await;
+    full.deployed.function.stop().await;
 }

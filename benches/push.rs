@@ -17,13 +17,9 @@ use std::time::{Duration, Instant};
 use okta_ingest::config::PushConfig;
 use okta_ingest::{Ledger, MemoryDestination, MemoryObjectStore, PushHandler, PushResponse};
 use okta_ingest_testkit::okta_events::okta_event;
-use okta_ingest_testkit::{
-    binary_path, FakeDynamoDb, FunctionProcess, LatencyProxy, Moto, RecordingDestination,
-    RuntimeApi,
-};
 
 mod common;
-use common::{cpu_seconds, sqs_payload, wait_rss, MAX_PAYLOAD};
+use common::{cpu_seconds, sqs_payload, wait_rss, Deployed, MAX_PAYLOAD};
 
 fn handler(env: &[(&str, &str)]) -> (PushHandler, Arc<MemoryDestination>) {
     let mut vars: Vec<(String, String)> = vec![
@@ -97,16 +93,16 @@ fn throughput(label: &str, env: &[(&str, &str)], payload: &str, events: usize, r
 }
 
 async fn peak_memory(payload: String, second: String, events: usize) {
-    // Every part is bound by name, so moto and the proxy live as long as the function.
-    let Binary {
+    // Every part is bound by name, so moto and the proxies live as long as the function.
+    let Deployed {
         destination,
         runtime,
         function,
-        proxy: _proxy,
+        s3_proxy: _s3_proxy,
         table_proxy: _table_proxy,
-        _table,
-        _moto,
-    } = Binary::start(Duration::ZERO).await;
+        table: _table,
+        moto: _moto,
+    } = Deployed::start(Duration::ZERO, true, async |_, _| {}).await;
     let idle = wait_rss(&function).await;
     let started = Instant::now();
     let response = runtime
@@ -139,55 +135,6 @@ async fn peak_memory(payload: String, second: String, events: usize) {
     );
     assert_eq!(delivered, 2 * events, "every event reached the destination");
     function.stop().await;
-}
-
-/// The release okta-push with everything it talks to on loopback, as deployed: S3 (moto,
-/// never a real endpoint) and the ledger table (the testkit's DynamoDB), each behind a
-/// proxy that delays every request by the given time.
-struct Binary {
-    destination: RecordingDestination,
-    runtime: RuntimeApi,
-    function: FunctionProcess,
-    proxy: LatencyProxy,
-    table_proxy: LatencyProxy,
-    _table: FakeDynamoDb,
-    _moto: Moto,
-}
-
-impl Binary {
-    async fn start(s3_delay: Duration) -> Binary {
-        let destination = RecordingDestination::start().await;
-        let runtime = RuntimeApi::start().await;
-        let moto = Moto::start().await;
-        moto.create_bucket("bench-state").await;
-        let proxy = LatencyProxy::start(moto.addr(), s3_delay).await;
-        let table = FakeDynamoDb::start("uuid").await;
-        let table_proxy = LatencyProxy::start(table.addr(), s3_delay).await;
-        let mut env = moto.function_env();
-        env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
-        env.extend(
-            [
-                ("AWS_ENDPOINT_URL", proxy.endpoint()),
-                ("AWS_ENDPOINT_URL_DYNAMODB", table_proxy.endpoint()),
-                ("LEDGER_TABLE", "bench-ledger".into()),
-                ("DESTINATION_URL", destination.url()),
-                ("ALLOW_INSECURE_HTTP", "true".into()),
-                ("STATE_BUCKET", "bench-state".into()),
-                ("RUST_LOG", "warn".into()),
-            ]
-            .map(|(k, v)| (k.to_owned(), v)),
-        );
-        let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
-        Binary {
-            destination,
-            runtime,
-            function,
-            proxy,
-            table_proxy,
-            _table: table,
-            _moto: moto,
-        }
-    }
 }
 
 fn main() {
@@ -256,15 +203,15 @@ fn main() {
 /// `delay` added to every S3 request, the S3 requests per invocation, and its peak RSS.
 async fn end_to_end(delay: Duration) {
     const WARM_INVOCATIONS: usize = 8;
-    let Binary {
+    let Deployed {
         destination,
         runtime,
         function,
-        proxy,
+        s3_proxy: proxy,
         table_proxy,
-        _table,
-        _moto,
-    } = Binary::start(delay).await;
+        table: _table,
+        moto: _moto,
+    } = Deployed::start(delay, true, async |_, _| {}).await;
     let pid = function.pid().map(|p| p.to_string()).unwrap_or_default();
     let (warm_up, _) = sqs_payload(MAX_PAYLOAD, "w");
     runtime

@@ -47,17 +47,25 @@ pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Clie
     aws_sdk_dynamodb::Client::new(config)
 }
 
-/// The delivery ledger: claims in `table` when one is set, else objects in `state`.
-pub fn ledger(
+/// The state bucket `bucket` and the delivery ledger: claims in `table` when one is set,
+/// else objects in the bucket.
+pub fn state(
     config: &aws_config::SdkConfig,
-    state: std::sync::Arc<dyn crate::state::ObjectStore>,
+    bucket: &str,
     table: Option<&str>,
-) -> crate::state::Ledger {
-    match table {
-        Some(table) => crate::state::Ledger::with_claims(
-            state,
-            crate::state::DynamoClaims::new(dynamodb_client(config), table.to_owned()),
-        ),
-        None => crate::state::Ledger::new(state),
-    }
+) -> (
+    std::sync::Arc<dyn crate::state::ObjectStore>,
+    std::sync::Arc<crate::state::Ledger>,
+) {
+    let store: std::sync::Arc<dyn crate::state::ObjectStore> = std::sync::Arc::new(
+        crate::state::S3ObjectStore::new(s3_client(config), bucket.to_owned()),
+    );
+    let ledger = match table {
+        Some(table) => crate::state::Ledger::table(crate::state::DynamoClaims::new(
+            dynamodb_client(config),
+            table.to_owned(),
+        )),
+        None => crate::state::Ledger::new(store.clone()),
+    };
+    (store, std::sync::Arc::new(ledger))
 }

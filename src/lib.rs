@@ -20,6 +20,7 @@ pub mod config;
 mod delivery;
 mod event;
 mod gzip;
+mod http_body;
 mod lambda;
 mod okta;
 mod pull;

@@ -6,7 +6,10 @@ use std::time::Duration;
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, okta_event, rfc3339_millis, sqs_event,
 };
-use okta_ingest_testkit::FunctionProcess;
+use okta_ingest_testkit::{
+    binary_path, FakeDynamoDb, FunctionProcess, LatencyProxy, Moto, RecordingDestination,
+    RuntimeApi,
+};
 use time::OffsetDateTime;
 
 /// Lambda's limit for a synchronous payload, which bounds an SQS batch.
@@ -135,4 +138,61 @@ pub fn clock_ticks() -> f64 {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+/// The release okta-push as deployed, with everything it talks to on loopback: S3 (moto,
+/// never a real endpoint) and the ledger table (the testkit's DynamoDB), each behind a proxy
+/// that delays every request by the same time.
+pub struct Deployed {
+    pub destination: RecordingDestination,
+    pub runtime: RuntimeApi,
+    pub function: FunctionProcess,
+    pub s3_proxy: LatencyProxy,
+    pub table_proxy: LatencyProxy,
+    pub table: FakeDynamoDb,
+    pub moto: Moto,
+}
+
+impl Deployed {
+    /// Starts the world, lets `fill` put state in it (what other containers wrote), then
+    /// starts a cold okta-push with the ledger in the table (`ledger_table`) or in S3.
+    pub async fn start(
+        delay: Duration,
+        ledger_table: bool,
+        fill: impl AsyncFnOnce(&Moto, &FakeDynamoDb),
+    ) -> Deployed {
+        let moto = Moto::start().await;
+        moto.create_bucket("bench-state").await;
+        let table = FakeDynamoDb::start("uuid").await;
+        fill(&moto, &table).await;
+        let s3_proxy = LatencyProxy::start(moto.addr(), delay).await;
+        let table_proxy = LatencyProxy::start(table.addr(), delay).await;
+        let destination = RecordingDestination::start().await;
+        let runtime = RuntimeApi::start().await;
+        let mut env = moto.function_env();
+        env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+        let table_name = if ledger_table { "bench-ledger" } else { "" };
+        env.extend(
+            [
+                ("AWS_ENDPOINT_URL", s3_proxy.endpoint()),
+                ("AWS_ENDPOINT_URL_DYNAMODB", table_proxy.endpoint()),
+                ("LEDGER_TABLE", table_name.to_owned()),
+                ("DESTINATION_URL", destination.url()),
+                ("ALLOW_INSECURE_HTTP", "true".to_owned()),
+                ("STATE_BUCKET", "bench-state".to_owned()),
+                ("RUST_LOG", "warn".to_owned()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+        Deployed {
+            destination,
+            runtime,
+            function,
+            s3_proxy,
+            table_proxy,
+            table,
+            moto,
+        }
+    }
 }

@@ -233,7 +233,7 @@ impl Destination for HttpDestination {
                 (true, Platform::ElasticBulk { .. }) => SUCCESS_ANSWER_CAP,
                 (true, _) => IGNORED_ANSWER_CAP,
             };
-            let answer = read_capped(response, cap).await;
+            let (answer, _) = crate::http_body::read_capped(response, cap).await;
             if !status.is_success() {
                 classify(status, retry_after, &redact::answer(&answer, &secrets))?;
             }
@@ -278,19 +278,6 @@ impl HttpDestination {
             class: ErrorClass::Http4xx,
         }
     }
-}
-
-/// The first `cap` bytes of the answer's body; the rest is not read.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= cap {
-            break;
-        }
-    }
-    out
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

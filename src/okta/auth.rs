@@ -3,12 +3,14 @@
 
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::oauth::{challenge_error, dpop_nonce, Credential, OAuthState, Presented, TokenClient};
+use super::oauth::{
+    challenge_error, dpop_nonce, sensitive, Credential, OAuthState, Presented, TokenClient,
+};
 use super::FetchError;
 use crate::secret::{CachedSecret, SecretSource};
 
@@ -40,17 +42,17 @@ impl OktaAuth {
         secret_name: String,
         http: reqwest::Client,
         token_url: Url,
-    ) -> Result<OktaAuth, String> {
-        Ok(OktaAuth {
+    ) -> OktaAuth {
+        OktaAuth {
             secret: CachedSecret::new(secret),
             secret_name,
-            tokens: TokenClient::new(http, token_url)?,
+            tokens: TokenClient::new(http, token_url),
             state: Mutex::new(State {
                 credential: None,
                 oauth: OAuthState::default(),
             }),
             mode: StdMutex::new(None),
-        })
+        }
     }
 
     /// `api-token` or `oauth` once the secret has been read.
@@ -72,20 +74,12 @@ impl OktaAuth {
         let mut state = self.state.lock().await;
         let (generation, credential) = self.credential(&mut state).await?;
         match credential.as_ref() {
-            Credential::ApiToken(token) => {
-                let mut authorization = HeaderValue::try_from(format!("SSWS {}", token.expose()))
-                    .map_err(|_| FetchError::Auth {
-                    message: "the API token contains characters not allowed in an HTTP header"
-                        .into(),
-                })?;
-                authorization.set_sensitive(true);
-                Ok(Presented {
-                    authorization,
-                    dpop: None,
-                    generation,
-                    scrub: vec![token.expose().to_owned()],
-                })
-            }
+            Credential::ApiToken(token) => Ok(Presented {
+                authorization: sensitive(format!("SSWS {}", token.expose()))?,
+                dpop: None,
+                generation,
+                scrub: vec![token.expose().to_owned()],
+            }),
             Credential::ServiceApp(app) => {
                 let mut presented = self
                     .tokens

@@ -110,7 +110,7 @@ impl HttpSystemLog {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.without_url().to_string())?;
-        let auth = OktaAuth::new(secret, secret_name.into(), http.clone(), org.token_url())?;
+        let auth = OktaAuth::new(secret, secret_name.into(), http.clone(), org.token_url());
         Ok(HttpSystemLog {
             http,
             org,
@@ -305,18 +305,10 @@ impl HttpSystemLog {
         } else {
             ERROR_BODY_CAP
         };
-        let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the body failed: {}", e.without_url()))?
-        {
-            body.extend_from_slice(&chunk[..chunk.len().min(cap.saturating_sub(body.len()))]);
-            if body.len() >= cap {
-                break;
-            }
-        }
+        let body = match crate::http_body::read_capped(response, cap).await {
+            (body, None) => body,
+            (_, Some(e)) => return Err(format!("reading the body failed: {}", e.without_url())),
+        };
         Ok((status, headers, body.into()))
     }
 }

@@ -17,7 +17,6 @@ use crate::okta::{FetchError, HttpSystemLog, SystemLog};
 use crate::secret::{SecretSource, SecretsManagerSource};
 use crate::state::{
     CheckpointError, CheckpointStore, DeadLetterError, DeadLetters, Ledger, ObjectStore,
-    S3ObjectStore,
 };
 use crate::telemetry::{elapsed_ms, Counts, PullRun, Summary};
 use invocation::PullInvocation;
@@ -245,16 +244,9 @@ impl PullHandler {
         .map_err(StartupError::Http)?;
         let destination = HttpDestination::with_secrets_manager(&config.destination, &secrets)
             .map_err(StartupError::Http)?;
-        let state: Arc<dyn ObjectStore> = Arc::new(S3ObjectStore::new(
-            crate::aws::s3_client(&aws),
-            config.state_bucket.clone(),
-        ));
+        let (state, ledger) =
+            crate::aws::state(&aws, &config.state_bucket, config.ledger_table.as_deref());
         let checkpoints = CheckpointStore::new(state.clone(), config.checkpoint_key.clone());
-        let ledger = Arc::new(crate::aws::ledger(
-            &aws,
-            state.clone(),
-            config.ledger_table.as_deref(),
-        ));
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             org = %config.org.authority(),

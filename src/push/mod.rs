@@ -19,7 +19,7 @@ use crate::delivery::{
 };
 use crate::event::OktaEvent;
 use crate::lambda::{self, BadRequest, StartupError};
-use crate::state::{DeadLetterError, DeadLetters, Kept, Ledger, ObjectStore, S3ObjectStore};
+use crate::state::{DeadLetterError, DeadLetters, Kept, Ledger, ObjectStore};
 use crate::telemetry::{elapsed_ms, Summary};
 use invocation::PushInvocation;
 pub use invocation::PushPayload;
@@ -117,15 +117,8 @@ impl PushHandler {
             &crate::aws::secrets_client(&aws),
         )
         .map_err(StartupError::Http)?;
-        let state: Arc<dyn ObjectStore> = Arc::new(S3ObjectStore::new(
-            crate::aws::s3_client(&aws),
-            config.state_bucket.clone(),
-        ));
-        let ledger = Arc::new(crate::aws::ledger(
-            &aws,
-            state.clone(),
-            config.ledger_table.as_deref(),
-        ));
+        let (state, ledger) =
+            crate::aws::state(&aws, &config.state_bucket, config.ledger_table.as_deref());
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             destination = %destination.describe(),

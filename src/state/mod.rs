@@ -7,6 +7,7 @@ mod claims;
 mod dead_letter;
 mod ledger;
 mod memory;
+mod objects;
 mod s3;
 mod store;
 

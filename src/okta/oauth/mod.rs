@@ -24,7 +24,9 @@ mod tests;
 mod token;
 
 pub use dpop::DpopKey;
-pub(crate) use token::{challenge_error, dpop_nonce, OAuthState, Presented, TokenClient};
+pub(crate) use token::{
+    challenge_error, dpop_nonce, sensitive, OAuthState, Presented, TokenClient,
+};
 
 /// Scopes asked for when the secret names none.
 pub const DEFAULT_SCOPES: &str = "okta.logs.read";

@@ -33,7 +33,8 @@ pub struct Presented {
     pub scrub: Vec<String>,
 }
 
-fn sensitive(value: String) -> Result<HeaderValue, FetchError> {
+/// A header value marked sensitive (never printed by the HTTP stack).
+pub(crate) fn sensitive(value: String) -> Result<HeaderValue, FetchError> {
     let mut v = HeaderValue::try_from(value).map_err(|_| FetchError::Auth {
         message: "the Okta credential contains characters not allowed in an HTTP header".into(),
     })?;
@@ -72,19 +73,29 @@ pub(crate) struct OAuthState {
 pub struct TokenClient {
     http: reqwest::Client,
     token_url: Url,
-    dpop: DpopKey,
+    /// Made at the first token request: API-token containers never make one.
+    dpop: std::sync::OnceLock<DpopKey>,
     requests: AtomicU32,
 }
 
 impl TokenClient {
     /// For the token endpoint at `token_url`.
-    pub fn new(http: reqwest::Client, token_url: Url) -> Result<TokenClient, String> {
-        Ok(TokenClient {
+    pub fn new(http: reqwest::Client, token_url: Url) -> TokenClient {
+        TokenClient {
             http,
             token_url,
-            dpop: DpopKey::generate()?,
+            dpop: std::sync::OnceLock::new(),
             requests: AtomicU32::new(0),
-        })
+        }
+    }
+
+    /// This container's DPoP key, made on first use.
+    fn dpop(&self) -> Result<&DpopKey, FetchError> {
+        if let Some(key) = self.dpop.get() {
+            return Ok(key);
+        }
+        let key = DpopKey::generate().map_err(|message| FetchError::Auth { message })?;
+        Ok(self.dpop.get_or_init(|| key))
     }
 
     /// Token requests made since the last call.
@@ -116,7 +127,7 @@ impl TokenClient {
         let mut scrub = vec![value.to_owned()];
         if token.dpop {
             let proof = self
-                .dpop
+                .dpop()?
                 .proof("GET", url, state.resource_nonce.as_deref(), Some(value))
                 .map_err(|message| FetchError::Auth { message })?;
             scrub.push(proof.clone());
@@ -149,7 +160,7 @@ impl TokenClient {
                 .assertion(self.token_url.as_str(), epoch_now())
                 .map_err(|message| FetchError::Auth { message })?;
             let proof = self
-                .dpop
+                .dpop()?
                 .proof("POST", &self.token_url, state.token_nonce.as_deref(), None)
                 .map_err(|message| FetchError::Auth { message })?;
             let form = [
@@ -185,7 +196,15 @@ impl TokenClient {
                 })?;
             let status = sent.status();
             let headers = sent.headers().clone();
-            let body = read_capped(sent).await?;
+            let body = match crate::http_body::read_capped(sent, TOKEN_BODY_CAP).await {
+                (body, None) => body,
+                (_, Some(e)) => {
+                    return Err(FetchError::Unavailable {
+                        attempts: 1,
+                        reason: format!("reading the token answer failed: {}", e.without_url()),
+                    })
+                }
+            };
             if let Some(nonce) = dpop_nonce(&headers) {
                 state.token_nonce = Some(nonce);
             }
@@ -223,26 +242,6 @@ impl TokenClient {
             renew_at,
         })
     }
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| FetchError::Unavailable {
-            attempts: 1,
-            reason: format!("reading the token answer failed: {}", e.without_url()),
-        })?
-    {
-        body.extend_from_slice(
-            &chunk[..chunk.len().min(TOKEN_BODY_CAP.saturating_sub(body.len()))],
-        );
-        if body.len() >= TOKEN_BODY_CAP {
-            break;
-        }
-    }
-    Ok(body)
 }
 
 /// The `DPoP-Nonce` header, if it reads.

@@ -1,0 +1,105 @@
+//! The pipeline's two steps in the delivery ledger: claim the candidates before sending,
+//! settle the claims after (see [`crate::state::Ledger`]).
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::{keep_by, Fate, Pipeline, Run};
+use crate::event::OktaEvent;
+use crate::telemetry::Counts;
+
+/// Longest a ledger lookup may take (and never more than a quarter of the time left) before
+/// delivery goes on without it: a stalled store must not keep events from the destination.
+const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(5);
+/// How long a ledger claim outlives the Lambda deadline of the invocation that made it: past
+/// that, the claimer is gone for certain and a copy of the event may be sent by another.
+const CLAIM_MARGIN: Duration = Duration::from_secs(10);
+
+impl Pipeline {
+    /// Claims `candidates` in the ledger and drops what it shows as delivered before or being
+    /// sent by another invocation. An unavailable ledger never blocks delivery: it is
+    /// counted, and a duplicate becomes possible.
+    pub(super) async fn claim(
+        &self,
+        candidates: &mut Vec<(usize, &OktaEvent<'_>)>,
+        run: &Run<'_>,
+        fates: &mut [Option<Fate>],
+        counts: &mut Counts,
+    ) {
+        if candidates.is_empty() {
+            return;
+        }
+        let keys: Vec<(&str, OffsetDateTime)> = candidates
+            .iter()
+            .map(|(_, e)| (e.uuid.as_ref(), e.published))
+            .collect();
+        let left = run.deadline.saturating_duration_since(Instant::now());
+        let lease_until = run.now + left + CLAIM_MARGIN;
+        let budget =
+            LEDGER_LOOKUP_BUDGET.min(run.stop_at.saturating_duration_since(Instant::now()) / 4);
+        let lookup =
+            tokio::time::timeout(budget, self.ledger.claim(&keys, lease_until, run.now)).await;
+        let claim = match lookup.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
+            Ok(claim) => claim,
+            Err(e) => {
+                counts.ledger_errors += 1;
+                tracing::warn!(error = %e, "delivery ledger unavailable: forwarding without the duplicate check");
+                return;
+            }
+        };
+        if claim.delivered.is_empty() && claim.in_flight.is_empty() {
+            return;
+        }
+        candidates.retain(|(i, e)| {
+            let uuid = e.uuid.as_ref();
+            let fate = if claim.delivered.contains(uuid) {
+                Fate::AlreadyDelivered
+            } else if claim.in_flight.contains(uuid) {
+                Fate::InFlight
+            } else {
+                return true;
+            };
+            fates[*i] = Some(fate);
+            false
+        });
+        counts.already_delivered = claim.delivered.len();
+        counts.in_flight = claim.in_flight.len();
+        if !claim.delivered.is_empty() {
+            tracing::info!(
+                count = claim.delivered.len(),
+                "skipped events the delivery ledger shows as delivered"
+            );
+        }
+        if !claim.in_flight.is_empty() {
+            tracing::info!(
+                count = claim.in_flight.len(),
+                "skipped events another invocation is sending (live ledger claim); their source gives them again if it fails"
+            );
+        }
+    }
+
+    /// Records `delivered` in the ledger and releases `released`; a failure is logged, never
+    /// fatal: the events did reach the destination. Returns whether it worked.
+    pub(super) async fn settle(
+        &self,
+        delivered: &[(&str, OffsetDateTime)],
+        released: &[&str],
+        run: &Run<'_>,
+    ) -> bool {
+        if delivered.is_empty() && released.is_empty() {
+            return true;
+        }
+        let budget = keep_by(run).saturating_duration_since(Instant::now());
+        let settled =
+            tokio::time::timeout(budget, self.ledger.settle(delivered, released, run.now)).await;
+        match settled.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, count = delivered.len(), released = released.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
+                false
+            }
+        }
+    }
+}
