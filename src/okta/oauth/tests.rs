@@ -234,3 +234,90 @@ fn der_integers_are_minimal_and_positive() {
     let long = der_sequence(&[vec![1; 300]]);
     assert_eq!(&long[..4], &[0x30, 0x82, 0x01, 0x30]);
 }
+
+/// The token endpoint played by a hostile-but-real server (the testkit's destination on
+/// 127.0.0.1): every answer ends in a clear refusal, in time, with nothing signed in it.
+#[tokio::test]
+async fn a_hostile_token_endpoint_gets_a_clear_refusal_in_time() {
+    use okta_ingest_testkit::{Behaviour, RecordingDestination};
+    use std::time::Duration;
+    let endpoint = RecordingDestination::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let client = TokenClient::new(http, Url::parse(&endpoint.url()).unwrap());
+    let key = ec_key();
+    let app = app(json!({"client_id": "0oa1", "private_key": key.pkcs8_pem}));
+    let logs = Url::parse("https://acme.okta.com/api/v1/logs").unwrap();
+    let cases = [
+        (Behaviour::Echo(400), "no OAuth error body"),
+        (
+            Behaviour::Huge(200, 40 * 1024 * 1024),
+            "without a readable access_token",
+        ),
+        (
+            Behaviour::Redirect(302, "https://elsewhere.example/token".into()),
+            "HTTP 302",
+        ),
+        (
+            Behaviour::Respond(
+                200,
+                r#"{"access_token":"t","token_type":"Bearer","expires_in":-5}"#.into(),
+            ),
+            "without a readable access_token",
+        ),
+        (
+            Behaviour::Respond(200, r#"{"access_token":"t","token_type":"Mac"}"#.into()),
+            "unknown token_type",
+        ),
+        (
+            Behaviour::Respond(
+                401,
+                r#"{"error":"invalid_client","error_description":"bad"}"#.into(),
+            ),
+            "invalid_client",
+        ),
+        (
+            Behaviour::Hang(Duration::from_secs(30)),
+            "token request failed",
+        ),
+    ];
+    for (behaviour, expected) in cases {
+        endpoint.set_default(behaviour.clone());
+        let mut state = OAuthState::default();
+        let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let err = client
+            .present(&app, &mut state, &logs, deadline)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| panic!("{behaviour:?} gave a token"));
+        assert!(err.contains(expected), "{behaviour:?}: {err}");
+        assert!(
+            !err.contains("eyJ"),
+            "a signed assertion or proof leaked: {err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{behaviour:?} took {:?}",
+            started.elapsed()
+        );
+        assert!(state.token.is_none());
+    }
+    // Absurd lifetimes are bounded, not trusted.
+    endpoint.set_default(Behaviour::Respond(
+        200,
+        r#"{"access_token":"t","token_type":"DPoP","expires_in":18446744073709551615}"#.into(),
+    ));
+    let mut state = OAuthState::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let presented = client
+        .present(&app, &mut state, &logs, deadline)
+        .await
+        .unwrap();
+    assert!(presented.dpop.is_some());
+    let renew_in = state.token.as_ref().unwrap().renew_at - tokio::time::Instant::now();
+    assert!(renew_in <= Duration::from_secs(86_400), "{renew_in:?}");
+}

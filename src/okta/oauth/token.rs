@@ -18,7 +18,8 @@ use crate::telemetry::redact;
 pub struct AccessToken {
     value: Secret,
     dpop: bool,
-    renew_at: Instant,
+    /// When it is asked for again, before Okta would refuse it.
+    pub(crate) renew_at: Instant,
 }
 
 /// The `Authorization` (and `DPoP`) headers for one request, and what to scrub from answers.
