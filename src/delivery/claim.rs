@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use time::OffsetDateTime;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::{keep_by, Fate, Pipeline, Run};
@@ -39,8 +41,12 @@ impl Pipeline {
         let lease_until = run.now + left + CLAIM_MARGIN;
         let budget =
             LEDGER_LOOKUP_BUDGET.min(run.stop_at.saturating_duration_since(Instant::now()) / 4);
-        let lookup =
-            tokio::time::timeout(budget, self.ledger.claim(&keys, lease_until, run.now)).await;
+        let lookup = tokio::time::timeout(
+            budget,
+            self.ledger
+                .claim(&keys, lease_until, run.now, run.repeats_likely),
+        )
+        .await;
         let claim = match lookup.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
             Ok(claim) => claim,
             Err(e) => {
@@ -78,6 +84,40 @@ impl Pipeline {
                 "skipped events another invocation is sending (live ledger claim); their source gives them again if it fails"
             );
         }
+    }
+
+    /// Marks the events of each batch `batches` names (positions in `candidates`) delivered,
+    /// each as soon as it comes, until the channel closes. Returns whether every mark was
+    /// recorded.
+    pub(super) async fn mark_as_sent(
+        &self,
+        mut batches: UnboundedReceiver<Vec<usize>>,
+        candidates: &[(usize, &OktaEvent<'_>)],
+        run: &Run<'_>,
+    ) -> bool {
+        let mark = |positions: Vec<usize>| async move {
+            let delivered: Vec<(&str, OffsetDateTime)> = positions
+                .iter()
+                .filter_map(|&j| candidates.get(j))
+                .map(|(_, e)| (e.uuid.as_ref(), e.published))
+                .collect();
+            self.settle(&delivered, &[], run).await
+        };
+        let mut marking = FuturesUnordered::new();
+        let mut recorded = true;
+        loop {
+            tokio::select! {
+                batch = batches.recv() => match batch {
+                    Some(positions) => marking.push(mark(positions)),
+                    None => break,
+                },
+                Some(done) = marking.next(), if !marking.is_empty() => recorded &= done,
+            }
+        }
+        while let Some(done) = marking.next().await {
+            recorded &= done;
+        }
+        recorded
     }
 
     /// Records `delivered` in the ledger and releases `released`; a failure is logged, never

@@ -67,6 +67,18 @@ impl Forwarder {
     /// order-preserving batches, `DESTINATION_CONCURRENCY` requests at a time, retrying
     /// until `deadline`.
     pub async fn forward(&self, events: &[&OktaEvent<'_>], deadline: Instant) -> Forwarded {
+        self.forward_reporting(events, deadline, |_| {}).await
+    }
+
+    /// As [`Forwarder::forward`], and calls `accepted` with the indices of each batch's
+    /// delivered events as soon as the destination has taken it, while other batches are
+    /// still being sent.
+    pub async fn forward_reporting(
+        &self,
+        events: &[&OktaEvent<'_>],
+        deadline: Instant,
+        mut accepted: impl FnMut(&[usize]),
+    ) -> Forwarded {
         let config = &self.config;
         let framing = platform::framing(&config.platform);
         let content_type = platform::content_type(&config.platform);
@@ -82,7 +94,7 @@ impl Forwarder {
         };
         let items = &items;
         // Bodies are encoded as their turn comes, so at most `concurrency` exist at once.
-        let deliveries: Vec<_> = futures::stream::iter(plan.batches)
+        let deliveries = futures::stream::iter(plan.batches)
             .map(|indices| async move {
                 let mut body = encode(
                     framing,
@@ -98,18 +110,18 @@ impl Forwarder {
                     retry::deliver(&*self.destination, &body, config.timeout, deadline).await;
                 (indices, delivery, body.bytes.len(), body.uncompressed_len)
             })
-            .buffer_unordered(config.concurrency.get())
-            .collect()
-            .await;
-        let now = OffsetDateTime::now_utc();
-        for (indices, delivery, bytes, uncompressed) in deliveries {
+            .buffer_unordered(config.concurrency.get());
+        let mut deliveries = std::pin::pin!(deliveries);
+        while let Some((indices, delivery, bytes, uncompressed)) = deliveries.next().await {
             out.requests = out.requests.saturating_add(delivery.attempts);
             out.errors.merge(delivery.errors);
             match delivery.result {
                 Ok(rejected) => {
                     out.bytes += bytes;
                     out.bytes_uncompressed += uncompressed;
-                    out.taken(events, &indices, rejected, now);
+                    let before = out.delivered.len();
+                    out.taken(events, &indices, rejected, OffsetDateTime::now_utc());
+                    accepted(&out.delivered[before..]);
                 }
                 Err(failure) => out
                     .failed

@@ -64,6 +64,7 @@ fn run(redelivery: Redelivery) -> Run<'static> {
         max_age: Some(Duration::from_secs(86_400)),
         redelivery,
         known: &|_| false,
+        repeats_likely: redelivery != Redelivery::Never,
     }
 }
 

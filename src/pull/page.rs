@@ -108,6 +108,7 @@ impl PullHandler {
             max_age: rules.max_age,
             redelivery: Redelivery::OutOfTime,
             known: &|uuid| handled.contains(uuid),
+            repeats_likely: true,
         };
         let outcome = self.pipeline.deliver(&inputs, &run).await;
         tally.add(&outcome);

@@ -219,6 +219,7 @@ impl PushHandler {
             max_age: self.config.max_event_age,
             redelivery: Redelivery::Never,
             known: &|_| false,
+            repeats_likely: false,
         };
         let outcome = self.pipeline.deliver(inputs, &run).await;
         let summary = Summary {

@@ -89,17 +89,24 @@ impl DynamoClaims {
     }
 
     /// Claims `uuids` until `lease_until`. Every uuid not in the answer is this caller's
-    /// to send, and to settle.
+    /// to send, and to settle. With `read_first`, the table is read before claiming.
     pub async fn claim(
         &self,
         uuids: &[&str],
         lease_until: OffsetDateTime,
         now: OffsetDateTime,
+        read_first: bool,
     ) -> Result<Claim, LedgerError> {
         let mut claim = Claim::default();
         // Most copies pull reads were delivered long ago: a read costs a quarter of a failed
-        // claim. The read may be stale; the claim below is what decides.
-        let delivered = self.delivered(uuids).await?;
+        // claim. The read may be stale; the claim below is what decides. New events (push)
+        // go straight to the claim: a transaction holding a delivered one is cancelled, and
+        // its other items are claimed again in the next round.
+        let delivered = if read_first {
+            self.delivered(uuids).await?
+        } else {
+            HashSet::new()
+        };
         let mut todo: Vec<&str> = uuids
             .iter()
             .copied()

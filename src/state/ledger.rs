@@ -77,16 +77,18 @@ impl Ledger {
     /// Claims `events` (uuid, published) until `lease_until`: what comes back was delivered
     /// before or is being sent by another invocation; the rest is the caller's to send and
     /// to [`Ledger::settle`]. Without a table, nothing is claimed and `in_flight` is empty.
+    /// `read_first`: many are likely delivered already, so the table is read before claiming.
     pub async fn claim(
         &self,
         events: &[(&str, OffsetDateTime)],
         lease_until: OffsetDateTime,
         now: OffsetDateTime,
+        read_first: bool,
     ) -> Result<Claim, LedgerError> {
         match &self.0 {
             Store::Table(c) => {
                 let uuids: Vec<&str> = events.iter().map(|(u, _)| *u).collect();
-                c.claim(&uuids, lease_until, now).await
+                c.claim(&uuids, lease_until, now, read_first).await
             }
             Store::Objects(o) => Ok(Claim {
                 delivered: o.delivered(events).await?,

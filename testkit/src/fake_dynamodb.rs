@@ -34,6 +34,8 @@ struct Shared {
     key: String,
     table: Mutex<Table>,
     requests: AtomicU64,
+    /// Nanoseconds spent reading, deciding and answering requests.
+    busy_ns: AtomicU64,
 }
 
 /// The fake; stops when dropped.
@@ -56,6 +58,7 @@ impl FakeDynamoDb {
             key: key.to_owned(),
             table: Mutex::new(Table::default()),
             requests: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -83,6 +86,12 @@ impl FakeDynamoDb {
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Time spent handling requests so far, summed over requests: what this process (not the
+    /// function under test) spends being DynamoDB, on the same cores.
+    pub fn busy(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.shared.busy_ns.load(Ordering::SeqCst))
     }
 
     /// Stores `item` (DynamoDB JSON) directly, as other writers would have.
@@ -141,12 +150,20 @@ fn key_of(item: &Item, key: &str) -> Option<String> {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = std::time::Instant::now();
+    let response = answer_request(&shared, &headers, &body);
+    let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    shared.busy_ns.fetch_add(took, Ordering::SeqCst);
+    response
+}
+
+fn answer_request(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return answer(
             StatusCode::BAD_REQUEST,
             &error("SerializationException", "not JSON", None).0,

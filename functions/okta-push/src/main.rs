@@ -4,7 +4,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use okta_ingest::config::ProcessEnv;
 use okta_ingest::{PushHandler, PushPayload};
 
-#[tokio::main]
+// One thread: at okta-push's memory size Lambda gives it a fraction of one vCPU, and a
+// second worker only adds wake-ups between threads (`make bench`).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     okta_ingest::telemetry::logging::init();
     let handler = match PushHandler::from_env(&ProcessEnv).await {
