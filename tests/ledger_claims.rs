@@ -44,6 +44,11 @@ enum Table {
 
 impl Fleet {
     async fn start(n: usize, table: Table) -> Fleet {
+        Fleet::start_with(n, table, &[]).await
+    }
+
+    /// As [`Fleet::start`], with more settings for every container.
+    async fn start_with(n: usize, table: Table, env: &[(&str, &str)]) -> Fleet {
         let moto = Moto::start().await;
         moto.create_bucket(BUCKET).await;
         moto.create_ledger_table(TABLE).await;
@@ -53,7 +58,10 @@ impl Fleet {
             Table::Moto => None,
             Table::Testkit => Some(FakeDynamoDb::start("uuid").await),
         };
-        let mut extra = Vec::new();
+        let mut extra: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         if let Some(fake) = &fake {
             extra.push(("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), fake.endpoint()));
         }
@@ -335,4 +343,116 @@ async fn pull_leaves_an_event_push_is_sending_and_takes_it_over_when_the_claim_r
     org.assert_exactly_once();
     let items = org.moto.ledger_items(TABLE).await;
     assert!(items.values().all(|s| s == "delivered"), "{items:?}");
+}
+
+/// The summary line of each invocation a container answered, in order.
+fn summaries(function: &FunctionProcess) -> Vec<Value> {
+    function
+        .json_lines()
+        .into_iter()
+        .filter(|l| l["message"] == "invocation summary")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_claims_new_events_at_once_and_learns_from_the_claim_what_was_delivered() {
+    // GIVEN one push container on the testkit's table, which counts requests by operation
+    let fleet = Fleet::start(1, Table::Testkit).await;
+    let table = fleet.fake.as_ref().unwrap();
+    let (runtime, function) = &fleet.containers[0];
+    let uuids: Vec<String> = (0..50).map(|i| format!("fresh-{i:03}")).collect();
+    // WHEN 50 new events are pushed
+    let first = runtime
+        .invoke(batch(&uuids, "copy0"), Duration::from_secs(30))
+        .await
+        .response();
+    // THEN they are claimed in one transaction, with no read before it, and delivered
+    assert_eq!(failed_ids(&first), Vec::<String>::new());
+    assert_eq!(
+        table.requests_of("BatchGetItem"),
+        0,
+        "no read before claiming"
+    );
+    assert_eq!(table.requests_of("TransactWriteItems"), 1);
+    assert_eq!(fleet.delivered().len(), 50);
+    // WHEN a copy of the same 50 comes again (SQS redelivers, Okta repeats)
+    let again = runtime
+        .invoke(batch(&uuids, "copy1"), Duration::from_secs(30))
+        .await
+        .response();
+    // THEN the refused claim itself tells they were delivered: skipped, still no read, and
+    // nothing is sent twice
+    assert_eq!(failed_ids(&again), Vec::<String>::new());
+    let summary = &summaries(function)[1];
+    assert_eq!(summary["already_delivered"], 50, "{summary}");
+    assert_eq!(summary["forwarded"], 0, "{summary}");
+    assert_eq!(table.requests_of("BatchGetItem"), 0);
+    assert_eq!(table.requests_of("TransactWriteItems"), 2);
+    assert!(fleet.delivered().values().all(|n| *n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_batch_is_marked_delivered_while_the_next_is_still_being_sent() {
+    // GIVEN one container sending batches of 10, one request at a time, to a destination
+    // that takes the first at once and holds the second for 1.8 s (within its timeout)
+    let fleet = Fleet::start_with(
+        1,
+        Table::Moto,
+        &[("BATCH_MAX_EVENTS", "10"), ("DESTINATION_CONCURRENCY", "1")],
+    )
+    .await;
+    fleet.destination.push_behaviour(Behaviour::Ok);
+    fleet
+        .destination
+        .push_behaviour(Behaviour::Hang(Duration::from_millis(1800)));
+    let uuids: Vec<String> = (0..20).map(|i| format!("mark-{i:03}")).collect();
+    let (runtime, _) = &fleet.containers[0];
+    // WHEN 20 new events are pushed
+    let invocation = runtime.invoke(batch(&uuids, "copy0"), Duration::from_secs(30));
+    let while_held = async {
+        assert!(
+            fleet
+                .destination
+                .wait_for_requests(2, Duration::from_secs(10))
+                .await,
+            "the second batch was sent"
+        );
+        // The first batch's marks go out as soon as it was taken: wait for them, but not
+        // as long as the second batch is held.
+        let mut states = HashMap::new();
+        for _ in 0..24 {
+            states = fleet.ledger_states().await;
+            if uuids[..10]
+                .iter()
+                .all(|u| states.get(u).map(String::as_str) == Some("delivered"))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        states
+    };
+    let (answer, states) = tokio::join!(invocation, while_held);
+    // THEN while the second batch was still held, the first was marked delivered in the
+    // table and the second was only claimed
+    for uuid in &uuids[..10] {
+        assert_eq!(
+            states.get(uuid).map(String::as_str),
+            Some("delivered"),
+            "{uuid}: {states:?}"
+        );
+    }
+    for uuid in &uuids[10..] {
+        assert_eq!(
+            states.get(uuid).map(String::as_str),
+            Some("claimed"),
+            "{uuid}: {states:?}"
+        );
+    }
+    // AND in the end all 20 are delivered once and marked
+    assert_eq!(failed_ids(&answer.response()), Vec::<String>::new());
+    assert_eq!(fleet.delivered().len(), 20);
+    assert!(fleet.delivered().values().all(|n| *n == 1));
+    let states = fleet.ledger_states().await;
+    assert!(uuids.iter().all(|u| states[u] == "delivered"), "{states:?}");
 }

@@ -117,6 +117,21 @@ pub async fn wait_rss(function: &FunctionProcess) -> u64 {
     0
 }
 
+/// Seconds the threads of process `pid` have spent runnable but waiting for a core (the
+/// second field of `/proc/<pid>/task/*/schedstat`): on this shared machine, time the
+/// benchmark's own servers (Runtime API, destination, fakes, proxies) held the cores.
+pub fn runqueue_seconds(pid: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let waited: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    waited as f64 / 1e9
+}
+
 /// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
 pub fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -151,6 +166,8 @@ pub struct Deployed {
     pub table_proxy: LatencyProxy,
     pub table: FakeDynamoDb,
     pub moto: Moto,
+    /// From starting the process to its first poll of the Runtime API (its cold start).
+    pub cold_start: Duration,
 }
 
 impl Deployed {
@@ -184,8 +201,14 @@ impl Deployed {
             ]
             .map(|(k, v)| (k.to_owned(), v)),
         );
+        let spawned = std::time::Instant::now();
         let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+        let cold_start = runtime
+            .wait_for_first_poll(Duration::from_secs(10))
+            .await
+            .map_or(Duration::MAX, |at| at.duration_since(spawned));
         Deployed {
+            cold_start,
             destination,
             runtime,
             function,

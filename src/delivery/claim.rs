@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::{keep_by, Fate, Pipeline, Run};
 use crate::event::OktaEvent;
+use crate::state::Claim;
 use crate::telemetry::Counts;
 
 /// Longest a ledger lookup may take (and never more than a quarter of the time left) before
@@ -20,18 +21,17 @@ const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(5);
 const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 
 impl Pipeline {
-    /// Claims `candidates` in the ledger and drops what it shows as delivered before or being
-    /// sent by another invocation. An unavailable ledger never blocks delivery: it is
-    /// counted, and a duplicate becomes possible.
-    pub(super) async fn claim(
+    /// Claims `candidates` in the ledger. An unavailable ledger (an error, or no answer
+    /// within its budget) is logged and counted, and comes back as `None`: it never blocks
+    /// delivery, and a duplicate becomes possible.
+    pub(super) async fn ask_ledger(
         &self,
-        candidates: &mut Vec<(usize, &OktaEvent<'_>)>,
+        candidates: &[(usize, &OktaEvent<'_>)],
         run: &Run<'_>,
-        fates: &mut [Option<Fate>],
         counts: &mut Counts,
-    ) {
+    ) -> Option<Claim> {
         if candidates.is_empty() {
-            return;
+            return None;
         }
         let keys: Vec<(&str, OffsetDateTime)> = candidates
             .iter()
@@ -47,16 +47,27 @@ impl Pipeline {
                 .claim(&keys, lease_until, run.now, run.repeats_likely),
         )
         .await;
-        let claim = match lookup.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
-            Ok(claim) => claim,
+        match lookup.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
+            Ok(claim) => Some(claim),
             Err(e) => {
                 counts.ledger_errors += 1;
                 tracing::warn!(error = %e, "delivery ledger unavailable: forwarding without the duplicate check");
-                return;
+                None
             }
-        };
+        }
+    }
+
+    /// Drops from `candidates` what `claim` shows as delivered before or being sent by
+    /// another invocation, setting their fates. Returns whether any was dropped.
+    pub(super) fn apply_claim(
+        claim: Option<Claim>,
+        candidates: &mut Vec<(usize, &OktaEvent<'_>)>,
+        fates: &mut [Option<Fate>],
+        counts: &mut Counts,
+    ) -> bool {
+        let Some(claim) = claim else { return false };
         if claim.delivered.is_empty() && claim.in_flight.is_empty() {
-            return;
+            return false;
         }
         candidates.retain(|(i, e)| {
             let uuid = e.uuid.as_ref();
@@ -84,6 +95,7 @@ impl Pipeline {
                 "skipped events another invocation is sending (live ledger claim); their source gives them again if it fails"
             );
         }
+        true
     }
 
     /// Marks the events of each batch `batches` names (positions in `candidates`) delivered,

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::destination::{Destination, Rejected};
-use super::framing::encode;
+use super::framing::{encode, Body};
 use super::retry::{self, Failure};
 use super::{batch, platform};
 use crate::config::DestinationConfig;
@@ -36,6 +36,14 @@ pub struct Forwarded {
     pub bytes_uncompressed: usize,
     /// Milliseconds from `published` to acceptance, for up to 100 delivered events.
     pub latencies_ms: Vec<u64>,
+}
+
+/// Request bodies encoded ahead of sending, by [`Forwarder::prepare`].
+pub struct Prepared {
+    /// Each batch: its events' indices, and its body.
+    batches: Vec<(Vec<usize>, Body)>,
+    /// Events too large to send.
+    oversized: Vec<usize>,
 }
 
 /// The destination with its platform, batching and delivery settings.
@@ -67,45 +75,62 @@ impl Forwarder {
     /// order-preserving batches, `DESTINATION_CONCURRENCY` requests at a time, retrying
     /// until `deadline`.
     pub async fn forward(&self, events: &[&OktaEvent<'_>], deadline: Instant) -> Forwarded {
-        self.forward_reporting(events, deadline, |_| {}).await
+        self.forward_reporting(events, None, deadline, |_| {}).await
     }
 
-    /// As [`Forwarder::forward`], and calls `accepted` with the indices of each batch's
-    /// delivered events as soon as the destination has taken it, while other batches are
-    /// still being sent.
+    /// Encodes every batch of `events` before anything is sent, yielding between batches so
+    /// that requests already under way (the ledger claim) go out and are answered meanwhile.
+    pub async fn prepare(&self, events: &[&OktaEvent<'_>]) -> Prepared {
+        let items = self.items(events);
+        let plan = self.plan(&items);
+        let mut batches = Vec::with_capacity(plan.batches.len());
+        for indices in plan.batches {
+            tokio::task::yield_now().await;
+            let body = self.body(events, &items, &indices);
+            batches.push((indices, body));
+        }
+        Prepared {
+            batches,
+            oversized: plan.oversized,
+        }
+    }
+
+    /// As [`Forwarder::forward`], sending the bodies of `prepared` (from [`Forwarder::prepare`]
+    /// over the same `events`) when given, and calling `accepted` with the indices of each
+    /// batch's delivered events as soon as the destination has taken it, while other
+    /// batches are still being sent.
     pub async fn forward_reporting(
         &self,
         events: &[&OktaEvent<'_>],
+        prepared: Option<Prepared>,
         deadline: Instant,
         mut accepted: impl FnMut(&[usize]),
     ) -> Forwarded {
         let config = &self.config;
-        let framing = platform::framing(&config.platform);
-        let content_type = platform::content_type(&config.platform);
-        let label = config.org_label.as_deref();
-        let items: Vec<Cow<[u8]>> = events
-            .iter()
-            .map(|e| platform::item(&config.platform, e, org(label, e)))
-            .collect();
-        let plan = self.plan(&items);
+        let (items, batches, oversized) = match prepared {
+            Some(p) => (
+                Vec::new(),
+                p.batches.into_iter().map(|(i, b)| (i, Some(b))).collect(),
+                p.oversized,
+            ),
+            None => {
+                let items = self.items(events);
+                let plan = self.plan(&items);
+                let batches: Vec<(Vec<usize>, Option<Body>)> =
+                    plan.batches.into_iter().map(|i| (i, None)).collect();
+                (items, batches, plan.oversized)
+            }
+        };
         let mut out = Forwarded {
-            oversized: plan.oversized,
+            oversized,
             ..Forwarded::default()
         };
         let items = &items;
-        // Bodies are encoded as their turn comes, so at most `concurrency` exist at once.
-        let deliveries = futures::stream::iter(plan.batches)
-            .map(|indices| async move {
-                let mut body = encode(
-                    framing,
-                    content_type,
-                    config.gzip,
-                    indices.iter().map(|&i| &*items[i]),
-                );
-                body.org = indices
-                    .first()
-                    .and_then(|&i| org(label, events[i]))
-                    .map(str::to_owned);
+        // Bodies not prepared are encoded as their turn comes, so at most `concurrency`
+        // exist at once.
+        let deliveries = futures::stream::iter(batches)
+            .map(|(indices, body)| async move {
+                let body = body.unwrap_or_else(|| self.body(events, items, &indices));
                 let delivery =
                     retry::deliver(&*self.destination, &body, config.timeout, deadline).await;
                 (indices, delivery, body.bytes.len(), body.uncompressed_len)
@@ -129,6 +154,32 @@ impl Forwarder {
             }
         }
         out
+    }
+
+    /// Each event as the platform's item.
+    fn items<'e>(&self, events: &[&'e OktaEvent<'_>]) -> Vec<Cow<'e, [u8]>> {
+        let config = &self.config;
+        let label = config.org_label.as_deref();
+        events
+            .iter()
+            .map(|e| platform::item(&config.platform, e, org(label, e)))
+            .collect()
+    }
+
+    /// The request body of the batch of `items` at `indices`.
+    fn body(&self, events: &[&OktaEvent<'_>], items: &[Cow<[u8]>], indices: &[usize]) -> Body {
+        let config = &self.config;
+        let mut body = encode(
+            platform::framing(&config.platform),
+            platform::content_type(&config.platform),
+            config.gzip,
+            indices.iter().map(|&i| &*items[i]),
+        );
+        body.org = indices
+            .first()
+            .and_then(|&i| org(config.org_label.as_deref(), events[i]))
+            .map(str::to_owned);
+        body
     }
 
     /// The batches for `items`. An item over the platform's own limit is made to look larger

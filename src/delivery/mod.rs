@@ -5,9 +5,12 @@
 //! 1. admit ([`admission`]): malformed inputs set aside to keep, left-out types and stale
 //!    events dropped, repeats skipped;
 //! 2. claim the rest in the delivery ledger, skipping what it shows as delivered already or
-//!    as being sent by another invocation right now;
+//!    as being sent by another invocation right now; new events (push) are encoded into
+//!    request bodies while the claim is on its way, and nothing is sent before it answers;
 //! 3. forward what was claimed ([`forward`]: platform items, batches, concurrency, [`retry`]);
-//! 4. settle the claims: what the destination accepted is recorded, the rest released;
+//! 4. settle the claims: each batch the destination accepted is marked delivered in the
+//!    ledger table as soon as it was (while later batches are still being sent); the rest
+//!    is released;
 //! 5. keep what was not delivered in the dead letters, unless the source can give it again
 //!    ([`Redelivery`], the one way push, pull and replay differ here).
 
@@ -15,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::event::OktaEvent;
@@ -33,7 +37,7 @@ mod platform;
 mod retry;
 
 pub use destination::{Destination, Rejected, SendError};
-pub use forward::Forwarder;
+pub use forward::{Forwarder, Prepared};
 pub use framing::Body;
 #[cfg(test)]
 pub(crate) use http::parse_retry_after;
@@ -186,37 +190,65 @@ impl Pipeline {
         let filter = &self.forwarder.config().filter;
         let mut candidates =
             admission::admit(inputs, run, filter, &mut fates, &mut counts, &mut keep);
-        self.claim(&mut candidates, run, &mut fates, &mut counts)
-            .await;
-        let (newest_delivered, delivered, marked) = self
-            .forward(inputs, &candidates, run, &mut fates, &mut counts, &mut keep)
-            .await;
-        counts.ledger_errors += usize::from(!marked);
-        // A table's delivered marks are written batch by batch while sending; the objects
-        // ledger records the invocation's deliveries in one object, here.
-        let delivered = if self.ledger.claims() {
-            Vec::new()
+        // New events (push) are encoded while the ledger claims them: the claim nearly
+        // always gives them all, and if it does not, they are encoded again without the
+        // ones it kept back. Nothing is sent before the claim has answered.
+        let prepared = if run.repeats_likely {
+            let claim = self.ask_ledger(&candidates, run, &mut counts).await;
+            Self::apply_claim(claim, &mut candidates, &mut fates, &mut counts);
+            None
         } else {
-            delivered
+            let events: Vec<&OktaEvent> = candidates.iter().map(|(_, e)| *e).collect();
+            let (claim, prepared) = tokio::join!(
+                self.ask_ledger(&candidates, run, &mut counts),
+                self.forwarder.prepare(&events)
+            );
+            let dropped = Self::apply_claim(claim, &mut candidates, &mut fates, &mut counts);
+            (!dropped).then_some(prepared)
         };
-        // Claims this call may hold and did not deliver are given up for a later copy. Even
-        // when the claim call failed (it may have landed after we stopped waiting): only
-        // this container's own claims are released.
-        let released: Vec<&str> = if self.ledger.claims() {
-            candidates
-                .iter()
-                .filter(|(i, _)| fates[*i] != Some(Fate::Delivered))
-                .map(|(_, e)| e.uuid.as_ref())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        // Settling the ledger and keeping what was not delivered wait side by side.
-        let (recorded, dead_letter_error) = tokio::join!(
-            self.settle(&delivered, &released, run),
-            self.keep(run, keep, &mut fates, &mut counts)
-        );
-        counts.ledger_errors += usize::from(!recorded);
+        let candidates = candidates;
+        // The ledger table's delivered marks are written batch by batch while sending, and
+        // may still be on their way while the dead letters are written.
+        let (accepted, batches) = tokio::sync::mpsc::unbounded_channel();
+        let (marked, (newest_delivered, recorded, dead_letter_error)) =
+            tokio::join!(self.mark_as_sent(batches, &candidates, run), async {
+                let (newest, delivered) = self
+                    .forward(
+                        inputs,
+                        &candidates,
+                        run,
+                        Sending { prepared, accepted },
+                        &mut fates,
+                        &mut counts,
+                        &mut keep,
+                    )
+                    .await;
+                // The objects ledger records the invocation's deliveries in one object.
+                let delivered = if self.ledger.claims() {
+                    Vec::new()
+                } else {
+                    delivered
+                };
+                // Claims this call may hold and did not deliver are given up for a later
+                // copy. Even when the claim call failed (it may have landed after we stopped
+                // waiting): only this container's own claims are released.
+                let released: Vec<&str> = if self.ledger.claims() {
+                    candidates
+                        .iter()
+                        .filter(|(i, _)| fates[*i] != Some(Fate::Delivered))
+                        .map(|(_, e)| e.uuid.as_ref())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                // Settling the ledger and keeping what was not delivered wait side by side.
+                let (recorded, dead_letter_error) = tokio::join!(
+                    self.settle(&delivered, &released, run),
+                    self.keep(run, keep, &mut fates, &mut counts)
+                );
+                (newest, recorded, dead_letter_error)
+            });
+        counts.ledger_errors += usize::from(!marked) + usize::from(!recorded);
         Outcome {
             fates: fates
                 .into_iter()
@@ -228,34 +260,34 @@ impl Pipeline {
         }
     }
 
-    /// Sends `candidates`, marks what each batch delivered in the ledger table as soon as the
-    /// destination took it (while other batches are still being sent), and sets aside what
-    /// was not delivered for [`Pipeline::keep`] as [`Redelivery`] says. Returns the newest
-    /// `published` delivered, what was delivered, and whether every mark was recorded.
+    /// Sends `candidates` (the bodies `sending` has prepared, if any), passing each batch's
+    /// delivered positions to `sending.accepted` as soon as the destination took it (for [`Pipeline::mark_as_sent`]), and sets aside what was not
+    /// delivered for [`Pipeline::keep`] as [`Redelivery`] says. Returns the newest
+    /// `published` delivered, and what was delivered.
+    #[allow(clippy::too_many_arguments)]
     async fn forward<'i, 'a>(
         &self,
         inputs: &'i [Input<'a>],
         candidates: &[(usize, &'i OktaEvent<'a>)],
         run: &Run<'_>,
+        sending: Sending,
         fates: &mut [Option<Fate>],
         counts: &mut Counts,
         keep: &mut Vec<(usize, DeadLetter<'a>)>,
-    ) -> (Option<OffsetDateTime>, Vec<(&'i str, OffsetDateTime)>, bool) {
+    ) -> (Option<OffsetDateTime>, Vec<(&'i str, OffsetDateTime)>) {
         let events: Vec<&OktaEvent> = candidates.iter().map(|(_, e)| *e).collect();
-        let (accepted, batches) = tokio::sync::mpsc::unbounded_channel::<Vec<usize>>();
         let marks_now = self.ledger.claims();
-        let sending = async {
-            // Moved in, so the channel closes when sending is done.
-            let accepted = accepted;
-            self.forwarder
-                .forward_reporting(&events, run.stop_at, |delivered| {
-                    if marks_now {
-                        let _ = accepted.send(delivered.to_vec());
-                    }
-                })
-                .await
-        };
-        let (sent, marked) = tokio::join!(sending, self.mark_as_sent(batches, candidates, run));
+        let Sending { prepared, accepted } = sending;
+        let sent = self
+            .forwarder
+            .forward_reporting(&events, prepared, run.stop_at, |delivered| {
+                if marks_now {
+                    let _ = accepted.send(delivered.to_vec());
+                }
+            })
+            .await;
+        // The channel closes here: marking ends once the last mark is written.
+        drop(accepted);
         counts.forwarded = sent.delivered.len();
         counts.oversized = sent.oversized.len();
         counts.destination_requests = sent.requests;
@@ -291,7 +323,7 @@ impl Pipeline {
             let kept = format!("not delivered: {}", failure.reason);
             aside.put(i, e, failure.reason, kept, failure.permanent);
         }
-        (newest, delivered, marked)
+        (newest, delivered)
     }
 
     /// Writes `keep` as one dead-letter object. Returns the error when that failed.
@@ -332,6 +364,13 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// How [`Pipeline::forward`] sends: the bodies encoded while the ledger was claiming, when
+/// the claim kept none of their events back, and where each batch's delivered positions go.
+struct Sending {
+    prepared: Option<Prepared>,
+    accepted: UnboundedSender<Vec<usize>>,
 }
 
 /// Where events that were not delivered go: the dead letters, or back to their source

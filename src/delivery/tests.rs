@@ -214,3 +214,48 @@ async fn an_event_larger_than_a_request_is_never_sent_and_kept_with_its_size() {
     let text = crate::gzip::decompress_text(gz).unwrap();
     assert!(text.contains("more than BATCH_MAX_BYTES (200)"), "{text}");
 }
+
+#[tokio::test]
+async fn bodies_encoded_during_the_claim_are_made_again_without_what_it_kept_back() {
+    // GIVEN events a and b delivered before
+    let rig = rig(&[]);
+    let at = "2026-11-22T09:00:00.000Z";
+    let before = [raw("a", at), raw("b", at)];
+    rig.pipeline
+        .deliver(&inputs(&before), &run(Redelivery::Never))
+        .await;
+    // WHEN push (new events expected: bodies are encoded while the ledger answers) gets
+    // a, c, b, d
+    let raws = [raw("a", at), raw("c", at), raw("b", at), raw("d", at)];
+    let outcome = rig
+        .pipeline
+        .deliver(&inputs(&raws), &run(Redelivery::Never))
+        .await;
+    // THEN the body sent holds only c and d, in order: what was encoded ahead with a and b
+    // was never sent
+    assert_eq!(
+        outcome.fates,
+        [
+            Fate::AlreadyDelivered,
+            Fate::Delivered,
+            Fate::AlreadyDelivered,
+            Fate::Delivered
+        ]
+    );
+    let accepted = rig.destination.accepted();
+    assert_eq!(accepted.len(), 2);
+    let body = &accepted[1];
+    let text = if body.gzip {
+        crate::gzip::decompress_text(&body.bytes).unwrap()
+    } else {
+        String::from_utf8(body.bytes.to_vec()).unwrap()
+    };
+    let sent: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let uuids: Vec<&str> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(uuids, ["c", "d"]);
+}

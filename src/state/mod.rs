@@ -13,7 +13,7 @@ mod store;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Lease};
 pub(crate) use checkpoint::{CHECKPOINT_VERSION, MAX_REMEMBERED_UUIDS};
-pub use claims::DynamoClaims;
+pub use claims::{Claim, DynamoClaims};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetters, Kept, DEAD_LETTER_PREFIX};
 pub use ledger::{Ledger, LedgerError};
 pub use memory::MemoryObjectStore;

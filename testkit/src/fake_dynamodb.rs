@@ -34,6 +34,8 @@ struct Shared {
     key: String,
     table: Mutex<Table>,
     requests: AtomicU64,
+    /// Requests answered, by operation (`BatchGetItem`, `TransactWriteItems`, ...).
+    operations: Mutex<HashMap<String, u64>>,
     /// Nanoseconds spent reading, deciding and answering requests.
     busy_ns: AtomicU64,
 }
@@ -58,6 +60,7 @@ impl FakeDynamoDb {
             key: key.to_owned(),
             table: Mutex::new(Table::default()),
             requests: AtomicU64::new(0),
+            operations: Mutex::new(HashMap::new()),
             busy_ns: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
@@ -86,6 +89,16 @@ impl FakeDynamoDb {
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests of `operation` (as in `X-Amz-Target`, e.g. `BatchGetItem`) answered so far.
+    pub fn requests_of(&self, operation: &str) -> u64 {
+        let operations = self
+            .shared
+            .operations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        operations.get(operation).copied().unwrap_or(0)
     }
 
     /// Time spent handling requests so far, summed over requests: what this process (not the
@@ -163,6 +176,13 @@ fn answer_request(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Respons
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    let operation = target.rsplit('.').next().unwrap_or_default();
+    *shared
+        .operations
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(operation.to_owned())
+        .or_default() += 1;
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return answer(
             StatusCode::BAD_REQUEST,
@@ -171,7 +191,7 @@ fn answer_request(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Respons
     };
     let mut table = shared.table.lock().unwrap_or_else(PoisonError::into_inner);
     let key = &shared.key;
-    let result = match target.rsplit('.').next().unwrap_or_default() {
+    let result = match operation {
         "BatchGetItem" => Ok(batch_get(&table, key, &request)),
         "BatchWriteItem" => Ok(batch_write(&mut table, key, &request)),
         "TransactWriteItems" => transact_write(&mut table, key, &request),
@@ -235,9 +255,8 @@ fn batch_get(table: &Table, key: &str, request: &Value) -> Value {
 fn batch_write(table: &mut Table, key: &str, request: &Value) -> Value {
     let writes = only_table(request)
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for write in &writes {
+        .map_or(&[][..], Vec::as_slice);
+    for write in writes {
         if let Some(Value::Object(item)) = write["PutRequest"].get("Item") {
             if let Some(k) = key_of(item, key) {
                 table.items.insert(k, item.clone());
@@ -282,12 +301,11 @@ fn delete(table: &mut Table, key: &str, request: &Value) -> Result<Value, Refusa
 fn transact_write(table: &mut Table, key: &str, request: &Value) -> Result<Value, Refusal> {
     let items = request["TransactItems"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     let mut reasons = Vec::with_capacity(items.len());
     let mut puts = Vec::with_capacity(items.len());
     let mut failed = false;
-    for entry in &items {
+    for entry in items {
         let put = &entry["Put"];
         let Some(item) = put["Item"].as_object() else {
             return Err(error("ValidationException", "only Put is served", None));

@@ -83,6 +83,8 @@ struct Inner {
     pending: HashMap<String, oneshot::Sender<Invocation>>,
     /// The first init error posted; it fails every pending and future invocation.
     init_error: Option<String>,
+    /// When the function first asked for an invocation (the end of its cold start).
+    first_poll: Option<std::time::Instant>,
 }
 
 struct Shared {
@@ -151,6 +153,25 @@ impl RuntimeApi {
         self.addr
     }
 
+    /// When the function first polled `GET /invocation/next`, if it has.
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        self.shared.lock().first_poll
+    }
+
+    /// Waits up to `timeout` for the function's first poll, and returns when it was.
+    pub async fn wait_for_first_poll(&self, timeout: Duration) -> Option<std::time::Instant> {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(at) = self.first_poll() {
+                return Some(at);
+            }
+            if std::time::Instant::now() > until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// The init error the function posted, if any.
     pub fn init_error(&self) -> Option<String> {
         self.shared.lock().init_error.clone()
@@ -208,6 +229,10 @@ fn epoch_millis(t: SystemTime) -> u128 {
 
 /// `GET /invocation/next`: long-polls until an invocation is queued.
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    shared
+        .lock()
+        .first_poll
+        .get_or_insert_with(std::time::Instant::now);
     let queued = {
         let mut rx = shared.rx.lock().await;
         rx.recv().await
