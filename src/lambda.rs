@@ -41,6 +41,75 @@ pub fn deadline_with_margin(deadline: Instant) -> Instant {
     deadline - DEADLINE_MARGIN.min(left / 3)
 }
 
+/// Hands a function the bytes of each invocation's payload exactly as the Runtime API sent
+/// them, so that it reads them itself in one pass: `lambda_runtime` would otherwise read
+/// them into the handler's type first, and okta-push's 6 MB SQS batches, JSON inside JSON
+/// strings, cost a full extra scan. Add [`RawPayloads::layer`] as the runtime's outermost
+/// layer and take the payload in the handler with [`RawPayloads::take`]; the handler's own
+/// event type is then `()` (the runtime is given `null` in its place). The runtime calls
+/// the handler for one invocation at a time (`Runtime::run`), so one slot is enough.
+#[derive(Clone, Default)]
+pub struct RawPayloads(std::sync::Arc<std::sync::Mutex<Option<bytes::Bytes>>>);
+
+impl RawPayloads {
+    /// The layer that moves each payload into this slot.
+    pub fn layer(&self) -> RawPayloads {
+        self.clone()
+    }
+
+    /// The payload of the invocation being handled (empty if there is none).
+    pub fn take(&self) -> bytes::Bytes {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_default()
+    }
+}
+
+impl<S> lambda_runtime::tower::Layer<S> for RawPayloads {
+    type Service = TakePayload<S>;
+
+    fn layer(&self, inner: S) -> TakePayload<S> {
+        TakePayload {
+            slot: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service [`RawPayloads`] wraps the runtime's in.
+pub struct TakePayload<S> {
+    slot: RawPayloads,
+    inner: S,
+}
+
+impl<S> lambda_runtime::tower::Service<lambda_runtime::LambdaInvocation> for TakePayload<S>
+where
+    S: lambda_runtime::tower::Service<lambda_runtime::LambdaInvocation>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: lambda_runtime::LambdaInvocation) -> S::Future {
+        let payload = std::mem::replace(&mut invocation.body, bytes::Bytes::from_static(b"null"));
+        *self
+            .slot
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(payload);
+        self.inner.call(invocation)
+    }
+}
+
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

@@ -34,7 +34,7 @@ mod proptests;
 
 pub use delivery::{Body, Destination, HttpDestination, MemoryDestination, Rejected, SendError};
 pub use event::OktaEvent;
-pub use lambda::{BadRequest, StartupError};
+pub use lambda::{BadRequest, RawPayloads, StartupError};
 pub use okta::{FetchError, HttpSystemLog, SystemLog};
 pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
 pub use push::{PushError, PushHandler, PushPayload, PushResponse, ReplayRequest};

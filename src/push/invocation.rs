@@ -28,17 +28,30 @@ pub(crate) enum PushInvocation<'a> {
 pub(crate) struct SqsRecord<'a> {
     /// `messageId`, answered in `batchItemFailures`.
     pub message_id: Option<&'a str>,
-    /// `body`: the EventBridge envelope as a JSON string, still encoded, so that one body
-    /// with an invalid escape (a lone UTF-16 surrogate) spoils only its own record.
-    pub body: Option<&'a RawValue>,
+    /// `body`: the EventBridge envelope.
+    pub body: Option<&'a Body>,
 }
 
-/// An okta-push payload as the Lambda runtime reads it, in one pass: only the top-level
-/// keys that tell the invocations apart, each kept as raw JSON; other keys are not read.
+/// An SQS message's `body` as read.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// Unescaped: every body of the payload was a JSON string of valid UTF-8 (as SQS sends).
+    Text(String),
+    /// Still encoded, as received, because some body of the payload was not (a lone UTF-16
+    /// surrogate, a number): each is then read on its own, so one spoils only its record.
+    Encoded(Box<RawValue>),
+}
+
+/// An okta-push payload: only the top-level keys that tell the invocations apart, each kept
+/// as raw JSON, and the SQS messages; other keys are not read.
+#[derive(Debug)]
+pub struct PushPayload(Payload<Body>);
+
 #[derive(Debug, Deserialize)]
-pub struct PushPayload {
+#[serde(bound(deserialize = "B: Deserialize<'de>"))]
+struct Payload<B> {
     #[serde(rename = "Records", default)]
-    records: Option<Vec<OwnedRecord>>,
+    records: Option<Vec<Record<B>>>,
     #[serde(default)]
     replay: Option<Box<RawValue>>,
     #[serde(default)]
@@ -50,27 +63,84 @@ pub struct PushPayload {
 }
 
 #[derive(Debug, Deserialize)]
-struct OwnedRecord {
+#[serde(bound(deserialize = "B: Deserialize<'de>"))]
+struct Record<B> {
     #[serde(rename = "messageId", default)]
     message_id: Option<String>,
     #[serde(default)]
-    body: Option<Box<RawValue>>,
+    body: Option<B>,
+}
+
+impl<B> Payload<B> {
+    fn map_bodies(self, f: impl Fn(B) -> Body) -> Payload<Body> {
+        Payload {
+            records: self.records.map(|records| {
+                records
+                    .into_iter()
+                    .map(|r| Record {
+                        message_id: r.message_id,
+                        body: r.body.map(&f),
+                    })
+                    .collect()
+            }),
+            replay: self.replay,
+            source: self.source,
+            detail: self.detail,
+            id: self.id,
+        }
+    }
+}
+
+/// A body read in the same pass as the payload: a JSON string unescaped, refused unless it
+/// is valid UTF-8 (a lone surrogate escape is not), so that the payload is read again with
+/// every body kept encoded.
+struct Unescaped(String);
+
+impl<'de> Deserialize<'de> for Unescaped {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Unescaped;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Unescaped, E> {
+                std::str::from_utf8(v)
+                    .map(|text| Unescaped(text.to_owned()))
+                    .map_err(|_| E::custom("a body that is not valid UTF-8"))
+            }
+        }
+        // Bytes, not a string: serde_json unescapes without refusing lone surrogates here,
+        // which the UTF-8 check above then sends to the slower, per-record path.
+        deserializer.deserialize_bytes(Visitor)
+    }
 }
 
 impl PushPayload {
+    /// Reads a payload as the runtime receives it: in one pass, SQS bodies unescaped on the
+    /// way; if any body is not a plain string of text, again with each body kept encoded.
+    pub fn from_slice(payload: &[u8]) -> Result<Self, BadRequest> {
+        if let Ok(fast) = serde_json::from_slice::<Payload<Unescaped>>(payload) {
+            return Ok(PushPayload(fast.map_bodies(|b| Body::Text(b.0))));
+        }
+        serde_json::from_slice::<Payload<Box<RawValue>>>(payload)
+            .map(|p| PushPayload(p.map_bodies(Body::Encoded)))
+            .map_err(|e| {
+                BadRequest(format!(
+                    "the payload is not a JSON object okta-push reads ({e}); {EXPECTED}"
+                ))
+            })
+    }
+
     /// Reads a payload given as text (tests, local runs).
     pub(crate) fn parse(payload: &str) -> Result<Self, BadRequest> {
-        serde_json::from_str(payload).map_err(|e| {
-            BadRequest(format!(
-                "the payload is not a JSON object okta-push reads ({e}); {EXPECTED}"
-            ))
-        })
+        Self::from_slice(payload.as_bytes())
     }
 
     /// The EventBridge envelope's text, from its `source` and `detail` (all push reads).
     fn envelope(&self) -> String {
         let mut text = String::from("{");
-        for (name, value) in [("source", &self.source), ("detail", &self.detail)] {
+        for (name, value) in [("source", &self.0.source), ("detail", &self.0.detail)] {
             if let Some(v) = value {
                 if text.len() > 1 {
                     text.push(',');
@@ -88,8 +158,8 @@ const EXPECTED: &str = "expected an SQS event ({\"Records\": [...]}), an EventBr
 impl<'a> PushInvocation<'a> {
     /// Which invocation `payload` is.
     pub(crate) fn of(payload: &'a PushPayload) -> Result<Self, BadRequest> {
-        match payload {
-            PushPayload {
+        match &payload.0 {
+            Payload {
                 records: Some(records),
                 replay: None,
                 ..
@@ -98,11 +168,11 @@ impl<'a> PushInvocation<'a> {
                     .iter()
                     .map(|r| SqsRecord {
                         message_id: r.message_id.as_deref(),
-                        body: r.body.as_deref(),
+                        body: r.body.as_ref(),
                     })
                     .collect(),
             )),
-            PushPayload {
+            Payload {
                 replay: Some(replay),
                 records: None,
                 source: None,
@@ -113,7 +183,7 @@ impl<'a> PushInvocation<'a> {
                     .map_err(|e| BadRequest::from_json("replay", &e))?;
                 Ok(PushInvocation::Replay(request))
             }
-            PushPayload {
+            Payload {
                 records: None,
                 replay: None,
                 source,
@@ -149,7 +219,10 @@ mod tests {
         match PushInvocation::parse_text(sqs).unwrap() {
             PushInvocation::Sqs(records) => {
                 assert_eq!(records[0].message_id, Some("m1"));
-                assert_eq!(records[0].body.map(RawValue::get), Some(r#""{\"a\":1}""#));
+                assert!(
+                    matches!(records[0].body, Some(Body::Text(t)) if t == r#"{"a":1}"#),
+                    "{records:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -172,10 +245,35 @@ mod tests {
             panic!("an SQS batch")
         };
         assert_eq!(records.len(), 2);
-        assert_eq!(
-            records[0].body.map(RawValue::get),
-            Some(r#""bad \ud83d x""#)
+        // Read again with every body encoded: each is then read on its own.
+        assert!(
+            matches!(records[0].body, Some(Body::Encoded(raw)) if raw.get() == r#""bad \ud83d x""#),
+            "{records:?}"
         );
+        assert!(
+            matches!(records[1].body, Some(Body::Encoded(raw)) if raw.get() == r#""{}""#),
+            "{records:?}"
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_string_is_read_on_its_own_and_spoils_only_its_record() {
+        for odd in ["5", "[1,2]", "{\"a\":1}", "true"] {
+            let sqs = format!(
+                r#"{{"Records":[{{"messageId":"m1","body":{odd}}},{{"messageId":"m2","body":"{{}}"}}]}}"#
+            );
+            let PushInvocation::Sqs(records) = PushInvocation::parse_text(&sqs).unwrap() else {
+                panic!("an SQS batch")
+            };
+            assert!(
+                matches!(records[0].body, Some(Body::Encoded(raw)) if raw.get() == odd),
+                "{odd}: {records:?}"
+            );
+            assert!(
+                matches!(records[1].body, Some(Body::Encoded(raw)) if raw.get() == r#""{}""#),
+                "{odd}: {records:?}"
+            );
+        }
     }
 
     #[test]

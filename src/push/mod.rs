@@ -6,9 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
@@ -21,8 +20,8 @@ use crate::event::OktaEvent;
 use crate::lambda::{self, BadRequest, StartupError};
 use crate::state::{DeadLetterError, DeadLetters, Kept, Ledger, ObjectStore};
 use crate::telemetry::{elapsed_ms, Summary};
-use invocation::PushInvocation;
 pub use invocation::PushPayload;
+use invocation::{Body, PushInvocation};
 
 mod invocation;
 mod replay;
@@ -132,12 +131,19 @@ impl PushHandler {
         Ok(Self::new(config, Arc::new(destination), state, ledger))
     }
 
-    /// The Lambda entry point. The runtime reads the payload into [`PushPayload`] in one
-    /// pass (the SQS bodies stay encoded until each is read on its own).
-    pub async fn handle(&self, event: LambdaEvent<PushPayload>) -> Result<PushResponse, PushError> {
-        let deadline = lambda::lambda_deadline(event.context.deadline);
-        self.respond(&event.payload, &event.context.request_id, deadline)
-            .await
+    /// The Lambda entry point: `payload` is the invocation's body as the runtime received it
+    /// (see [`crate::RawPayloads`]), read here in one pass, SQS bodies unescaped on
+    /// the way ([`PushPayload::from_slice`]).
+    pub async fn handle(
+        &self,
+        payload: &[u8],
+        context: &lambda_runtime::Context,
+    ) -> Result<PushResponse, PushError> {
+        let deadline = lambda::lambda_deadline(context.deadline);
+        let payload = PushPayload::from_slice(payload).inspect_err(|e| {
+            tracing::error!(error = %e, "okta-push was invoked with a payload it does not read");
+        })?;
+        self.respond(&payload, &context.request_id, deadline).await
     }
 
     /// Handles `payload` (an SQS event, an EventBridge event or a replay request, as text)
@@ -180,7 +186,11 @@ impl PushHandler {
                             message_id: m.message_id,
                             event: Err(Unreadable {
                                 reason: format!("malformed Okta event: {reason}"),
-                                content: Kept::Raw(raw.map_or("", RawValue::get)),
+                                content: Kept::Raw(match raw {
+                                    Some(Body::Encoded(raw)) => raw.get(),
+                                    Some(Body::Text(text)) => text,
+                                    None => "",
+                                }),
                             }),
                         },
                     })
@@ -244,10 +254,12 @@ fn envelope<'a>(message_id: Option<&'a str>, text: &'a str) -> Input<'a> {
 }
 
 /// An SQS body's text, or why it has none.
-fn body_text(body: Option<&RawValue>) -> Result<Cow<'_, str>, String> {
-    let raw = body.ok_or("the SQS message has no body")?;
-    serde_json::from_str::<Cow<str>>(raw.get())
-        .map_err(|e| format!("the SQS message body is not a valid JSON string ({e})"))
+fn body_text(body: Option<&Body>) -> Result<Cow<'_, str>, String> {
+    match body.ok_or("the SQS message has no body")? {
+        Body::Text(text) => Ok(Cow::Borrowed(text)),
+        Body::Encoded(raw) => serde_json::from_str::<Cow<str>>(raw.get())
+            .map_err(|e| format!("the SQS message body is not a valid JSON string ({e})")),
+    }
 }
 
 /// The SQS answer: every message with an event that was neither delivered nor kept, or that

@@ -1,8 +1,9 @@
 //! okta-push: Okta Log Streaming events from EventBridge (directly or through SQS) to an HTTP destination.
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
 use okta_ingest::config::ProcessEnv;
-use okta_ingest::{PushHandler, PushPayload};
+use okta_ingest::{PushHandler, RawPayloads};
 
 // One thread: at okta-push's memory size Lambda gives it a fraction of one vCPU, and a
 // second worker only adds wake-ups between threads (`make bench`).
@@ -17,8 +18,14 @@ async fn main() -> Result<(), Error> {
         }
     };
     let handler = &handler;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<PushPayload>| async move { handler.handle(event).await },
-    ))
+    // The handler reads each payload itself, in one pass (see `RawPayloads`).
+    let payloads = RawPayloads::default();
+    let taken = &payloads;
+    Runtime::new(service_fn(move |event: LambdaEvent<()>| async move {
+        handler.handle(&taken.take(), &event.context).await
+    }))
+    .layer(TracingLayer::new())
+    .layer(payloads.layer())
+    .run()
     .await
 }
