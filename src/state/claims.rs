@@ -1,8 +1,9 @@
 //! The delivery ledger in a DynamoDB table: one item per uuid, so exactly one invocation
 //! sends each event, however many copies arrive at once.
 //!
-//! Before sending, an invocation reads its uuids (BatchGetItem, 100 a request) and skips
-//! what is delivered already; then it *claims* the rest: a conditional put per uuid
+//! Before sending, an invocation whose events are often delivered already (pull, replay)
+//! reads its uuids (BatchGetItem, 100 a request) and skips those; then it *claims* the rest
+//! (push, whose events are nearly always new, claims at once): a conditional put per uuid
 //! (`state = claimed`, with a lease until shortly after its Lambda deadline), 100 to a
 //! transaction. A put succeeds only if the uuid is unknown or its claim's lease has run
 //! out (the claimer died). After sending, the invocation *settles*: what the destination
