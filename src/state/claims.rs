@@ -287,24 +287,28 @@ impl DynamoClaims {
         released: &[&str],
         now: OffsetDateTime,
     ) -> Result<(), LedgerError> {
-        let mut requests = Vec::with_capacity(delivered.len());
-        for uuid in delivered {
-            let item = HashMap::from([
-                (UUID.to_owned(), s(uuid)),
-                (STATE.to_owned(), s(DELIVERED)),
-                (EXPIRES.to_owned(), n(expires(now))),
-            ]);
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| self.failed(e))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
-        let marked = futures::stream::iter(
-            requests
-                .chunks(WRITES_PER_BATCH)
-                .map(|chunk| self.write_batch(chunk.to_vec())),
-        )
+        let marks = |chunk: &[&str]| -> Result<Vec<WriteRequest>, LedgerError> {
+            chunk
+                .iter()
+                .map(|uuid| {
+                    let item = HashMap::from([
+                        (UUID.to_owned(), s(uuid)),
+                        (STATE.to_owned(), s(DELIVERED)),
+                        (EXPIRES.to_owned(), n(expires(now))),
+                    ]);
+                    let put = PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map_err(|e| self.failed(e))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect()
+        };
+        // Each request's items are made when its turn comes, not all first and copied.
+        let marked = futures::stream::iter(delivered.chunks(WRITES_PER_BATCH).map(|chunk| {
+            let requests = marks(chunk);
+            async move { self.write_batch(requests?).await }
+        }))
         .buffer_unordered(WRITE_CONCURRENCY)
         .collect::<Vec<Result<(), LedgerError>>>();
         // Releases are rare (what was not delivered) and conditional: one request each.
