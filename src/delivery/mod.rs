@@ -214,13 +214,15 @@ impl Pipeline {
             tokio::join!(self.mark_as_sent(batches, &candidates, run), async {
                 let (newest, delivered) = self
                     .forward(
-                        inputs,
                         &candidates,
-                        run,
                         Sending { prepared, accepted },
-                        &mut fates,
                         &mut counts,
-                        &mut keep,
+                        Aside {
+                            inputs,
+                            run,
+                            fates: &mut fates,
+                            keep: &mut keep,
+                        },
                     )
                     .await;
                 // The objects ledger records the invocation's deliveries in one object.
@@ -261,26 +263,23 @@ impl Pipeline {
     }
 
     /// Sends `candidates` (the bodies `sending` has prepared, if any), passing each batch's
-    /// delivered positions to `sending.accepted` as soon as the destination took it (for [`Pipeline::mark_as_sent`]), and sets aside what was not
-    /// delivered for [`Pipeline::keep`] as [`Redelivery`] says. Returns the newest
+    /// delivered positions to `sending.accepted` as soon as the destination took it (for
+    /// [`Pipeline::mark_as_sent`]), and sets what was not delivered `aside` for
+    /// [`Pipeline::keep`] as [`Redelivery`] says. Returns the newest
     /// `published` delivered, and what was delivered.
-    #[allow(clippy::too_many_arguments)]
     async fn forward<'i, 'a>(
         &self,
-        inputs: &'i [Input<'a>],
         candidates: &[(usize, &'i OktaEvent<'a>)],
-        run: &Run<'_>,
         sending: Sending,
-        fates: &mut [Option<Fate>],
         counts: &mut Counts,
-        keep: &mut Vec<(usize, DeadLetter<'a>)>,
+        mut aside: Aside<'_, 'a, '_>,
     ) -> (Option<OffsetDateTime>, Vec<(&'i str, OffsetDateTime)>) {
         let events: Vec<&OktaEvent> = candidates.iter().map(|(_, e)| *e).collect();
         let marks_now = self.ledger.claims();
         let Sending { prepared, accepted } = sending;
         let sent = self
             .forwarder
-            .forward_reporting(&events, prepared, run.stop_at, |delivered| {
+            .forward_reporting(&events, prepared, aside.run.stop_at, |delivered| {
                 if marks_now {
                     let _ = accepted.send(delivered.to_vec());
                 }
@@ -300,17 +299,11 @@ impl Pipeline {
             Vec::with_capacity(sent.delivered.len());
         for &j in &sent.delivered {
             let (i, e) = candidates[j];
-            fates[i] = Some(Fate::Delivered);
+            aside.fates[i] = Some(Fate::Delivered);
             newest = newest.max(Some(e.published));
             delivered.push((e.uuid.as_ref(), e.published));
         }
         let max_bytes = self.forwarder.config().batch_max_bytes;
-        let mut aside = Aside {
-            inputs,
-            run,
-            fates,
-            keep,
-        };
         for &j in &sent.oversized {
             let (i, e) = candidates[j];
             let bytes = e.json().len();
