@@ -44,19 +44,14 @@ pub fn deadline_with_margin(deadline: Instant) -> Instant {
 /// Hands a function the bytes of each invocation's payload exactly as the Runtime API sent
 /// them, so that it reads them itself in one pass: `lambda_runtime` would otherwise read
 /// them into the handler's type first, and okta-push's 6 MB SQS batches, JSON inside JSON
-/// strings, cost a full extra scan. Add [`RawPayloads::layer`] as the runtime's outermost
-/// layer and take the payload in the handler with [`RawPayloads::take`]; the handler's own
-/// event type is then `()` (the runtime is given `null` in its place). The runtime calls
+/// strings, cost a full extra scan. Add a clone of it as the runtime's outermost layer and
+/// take the payload in the handler with [`RawPayloads::take`]; the handler's own event type
+/// is then `()` (the runtime is given `null` in its place). The runtime calls
 /// the handler for one invocation at a time (`Runtime::run`), so one slot is enough.
 #[derive(Clone, Default)]
 pub struct RawPayloads(std::sync::Arc<std::sync::Mutex<Option<bytes::Bytes>>>);
 
 impl RawPayloads {
-    /// The layer that moves each payload into this slot.
-    pub fn layer(&self) -> RawPayloads {
-        self.clone()
-    }
-
     /// The payload of the invocation being handled (empty if there is none).
     pub fn take(&self) -> bytes::Bytes {
         self.0

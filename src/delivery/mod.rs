@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use crate::event::OktaEvent;
 use crate::state::{DeadLetter, DeadLetterError, DeadLetters, Kept, Ledger};
 use crate::telemetry::Counts;
+use keep::Aside;
 
 mod admission;
 mod batch;
@@ -32,6 +33,7 @@ mod destination;
 mod forward;
 mod framing;
 mod http;
+mod keep;
 mod memory;
 mod platform;
 mod retry;
@@ -208,8 +210,11 @@ impl Pipeline {
         };
         let candidates = candidates;
         // The ledger table's delivered marks are written batch by batch while sending, and
-        // may still be on their way while the dead letters are written.
+        // may still be on their way while the dead letters are written; the objects ledger
+        // records the invocation's deliveries in one object, once sending is done.
+        let table = self.ledger.claims();
         let (accepted, batches) = tokio::sync::mpsc::unbounded_channel();
+        let accepted = table.then_some(accepted);
         let (marked, (newest_delivered, recorded, dead_letter_error)) =
             tokio::join!(self.mark_as_sent(batches, &candidates, run), async {
                 let (newest, delivered) = self
@@ -225,16 +230,11 @@ impl Pipeline {
                         },
                     )
                     .await;
-                // The objects ledger records the invocation's deliveries in one object.
-                let delivered = if self.ledger.claims() {
-                    Vec::new()
-                } else {
-                    delivered
-                };
+                let delivered = if table { Vec::new() } else { delivered };
                 // Claims this call may hold and did not deliver are given up for a later
                 // copy. Even when the claim call failed (it may have landed after we stopped
                 // waiting): only this container's own claims are released.
-                let released: Vec<&str> = if self.ledger.claims() {
+                let released: Vec<&str> = if table {
                     candidates
                         .iter()
                         .filter(|(i, _)| fates[*i] != Some(Fate::Delivered))
@@ -275,12 +275,11 @@ impl Pipeline {
         mut aside: Aside<'_, 'a, '_>,
     ) -> (Option<OffsetDateTime>, Vec<(&'i str, OffsetDateTime)>) {
         let events: Vec<&OktaEvent> = candidates.iter().map(|(_, e)| *e).collect();
-        let marks_now = self.ledger.claims();
         let Sending { prepared, accepted } = sending;
         let sent = self
             .forwarder
             .forward_reporting(&events, prepared, aside.run.stop_at, |delivered| {
-                if marks_now {
+                if let Some(accepted) = &accepted {
                     let _ = accepted.send(delivered.to_vec());
                 }
             })
@@ -318,85 +317,14 @@ impl Pipeline {
         }
         (newest, delivered)
     }
-
-    /// Writes `keep` as one dead-letter object. Returns the error when that failed.
-    async fn keep(
-        &self,
-        run: &Run<'_>,
-        keep: Vec<(usize, DeadLetter<'_>)>,
-        fates: &mut [Option<Fate>],
-        counts: &mut Counts,
-    ) -> Option<DeadLetterError> {
-        if keep.is_empty() {
-            return None;
-        }
-        let (indices, records): (Vec<usize>, Vec<DeadLetter>) = keep.into_iter().unzip();
-        let budget = keep_by(run).saturating_duration_since(Instant::now());
-        let written = tokio::time::timeout(
-            budget,
-            self.dead_letters
-                .keep(run.origin, run.request_id, &records, run.now),
-        )
-        .await;
-        match written.unwrap_or_else(|_| Err(DeadLetterError::timed_out(budget))) {
-            Ok(key) => {
-                counts.dead_lettered = records.len();
-                tracing::warn!(count = records.len(), key = %key, "kept undeliverable items in the dead letters");
-                for i in indices {
-                    fates[i] = Some(Fate::Kept);
-                }
-                None
-            }
-            Err(e) => {
-                counts.not_kept = records.len();
-                tracing::error!(count = records.len(), error = %e, "could not keep undeliverable items in the dead letters: they are neither delivered nor kept");
-                for i in indices {
-                    fates[i] = Some(Fate::NotKept);
-                }
-                Some(e)
-            }
-        }
-    }
 }
 
 /// How [`Pipeline::forward`] sends: the bodies encoded while the ledger was claiming, when
-/// the claim kept none of their events back, and where each batch's delivered positions go.
+/// the claim kept none of their events back, and where each batch's delivered positions go
+/// (to be marked in the ledger table; none with the objects ledger).
 struct Sending {
     prepared: Option<Prepared>,
-    accepted: UnboundedSender<Vec<usize>>,
-}
-
-/// Where events that were not delivered go: the dead letters, or back to their source
-/// when that can give them again.
-struct Aside<'s, 'a, 'r> {
-    inputs: &'s [Input<'a>],
-    run: &'s Run<'r>,
-    fates: &'s mut [Option<Fate>],
-    keep: &'s mut Vec<(usize, DeadLetter<'a>)>,
-}
-
-impl<'a> Aside<'_, 'a, '_> {
-    /// Sets input `i` aside: `why` is what the source is told, `kept` the dead letter's
-    /// reason; `permanent` when no later attempt can deliver it.
-    fn put(&mut self, i: usize, event: &OktaEvent<'a>, why: String, kept: String, permanent: bool) {
-        let source_has_it = match self.run.redelivery {
-            Redelivery::Never => false,
-            Redelivery::OutOfTime => !permanent,
-            Redelivery::Always => true,
-        };
-        if source_has_it {
-            self.fates[i] = Some(Fate::Left(why));
-        } else {
-            self.keep.push((
-                i,
-                DeadLetter {
-                    reason: kept,
-                    message_id: self.inputs[i].message_id,
-                    content: Kept::Event(event.raw),
-                },
-            ));
-        }
-    }
+    accepted: Option<UnboundedSender<Vec<usize>>>,
 }
 
 #[cfg(test)]

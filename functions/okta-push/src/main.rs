@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         handler.handle(&taken.take(), &event.context).await
     }))
     .layer(TracingLayer::new())
-    .layer(payloads.layer())
+    .layer(payloads.clone())
     .run()
     .await
 }
