@@ -214,27 +214,36 @@ impl DynamoClaims {
         lease_until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<Round<'u>, LedgerError> {
+        // What every put of the transaction shares is made once and copied.
+        let (claimed, owner) = (s(CLAIMED), s(&self.owner));
+        let (lease, expires) = (n(epoch_ms(lease_until)), n(expires(now)));
+        let names = HashMap::from([
+            ("#u".to_owned(), UUID.to_owned()),
+            ("#s".to_owned(), STATE.to_owned()),
+            ("#l".to_owned(), LEASE.to_owned()),
+            ("#o".to_owned(), OWNER.to_owned()),
+        ]);
+        let values = HashMap::from([
+            (":claimed".to_owned(), claimed.clone()),
+            (":now".to_owned(), n(epoch_ms(now))),
+            (":me".to_owned(), owner.clone()),
+        ]);
         let mut items = Vec::with_capacity(chunk.len());
         for uuid in chunk {
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(HashMap::from([
                     (UUID.to_owned(), s(uuid)),
-                    (STATE.to_owned(), s(CLAIMED)),
-                    (LEASE.to_owned(), n(epoch_ms(lease_until))),
-                    (OWNER.to_owned(), s(&self.owner)),
-                    (EXPIRES.to_owned(), n(expires(now))),
+                    (STATE.to_owned(), claimed.clone()),
+                    (LEASE.to_owned(), lease.clone()),
+                    (OWNER.to_owned(), owner.clone()),
+                    (EXPIRES.to_owned(), expires.clone()),
                 ])))
                 .condition_expression(
                     "attribute_not_exists(#u) OR (#s = :claimed AND (#l < :now OR #o = :me))",
                 )
-                .expression_attribute_names("#u", UUID)
-                .expression_attribute_names("#s", STATE)
-                .expression_attribute_names("#l", LEASE)
-                .expression_attribute_names("#o", OWNER)
-                .expression_attribute_values(":claimed", s(CLAIMED))
-                .expression_attribute_values(":now", n(epoch_ms(now)))
-                .expression_attribute_values(":me", s(&self.owner))
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )

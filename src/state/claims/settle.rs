@@ -23,14 +23,15 @@ impl DynamoClaims {
         released: &[&str],
         now: OffsetDateTime,
     ) -> Result<(), LedgerError> {
+        let (state, expires) = (s(DELIVERED), n(expires(now)));
         let marks = |chunk: &[&str]| -> Result<Vec<WriteRequest>, LedgerError> {
             chunk
                 .iter()
                 .map(|uuid| {
                     let item = HashMap::from([
                         (UUID.to_owned(), s(uuid)),
-                        (STATE.to_owned(), s(DELIVERED)),
-                        (EXPIRES.to_owned(), n(expires(now))),
+                        (STATE.to_owned(), state.clone()),
+                        (EXPIRES.to_owned(), expires.clone()),
                     ]);
                     let put = PutRequest::builder()
                         .set_item(Some(item))
