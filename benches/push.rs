@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use okta_ingest::config::PushConfig;
 use okta_ingest::{Ledger, MemoryDestination, MemoryObjectStore, PushHandler, PushResponse};
+use okta_ingest_testkit::binary_path;
 use okta_ingest_testkit::okta_events::okta_event;
 
 mod common;
@@ -184,7 +185,12 @@ fn main() {
         true,
     );
     println!();
+    // The benchmark's own servers (Runtime API, destination, fake DynamoDB, latency proxies)
+    // run on one thread, so that they take at most one of this machine's two cores and the
+    // function under test has the other, as a Lambda function has its own share of a CPU
+    // while DynamoDB and the destination run elsewhere.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
@@ -195,15 +201,30 @@ fn main() {
         "both batches hold the same number of events"
     );
     runtime.block_on(peak_memory(payload, second, events));
+    // With OKTA_INGEST_BASELINE_BIN_DIR (the directory of another build's okta-push), each
+    // end-to-end figure is measured for that build and this one in turn, twice, so that a
+    // change is judged against its baseline in one run on this noisy machine.
+    let baseline = std::env::var_os("OKTA_INGEST_BASELINE_BIN_DIR")
+        .map(|dir| std::path::PathBuf::from(dir).join("okta-push"));
+    let this = binary_path("okta-push");
     for delay_ms in [0, 10] {
-        runtime.block_on(end_to_end(Duration::from_millis(delay_ms)));
+        let delay = Duration::from_millis(delay_ms);
+        match &baseline {
+            None => runtime.block_on(end_to_end(&this, "", delay)),
+            Some(baseline) => {
+                for _ in 0..2 {
+                    runtime.block_on(end_to_end(baseline, ", baseline", delay));
+                    runtime.block_on(end_to_end(&this, ", this build", delay));
+                }
+            }
+        }
     }
 }
 
 /// The release binary, warm, on 6 MB SQS invocations: its CPU per event against what gzip
 /// alone takes for exactly the bytes it sent, its wall time against its CPU time with
 /// `delay` added to every S3 request, the S3 requests per invocation, and its peak RSS.
-async fn end_to_end(delay: Duration) {
+async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration) {
     const WARM_INVOCATIONS: usize = 8;
     let Deployed {
         destination,
@@ -214,7 +235,7 @@ async fn end_to_end(delay: Duration) {
         table,
         moto: _moto,
         cold_start: _,
-    } = Deployed::start(delay, true, async |_, _| {}).await;
+    } = Deployed::start_binary(binary, delay, true, async |_, _| {}).await;
     let pid = function.pid().map(|p| p.to_string()).unwrap_or_default();
     let (warm_up, _) = sqs_payload(MAX_PAYLOAD, "w");
     runtime
@@ -276,7 +297,7 @@ async fn end_to_end(delay: Duration) {
     let gzip_cpu = ((cpu_seconds(&own) - gzip_before) / f64::from(rounds)).max(gzip_wall);
     let per_event = |s: f64| s * 1e6 / events as f64;
     println!(
-        "okta-push (release), warm, {WARM_INVOCATIONS} x 6 MB SQS invocations ({events} events), S3 and DynamoDB latency {} ms:\n  \
+        "okta-push (release{label}), warm, {WARM_INVOCATIONS} x 6 MB SQS invocations ({events} events), S3 and DynamoDB latency {} ms:\n  \
          CPU {:.1} us/event vs gzip alone {:.1} us/event for the same bytes ({:.2}x); \
          wall {:.0} ms vs CPU {:.0} ms per invocation: +{:.0} ms waiting for answers, \
          +{:.0} ms runnable but waiting for a core this benchmark's servers held (the fake \

@@ -178,6 +178,17 @@ impl Deployed {
         ledger_table: bool,
         fill: impl AsyncFnOnce(&Moto, &FakeDynamoDb),
     ) -> Deployed {
+        Self::start_binary(&binary_path("okta-push"), delay, ledger_table, fill).await
+    }
+
+    /// As [`Deployed::start`], running the okta-push binary at `binary` (another build, to
+    /// compare with in the same run).
+    pub async fn start_binary(
+        binary: &std::path::Path,
+        delay: Duration,
+        ledger_table: bool,
+        fill: impl AsyncFnOnce(&Moto, &FakeDynamoDb),
+    ) -> Deployed {
         let moto = Moto::start().await;
         moto.create_bucket("bench-state").await;
         let table = FakeDynamoDb::start("uuid").await;
@@ -202,7 +213,7 @@ impl Deployed {
             .map(|(k, v)| (k.to_owned(), v)),
         );
         let spawned = std::time::Instant::now();
-        let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
+        let function = FunctionProcess::spawn(binary, &runtime, &env).await;
         let cold_start = runtime
             .wait_for_first_poll(Duration::from_secs(10))
             .await
