@@ -23,16 +23,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-/// One item: attribute name to its DynamoDB JSON value (`{"S": "..."}`, `{"N": "..."}`).
-type Item = Map<String, Value>;
+/// An item's attributes: name to its DynamoDB JSON value, read for its string or number.
+type Attributes<'a> = HashMap<Text<'a>, Attr<'a>>;
 
 #[derive(Default)]
 struct Table {
-    /// By the value of the hash key (`uuid`).
-    items: HashMap<String, Item>,
+    /// By the value of the hash key (`uuid`): each item's DynamoDB JSON text as written (read
+    /// again only when a condition or a read needs it).
+    items: HashMap<String, Box<str>>,
+}
+
+/// The attributes of a stored item.
+fn attributes(item: &str) -> Attributes<'_> {
+    serde_json::from_str(item).unwrap_or_default()
 }
 
 struct Shared {
@@ -114,9 +121,9 @@ impl FakeDynamoDb {
 
     /// Stores `item` (DynamoDB JSON) directly, as other writers would have.
     pub fn insert(&self, item: Value) {
-        let Value::Object(item) = item else { return };
-        if let Some(k) = key_of(&item, &self.shared.key) {
-            self.lock().items.insert(k, item);
+        let text = item.to_string();
+        if let Some(k) = key_of(&attributes(&text), &self.shared.key) {
+            self.lock().items.insert(k, text.into());
         }
     }
 
@@ -132,12 +139,10 @@ impl FakeDynamoDb {
 
     /// The string attribute `attribute` of the item whose key is `key`.
     pub fn attribute(&self, key: &str, attribute: &str) -> Option<String> {
-        self.lock()
-            .items
-            .get(key)
-            .and_then(|i| i.get(attribute))
-            .and_then(|v| v["S"].as_str().or(v["N"].as_str()))
-            .map(str::to_owned)
+        let table = self.lock();
+        let attributes = attributes(table.items.get(key)?);
+        let value = attributes.get(attribute)?;
+        value.s.as_deref().or(value.n.as_deref()).map(str::to_owned)
     }
 
     /// Key to the string attribute `attribute`, for every item that has it.
@@ -145,7 +150,10 @@ impl FakeDynamoDb {
         self.lock()
             .items
             .iter()
-            .filter_map(|(k, i)| Some((k.clone(), i.get(attribute)?["S"].as_str()?.to_owned())))
+            .filter_map(|(k, i)| {
+                let value = attributes(i).remove(attribute)?.s?;
+                Some((k.clone(), value.0.into_owned()))
+            })
             .collect()
     }
 
@@ -163,8 +171,8 @@ impl Drop for FakeDynamoDb {
     }
 }
 
-fn key_of(item: &Item, key: &str) -> Option<String> {
-    item.get(key)?["S"].as_str().map(str::to_owned)
+fn key_of(item: &Attributes, key: &str) -> Option<String> {
+    item.get(key)?.s.as_deref().map(str::to_owned)
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -267,7 +275,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// An attribute value a condition compares with: its string or number form.
+/// An attribute value as a condition compares it: its string or number form.
 #[derive(Deserialize)]
 struct Attr<'a> {
     #[serde(rename = "S", borrow, default)]
@@ -280,14 +288,14 @@ struct Attr<'a> {
 #[serde(rename_all = "PascalCase")]
 struct BatchGet<'a> {
     #[serde(borrow)]
-    request_items: HashMap<Text<'a>, Keys>,
+    request_items: HashMap<Text<'a>, Keys<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Keys {
-    #[serde(default)]
-    keys: Vec<Item>,
+struct Keys<'a> {
+    #[serde(borrow, default)]
+    keys: Vec<Attributes<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -320,14 +328,28 @@ struct TransactItem<'a> {
     put: Option<Conditional<'a>>,
 }
 
+/// An item a request writes: its text, kept as it is, and its attributes read from it.
+struct NewItem<'a> {
+    text: &'a RawValue,
+    attributes: Attributes<'a>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for NewItem<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <&'a RawValue>::deserialize(deserializer)?;
+        let attributes = serde_json::from_str(text.get()).map_err(serde::de::Error::custom)?;
+        Ok(NewItem { text, attributes })
+    }
+}
+
 /// A put or a delete (`Item` or `Key`), with its condition and the condition's placeholders.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Conditional<'a> {
-    #[serde(default)]
-    item: Option<Item>,
-    #[serde(default)]
-    key: Option<Item>,
+    #[serde(borrow, default)]
+    item: Option<NewItem<'a>>,
+    #[serde(borrow, default)]
+    key: Option<Attributes<'a>>,
     #[serde(borrow, default)]
     condition_expression: Option<Text<'a>>,
     #[serde(borrow, default)]
@@ -352,7 +374,7 @@ impl Conditional<'_> {
     }
 
     /// Whether `condition` holds for `item` (`None`: no item has the key).
-    fn holds(&self, condition: &Expr, item: Option<&Item>) -> Result<bool, String> {
+    fn holds(&self, condition: &Expr, item: Option<&Attributes>) -> Result<bool, String> {
         Ok(match condition {
             Expr::Missing(token) => {
                 let name = self.name(token)?;
@@ -384,11 +406,12 @@ fn batch_get(table: &Table, key: &str, request: BatchGet) -> Value {
     let Some((name, keys)) = request.request_items.into_iter().next() else {
         return json!({ "Responses": {}, "UnprocessedKeys": {} });
     };
-    let found: Vec<&Item> = keys
+    let found: Vec<Value> = keys
         .keys
         .iter()
         .filter_map(|k| key_of(k, key))
         .filter_map(|k| table.items.get(&k))
+        .filter_map(|text| serde_json::from_str(text).ok())
         .collect();
     json!({ "Responses": { &*name: found }, "UnprocessedKeys": {} })
 }
@@ -396,8 +419,8 @@ fn batch_get(table: &Table, key: &str, request: BatchGet) -> Value {
 fn batch_write(table: &mut Table, key: &str, request: BatchWrite) -> Value {
     for write in request.request_items.into_values().flatten() {
         if let Some(item) = write.put_request.and_then(|p| p.item) {
-            if let Some(k) = key_of(&item, key) {
-                table.items.insert(k, item);
+            if let Some(k) = key_of(&item.attributes, key) {
+                table.items.insert(k, item.text.get().into());
             }
         } else if let Some(k) = write.delete_request.and_then(|d| d.key) {
             if let Some(k) = key_of(&k, key) {
@@ -414,8 +437,9 @@ fn delete(table: &mut Table, key: &str, request: &Conditional) -> Result<Value, 
         return Err(error("ValidationException", "no key", None));
     };
     if let Some(c) = &request.condition_expression {
+        let current = table.items.get(&k).map(|text| attributes(text));
         let ok = Expr::compile(c)
-            .and_then(|condition| request.holds(&condition, table.items.get(&k)))
+            .and_then(|condition| request.holds(&condition, current.as_ref()))
             .map_err(|m| invalid(c, &m))?;
         if !ok {
             return Err(error(
@@ -452,10 +476,11 @@ fn transact_write(table: &mut Table, key: &str, request: Transact) -> Result<Val
         let Some(item) = &put.item else {
             return Err(error("ValidationException", "a Put without Item", None));
         };
-        let Some(k) = key_of(item, key) else {
+        let Some(k) = key_of(&item.attributes, key) else {
             return Err(error("ValidationException", "item has no key", None));
         };
-        let current = table.items.get(&k);
+        let stored = table.items.get(&k);
+        let current = stored.map(|text| attributes(text));
         let ok = match &put.condition_expression {
             None => true,
             Some(c) => {
@@ -466,7 +491,7 @@ fn transact_write(table: &mut Table, key: &str, request: Transact) -> Result<Val
                         compiled.len() - 1
                     }
                 };
-                put.holds(&compiled[at].1, current)
+                put.holds(&compiled[at].1, current.as_ref())
                     .map_err(|m| invalid(c, &m))?
             }
         };
@@ -476,8 +501,8 @@ fn transact_write(table: &mut Table, key: &str, request: Transact) -> Result<Val
             failed = true;
             let mut reason = json!({ "Code": "ConditionalCheckFailed", "Message": "The conditional request failed" });
             if put.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD") {
-                if let Some(old) = current {
-                    reason["Item"] = Value::Object(old.clone());
+                if let Some(old) = stored.and_then(|text| serde_json::from_str(text).ok()) {
+                    reason["Item"] = old;
                 }
             }
             reasons.push(reason);
@@ -493,7 +518,7 @@ fn transact_write(table: &mut Table, key: &str, request: Transact) -> Result<Val
     }
     for (k, entry) in puts.into_iter().zip(items) {
         if let Some(item) = entry.put.and_then(|p| p.item) {
-            table.items.insert(k, item);
+            table.items.insert(k, item.text.get().into());
         }
     }
     Ok(json!({}))
@@ -595,10 +620,10 @@ impl Parser<'_> {
     }
 }
 
-fn compare(actual: &Value, expected: &Attr) -> Option<std::cmp::Ordering> {
-    if let (Some(x), Some(y)) = (actual["N"].as_str(), expected.n.as_deref()) {
+fn compare(actual: &Attr, expected: &Attr) -> Option<std::cmp::Ordering> {
+    if let (Some(x), Some(y)) = (actual.n.as_deref(), expected.n.as_deref()) {
         let (x, y) = (x.parse::<f64>().ok()?, y.parse::<f64>().ok()?);
         return x.partial_cmp(&y);
     }
-    Some(actual["S"].as_str()?.cmp(expected.s.as_deref()?))
+    Some(actual.s.as_deref()?.cmp(expected.s.as_deref()?))
 }
