@@ -186,11 +186,9 @@ fn main() {
     );
     println!();
     // The benchmark's own servers (Runtime API, destination, fake DynamoDB, latency proxies)
-    // run on one thread, so that they take at most one of this machine's two cores and the
-    // function under test has the other, as a Lambda function has its own share of a CPU
-    // while DynamoDB and the destination run elsewhere.
+    // may use both cores while the function waits for them; the time the function was
+    // runnable while they held a core is measured apart (`runqueue_seconds`).
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
