@@ -9,7 +9,8 @@
 //! 3. End to end: the release binary, warm, on 6 MB invocations with S3 (moto) and the
 //!    ledger table (the testkit's DynamoDB) behind latency proxies (0 and 10 ms a request):
 //!    CPU per event from /proc against gzip alone on the same bytes, wall against CPU per
-//!    invocation, ledger and S3 requests, peak RSS.
+//!    invocation, ledger and S3 requests, peak RSS; then once more at 10 ms with the ledger
+//!    in S3 objects (`LedgerStore` `S3`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -208,21 +209,30 @@ fn main() {
     for delay_ms in [0, 10] {
         let delay = Duration::from_millis(delay_ms);
         match &baseline {
-            None => runtime.block_on(end_to_end(&this, "", delay)),
+            None => runtime.block_on(end_to_end(&this, "", delay, true)),
             Some(baseline) => {
                 for _ in 0..2 {
-                    runtime.block_on(end_to_end(baseline, ", baseline", delay));
-                    runtime.block_on(end_to_end(&this, ", this build", delay));
+                    runtime.block_on(end_to_end(baseline, ", baseline", delay, true));
+                    runtime.block_on(end_to_end(&this, ", this build", delay, true));
                 }
             }
         }
     }
+    // `LedgerStore` `S3`, the first setting: one LIST (and the objects it names)
+    // before sending, one PUT after.
+    runtime.block_on(end_to_end(
+        &this,
+        ", ledger in S3 objects",
+        Duration::from_millis(10),
+        false,
+    ));
 }
 
-/// The release binary, warm, on 6 MB SQS invocations: its CPU per event against what gzip
-/// alone takes for exactly the bytes it sent, its wall time against its CPU time with
-/// `delay` added to every S3 request, the S3 requests per invocation, and its peak RSS.
-async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration) {
+/// The release binary at `binary`, warm, on 6 MB SQS invocations, its ledger in the table
+/// (`ledger_table`) or in S3 objects: its CPU per event against what gzip alone takes for
+/// exactly the bytes it sent, its wall time against its CPU time with `delay` added to every
+/// S3 and DynamoDB request, the requests per invocation, and its peak RSS.
+async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration, ledger_table: bool) {
     const WARM_INVOCATIONS: usize = 8;
     let Deployed {
         destination,
@@ -233,7 +243,7 @@ async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration) {
         table,
         moto: _moto,
         cold_start: _,
-    } = Deployed::start_binary(binary, delay, true, async |_, _| {}).await;
+    } = Deployed::start_binary(binary, delay, ledger_table, async |_, _| {}).await;
     let pid = function.pid().map(|p| p.to_string()).unwrap_or_default();
     let (warm_up, _) = sqs_payload(MAX_PAYLOAD, "w");
     runtime
