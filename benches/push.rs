@@ -203,8 +203,15 @@ fn main() {
     // With OKTA_INGEST_BASELINE_BIN_DIR (the directory of another build's okta-push), each
     // end-to-end figure is measured for that build and this one in turn, twice, so that a
     // change is judged against its baseline in one run on this noisy machine.
-    let baseline = std::env::var_os("OKTA_INGEST_BASELINE_BIN_DIR")
-        .map(|dir| std::path::PathBuf::from(dir).join("okta-push"));
+    let baseline = std::env::var_os("OKTA_INGEST_BASELINE_BIN_DIR").map(|dir| {
+        let path = std::path::PathBuf::from(dir).join("okta-push");
+        assert!(
+            path.is_file(),
+            "OKTA_INGEST_BASELINE_BIN_DIR holds no okta-push: {}",
+            path.display()
+        );
+        path
+    });
     let this = binary_path("okta-push");
     for delay_ms in [0, 10] {
         let delay = Duration::from_millis(delay_ms);

@@ -284,25 +284,25 @@ struct Attr<'a> {
     n: Option<Text<'a>>,
 }
 
+/// A batch request: the one table's name to what is asked of it.
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchGet<'a> {
+#[serde(
+    rename_all = "PascalCase",
+    bound(deserialize = "'de: 'a, T: Deserialize<'de>")
+)]
+struct Batch<'a, T> {
     #[serde(borrow)]
-    request_items: HashMap<Text<'a>, Keys<'a>>,
+    request_items: HashMap<Text<'a>, T>,
 }
+
+type BatchGet<'a> = Batch<'a, Keys<'a>>;
+type BatchWrite<'a> = Batch<'a, Vec<WriteRequest<'a>>>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Keys<'a> {
     #[serde(borrow, default)]
     keys: Vec<Attributes<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchWrite<'a> {
-    #[serde(borrow)]
-    request_items: HashMap<Text<'a>, Vec<WriteRequest<'a>>>,
 }
 
 #[derive(Deserialize)]
