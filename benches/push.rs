@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okta_ingest::config::PushConfig;
-use okta_ingest::{Ledger, MemoryDestination, MemoryObjectStore, PushHandler, PushResponse};
+use okta_ingest::{MemoryDestination, MemoryObjectStore, ObjectLedger, PushHandler, PushResponse};
 use okta_ingest_testkit::binary_path;
 use okta_ingest_testkit::okta_events::okta_event;
 
@@ -40,7 +40,7 @@ fn handler(env: &[(&str, &str)]) -> (PushHandler, Arc<MemoryDestination>) {
             destination.clone(),
             Arc::new(MemoryObjectStore::default()),
             // An empty ledger in memory: the lookup and the record are in the timed path.
-            Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
+            Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
         )
         .with_metrics(false),
         destination,

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use aws_config::timeout::TimeoutConfig;
+
+use crate::state::{DynamoLedger, Ledger, ObjectLedger, ObjectStore, PendingMarks, S3ObjectStore};
 
 /// Connecting to an AWS endpoint: far longer than a healthy one ever takes.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -54,25 +58,22 @@ pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Clie
     aws_sdk_dynamodb::Client::from_conf(dynamodb)
 }
 
-/// The state bucket `bucket` and the delivery ledger: claims in `table` when one is set,
-/// else objects in the bucket.
+/// The state bucket `bucket` and the delivery ledger: claims in `table` when one is set
+/// (with its pending marks in the bucket), else objects in the bucket.
 pub fn state(
     config: &aws_config::SdkConfig,
     bucket: &str,
     table: Option<&str>,
-) -> (
-    std::sync::Arc<dyn crate::state::ObjectStore>,
-    std::sync::Arc<crate::state::Ledger>,
-) {
-    let store: std::sync::Arc<dyn crate::state::ObjectStore> = std::sync::Arc::new(
-        crate::state::S3ObjectStore::new(s3_client(config), bucket.to_owned()),
-    );
-    let ledger = match table {
-        Some(table) => crate::state::Ledger::table(crate::state::DynamoClaims::new(
+) -> (Arc<dyn ObjectStore>, Arc<dyn Ledger>) {
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(S3ObjectStore::new(s3_client(config), bucket.to_owned()));
+    let ledger: Arc<dyn Ledger> = match table {
+        Some(table) => Arc::new(DynamoLedger::new(
             dynamodb_client(config),
             table.to_owned(),
+            Some(PendingMarks::new(store.clone())),
         )),
-        None => crate::state::Ledger::new(store.clone()),
+        None => Arc::new(ObjectLedger::new(store.clone())),
     };
-    (store, std::sync::Arc::new(ledger))
+    (store, ledger)
 }

@@ -67,8 +67,7 @@ impl<'a> OktaEvent<'a> {
             ))
         })?;
         let uuid = match fields.uuid {
-            Some(u) if !u.trim().is_empty() => u,
-            Some(_) => return Err(Malformed::new("detail.uuid is empty")),
+            Some(u) => plausible_uuid(u)?,
             None => return Err(Malformed::new("detail.uuid is missing")),
         };
         let published = fields
@@ -207,6 +206,30 @@ pub fn format_rfc3339(t: OffsetDateTime) -> String {
     )
 }
 
+/// Longest uuid taken: Okta's are 36 characters; DynamoDB refuses keys over 2,048 bytes
+/// (and with them the whole request they came in).
+pub const MAX_UUID_BYTES: usize = 128;
+
+/// `uuid` if it can be an Okta event's id and a ledger key: not empty, at most
+/// [`MAX_UUID_BYTES`], no control characters.
+fn plausible_uuid(uuid: Cow<'_, str>) -> Result<Cow<'_, str>, Malformed> {
+    if uuid.trim().is_empty() {
+        return Err(Malformed::new("detail.uuid is empty"));
+    }
+    if uuid.len() > MAX_UUID_BYTES {
+        return Err(Malformed::new(format!(
+            "detail.uuid is {} bytes, more than an Okta uuid can be ({MAX_UUID_BYTES})",
+            uuid.len()
+        )));
+    }
+    if uuid.chars().any(char::is_control) {
+        return Err(Malformed::new(
+            "detail.uuid holds control characters, which no Okta uuid does",
+        ));
+    }
+    Ok(uuid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +285,30 @@ mod tests {
             (
                 envelope(r#"{"uuid":"u"}"#, "aws.partner/okta.com/a/b"),
                 "detail.published is missing",
+            ),
+            (
+                envelope(
+                    &format!(
+                        r#"{{"uuid":"{}","published":"2023-05-30T14:17:58.126Z"}}"#,
+                        "a".repeat(2100)
+                    ),
+                    "aws.partner/okta.com/a/b",
+                ),
+                "2100 bytes, more than an Okta uuid can be (128)",
+            ),
+            (
+                envelope(
+                    r#"{"uuid":"a\u0000b","published":"2023-05-30T14:17:58.126Z"}"#,
+                    "aws.partner/okta.com/a/b",
+                ),
+                "control characters",
+            ),
+            (
+                envelope(
+                    r#"{"uuid":" ","published":"2023-05-30T14:17:58.126Z"}"#,
+                    "aws.partner/okta.com/a/b",
+                ),
+                "detail.uuid is empty",
             ),
             (
                 envelope(

@@ -40,6 +40,7 @@ pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
 pub use push::{PushError, PushHandler, PushPayload, PushResponse, ReplayRequest};
 pub use secret::{Secret, SecretSource, StaticSecret};
 pub use state::{
-    Checkpoint, CheckpointStore, Lease, Ledger, MemoryObjectStore, ObjectStore, S3ObjectStore,
+    Checkpoint, CheckpointStore, DynamoLedger, Lease, Ledger, LedgerFault, MemoryLedger,
+    MemoryObjectStore, ObjectLedger, ObjectStore, PendingMarks, S3ObjectStore, TroubleKind,
 };
 pub use telemetry::{Counts, ErrorClass, Summary};

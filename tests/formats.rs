@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use okta_ingest::config::PushConfig;
 use okta_ingest::{
-    HttpDestination, Ledger, MemoryObjectStore, PushHandler, PushResponse, Secret, StaticSecret,
+    HttpDestination, MemoryObjectStore, ObjectLedger, PushHandler, PushResponse, Secret,
+    StaticSecret,
 };
 use okta_ingest_testkit::destination::{Behaviour, ReceivedRequest};
 use okta_ingest_testkit::okta_events::{detail_text, sqs_bodies};
@@ -45,7 +46,7 @@ async fn rig(format: &str, extra: &[(&str, &str)]) -> Rig {
         config,
         Arc::new(http),
         dead_letters.clone(),
-        Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
+        Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
     )
     .with_clock(|| datetime!(2026-11-22 09:05:00 UTC));
     Rig {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use okta_ingest::config::PullConfig;
 use okta_ingest::{
-    CheckpointStore, ErrorClass, HttpSystemLog, Lease, Ledger, MemoryDestination,
-    MemoryObjectStore, PullError, PullHandler, Secret, SendError, StaticSecret,
+    CheckpointStore, ErrorClass, HttpSystemLog, Lease, MemoryDestination, MemoryObjectStore,
+    ObjectLedger, PullError, PullHandler, Secret, SendError, StaticSecret,
 };
 use okta_ingest_testkit::fake_okta::Failure;
 use okta_ingest_testkit::FakeOkta;
@@ -64,7 +64,7 @@ async fn rig(extra: &[(&str, &str)]) -> Rig {
         destination.clone(),
         checkpoints.clone(),
         dead_letters.clone(),
-        Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
+        Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
     );
     Rig {
         okta,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use okta_ingest::config::PushConfig;
 use okta_ingest::{
-    ErrorClass, Ledger, MemoryDestination, MemoryObjectStore, PushHandler, PushResponse, SendError,
-    Summary,
+    ErrorClass, MemoryDestination, MemoryObjectStore, ObjectLedger, PushHandler, PushResponse,
+    SendError, Summary,
 };
 use okta_ingest_testkit::okta_events::{detail_text, gunzip_ndjson, sqs_bodies};
 use serde_json::Value;
@@ -48,7 +48,7 @@ fn rig(extra: &[(&str, &str)]) -> Rig {
         config,
         destination.clone(),
         dead_letters.clone(),
-        Arc::new(Ledger::new(ledger_store.clone())),
+        Arc::new(ObjectLedger::new(ledger_store.clone())),
     )
     .with_clock(sample_now);
     Rig {
@@ -407,7 +407,7 @@ async fn requests_overlap_up_to_the_concurrency_bound_and_no_further() {
         PushConfig::from_env(&env).unwrap(),
         slow.clone(),
         Arc::new(MemoryObjectStore::default()),
-        Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
+        Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
     );
     let response = handler
         .handle_payload(SQS_BATCH, "r", deadline())

@@ -48,8 +48,8 @@ pub const DESTINATION_VARIABLES: &[&str] = &[
     "LEDGER_TABLE",
     "RUST_LOG",
 ];
-/// What okta-push reads besides [`DESTINATION_VARIABLES`]: nothing else.
-pub const PUSH_VARIABLES: &[&str] = &[];
+/// What okta-push reads besides [`DESTINATION_VARIABLES`].
+pub const PUSH_VARIABLES: &[&str] = &["QUEUE_MAX_RECEIVE_COUNT"];
 /// What okta-pull reads besides [`DESTINATION_VARIABLES`].
 pub const PULL_VARIABLES: &[&str] = &[
     "OKTA_DOMAIN",

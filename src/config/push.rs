@@ -1,8 +1,16 @@
 //! `okta-push`'s configuration.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
-use super::{ledger_table, max_event_age, state_bucket, ConfigError, DestinationConfig, Env};
+use super::{
+    count_var, ledger_table, max_event_age, state_bucket, ConfigError, DestinationConfig, Env,
+};
+
+/// Default for `QUEUE_MAX_RECEIVE_COUNT`: the template's redrive policy.
+pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
+/// SQS's own limit on `maxReceiveCount`.
+const LARGEST_MAX_RECEIVE_COUNT: usize = 1_000;
 
 /// Everything `okta-push` needs.
 #[derive(Clone, Debug)]
@@ -15,6 +23,10 @@ pub struct PushConfig {
     pub state_bucket: String,
     /// `LEDGER_TABLE`: the ledger's DynamoDB table; `None` keeps it in `state_bucket`.
     pub ledger_table: Option<String>,
+    /// `QUEUE_MAX_RECEIVE_COUNT`: the events queue's `maxReceiveCount`. A message the ledger
+    /// cannot decide is handed back to SQS while it has receives to spare, and sent without
+    /// the duplicate check on its last, so a ledger outage never moves it to the DLQ.
+    pub max_receive_count: NonZeroU32,
 }
 
 impl PushConfig {
@@ -25,6 +37,25 @@ impl PushConfig {
             max_event_age: max_event_age(env)?,
             state_bucket: state_bucket(env)?,
             ledger_table: ledger_table(env)?,
+            max_receive_count: max_receive_count(env)?,
         })
     }
+}
+
+/// `QUEUE_MAX_RECEIVE_COUNT`, 1 to 1,000 as SQS allows.
+fn max_receive_count(env: &(impl Env + ?Sized)) -> Result<NonZeroU32, ConfigError> {
+    const VAR: &str = "QUEUE_MAX_RECEIVE_COUNT";
+    let n = count_var(env, VAR, DEFAULT_MAX_RECEIVE_COUNT as usize)?;
+    if n.get() > LARGEST_MAX_RECEIVE_COUNT {
+        return Err(ConfigError::new(
+            VAR,
+            format!(
+                "{n} is more than SQS allows for maxReceiveCount ({LARGEST_MAX_RECEIVE_COUNT})"
+            ),
+        ));
+    }
+    u32::try_from(n.get())
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| ConfigError::new(VAR, format!("{n} is out of range")))
 }

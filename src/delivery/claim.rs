@@ -1,5 +1,8 @@
 //! The pipeline's two steps in the delivery ledger: claim the candidates before sending,
-//! settle the claims after (see [`crate::state::Ledger`]).
+//! settle the claims after (see [`crate::state::Ledger`]). What the ledger could not decide
+//! (throttled, conflicting, failing, misconfigured, too slow) is not sent: it goes back to
+//! its source, except where the run allows sending it without the check
+//! ([`Run::unchecked`]: push, on a message's last receive).
 
 use std::time::Duration;
 
@@ -10,79 +13,119 @@ use tokio::time::Instant;
 
 use super::{keep_by, Fate, Pipeline, Run};
 use crate::event::OktaEvent;
-use crate::state::Claim;
+use crate::state::{Claim, Key, Terms, Trouble, TroubleKind};
 use crate::telemetry::Counts;
 
-/// Longest a ledger lookup may take (and never more than a quarter of the time left) before
-/// delivery goes on without it: a stalled store must not keep events from the destination.
+/// Longest a ledger claim may take, its retries included (and never more than a quarter of
+/// the time left): a ledger that cannot decide by then leaves the events undecided.
 const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(5);
+/// Past the budget, how long an adapter that overruns it is waited for before its answer is
+/// given up for all (each request is bounded by the budget already).
+const LEDGER_GRACE: Duration = Duration::from_millis(500);
 /// How long a ledger claim outlives the Lambda deadline of the invocation that made it: past
 /// that, the claimer is gone for certain and a copy of the event may be sent by another.
 const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 
+/// What settling (or marking a batch) achieved.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Recorded {
+    /// Settle calls that failed (marks neither written nor kept).
+    pub failures: usize,
+    /// Marks kept as pending marks instead of written.
+    pub pending: usize,
+}
+
+impl Recorded {
+    pub(super) fn add(&mut self, other: Recorded) {
+        self.failures += other.failures;
+        self.pending += other.pending;
+    }
+}
+
 impl Pipeline {
-    /// Claims `candidates` in the ledger. An unavailable ledger (an error, or no answer
-    /// within its budget) is logged and counted, and comes back as `None`: it never blocks
-    /// delivery, and a duplicate becomes possible.
+    /// Claims `candidates` in the ledger, retrying what it cannot decide while the budget
+    /// lasts. Whatever happens, every candidate is answered: claimed, delivered before, in
+    /// flight elsewhere, or undecided.
     pub(super) async fn ask_ledger(
         &self,
         candidates: &[(usize, &OktaEvent<'_>)],
         run: &Run<'_>,
-        counts: &mut Counts,
-    ) -> Option<Claim> {
+    ) -> Claim {
         if candidates.is_empty() {
-            return None;
+            return Claim::default();
         }
-        let keys: Vec<(&str, OffsetDateTime)> = candidates
+        let keys: Vec<Key> = candidates
             .iter()
             .map(|(_, e)| (e.uuid.as_ref(), e.published))
             .collect();
         let left = run.deadline.saturating_duration_since(Instant::now());
-        let lease_until = run.now + left + CLAIM_MARGIN;
         let budget =
             LEDGER_LOOKUP_BUDGET.min(run.stop_at.saturating_duration_since(Instant::now()) / 4);
-        let lookup = tokio::time::timeout(
-            budget,
-            self.ledger
-                .claim(&keys, lease_until, run.now, run.repeats_likely),
-        )
-        .await;
-        match lookup.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
-            Ok(claim) => Some(claim),
-            Err(e) => {
-                counts.ledger_errors += 1;
-                tracing::warn!(error = %e, "delivery ledger unavailable: forwarding without the duplicate check");
-                None
-            }
-        }
+        let terms = Terms {
+            now: run.now,
+            lease_until: run.now + left + CLAIM_MARGIN,
+            give_up_at: Instant::now() + budget,
+            read_first: run.repeats_likely,
+        };
+        let claim =
+            tokio::time::timeout(budget + LEDGER_GRACE, self.ledger.claim(&keys, terms)).await;
+        claim.unwrap_or_else(|_| {
+            Claim::undecided(
+                keys.iter().map(|(u, _)| *u),
+                Trouble {
+                    kind: TroubleKind::TimedOut,
+                    detail: format!(
+                        "{}: no answer within {} ms",
+                        self.ledger.describe(),
+                        budget.as_millis()
+                    ),
+                },
+            )
+        })
     }
 
-    /// Drops from `candidates` what `claim` shows as delivered before or being sent by
-    /// another invocation, setting their fates. Returns whether any was dropped.
+    /// Drops from `candidates` what `claim` shows as delivered before, being sent by another
+    /// invocation, or undecided (unless `run` lets that one go unchecked), setting their
+    /// fates. Returns whether any was dropped.
     pub(super) fn apply_claim(
-        claim: Option<Claim>,
+        &self,
+        claim: Claim,
         candidates: &mut Vec<(usize, &OktaEvent<'_>)>,
         fates: &mut [Option<Fate>],
         counts: &mut Counts,
+        run: &Run<'_>,
     ) -> bool {
-        let Some(claim) = claim else { return false };
-        if claim.delivered.is_empty() && claim.in_flight.is_empty() {
+        if claim.delivered.is_empty() && claim.in_flight.is_empty() && claim.undecided.is_empty() {
             return false;
         }
+        let before = candidates.len();
+        let mut unchecked = 0;
         candidates.retain(|(i, e)| {
             let uuid = e.uuid.as_ref();
             let fate = if claim.delivered.contains(uuid) {
                 Fate::AlreadyDelivered
             } else if claim.in_flight.contains(uuid) {
                 Fate::InFlight
+            } else if let Some(kind) = claim.undecided.get(uuid) {
+                if (run.unchecked)(*i) {
+                    unchecked += 1;
+                    return true;
+                }
+                Fate::Undecided(format!(
+                    "the delivery ledger could not decide whether it was delivered ({})",
+                    kind.as_str()
+                ))
             } else {
                 return true;
             };
             fates[*i] = Some(fate);
             false
         });
-        counts.already_delivered = claim.delivered.len();
-        counts.in_flight = claim.in_flight.len();
+        counts.already_delivered += claim.delivered.len();
+        counts.in_flight += claim.in_flight.len();
+        counts.ledger_undecided += claim.undecided.len();
+        counts.ledger_throttled += claim.throttled();
+        counts.ledger_unchecked += unchecked;
         if !claim.delivered.is_empty() {
             tracing::info!(
                 count = claim.delivered.len(),
@@ -95,18 +138,48 @@ impl Pipeline {
                 "skipped events another invocation is sending (live ledger claim); their source gives them again if it fails"
             );
         }
-        true
+        if let Some(worst) = claim.worst() {
+            counts.ledger_errors += 1;
+            self.log_undecided(worst, claim.undecided.len(), unchecked);
+        }
+        candidates.len() < before
+    }
+
+    /// One line for what the ledger could not decide: an ERROR naming the table and the
+    /// cause when an operator must act, a WARN when it was busy or failing.
+    fn log_undecided(&self, worst: &Trouble, undecided: usize, unchecked: usize) {
+        let ledger = self.ledger.describe();
+        let held_back = undecided - unchecked;
+        match worst.kind {
+            TroubleKind::Misconfigured | TroubleKind::Rejected => tracing::error!(
+                ledger = %ledger,
+                cause = worst.kind.as_str(),
+                error = %worst.detail,
+                undecided,
+                held_back,
+                unchecked,
+                "the delivery ledger refused its requests: events it could not decide are handed back to their source (or sent without the duplicate check on their last try) until this is fixed"
+            ),
+            _ => tracing::warn!(
+                ledger = %ledger,
+                cause = worst.kind.as_str(),
+                error = %worst.detail,
+                undecided,
+                held_back,
+                unchecked,
+                "the delivery ledger could not decide some events in time: they are handed back to their source (or sent without the duplicate check on their last try)"
+            ),
+        }
     }
 
     /// Marks the events of each batch `batches` names (positions in `candidates`) delivered,
-    /// each as soon as it comes, until the channel closes. Returns whether every mark was
-    /// recorded.
+    /// each as soon as it comes, until the channel closes.
     pub(super) async fn mark_as_sent(
         &self,
         mut batches: UnboundedReceiver<Vec<usize>>,
         candidates: &[(usize, &OktaEvent<'_>)],
         run: &Run<'_>,
-    ) -> bool {
+    ) -> Recorded {
         let mark = |positions: Vec<usize>| async move {
             let delivered: Vec<(&str, OffsetDateTime)> = positions
                 .iter()
@@ -116,41 +189,64 @@ impl Pipeline {
             self.settle(&delivered, &[], run).await
         };
         let mut marking = FuturesUnordered::new();
-        let mut recorded = true;
+        let mut recorded = Recorded::default();
         loop {
             tokio::select! {
                 batch = batches.recv() => match batch {
                     Some(positions) => marking.push(mark(positions)),
                     None => break,
                 },
-                Some(done) = marking.next(), if !marking.is_empty() => recorded &= done,
+                Some(done) = marking.next(), if !marking.is_empty() => recorded.add(done),
             }
         }
         while let Some(done) = marking.next().await {
-            recorded &= done;
+            recorded.add(done);
         }
         recorded
     }
 
     /// Records `delivered` in the ledger and releases `released`; a failure is logged, never
-    /// fatal: the events did reach the destination. Returns whether it worked.
+    /// fatal: the events did reach the destination.
     pub(super) async fn settle(
         &self,
         delivered: &[(&str, OffsetDateTime)],
         released: &[&str],
         run: &Run<'_>,
-    ) -> bool {
+    ) -> Recorded {
         if delivered.is_empty() && released.is_empty() {
-            return true;
+            return Recorded::default();
         }
-        let budget = keep_by(run).saturating_duration_since(Instant::now());
-        let settled =
-            tokio::time::timeout(budget, self.ledger.settle(delivered, released, run.now)).await;
-        match settled.unwrap_or_else(|_| Err(self.ledger.timed_out(budget))) {
-            Ok(()) => true,
-            Err(e) => {
+        let give_up_at = keep_by(run);
+        let budget = give_up_at.saturating_duration_since(Instant::now());
+        let terms = Terms {
+            now: run.now,
+            lease_until: run.now,
+            give_up_at,
+            read_first: false,
+        };
+        let settled = tokio::time::timeout(
+            budget + LEDGER_GRACE,
+            self.ledger.settle(delivered, released, terms),
+        )
+        .await;
+        match settled {
+            Ok(Ok(settled)) => Recorded {
+                failures: 0,
+                pending: settled.pending,
+            },
+            Ok(Err(e)) => {
                 tracing::error!(error = %e, count = delivered.len(), released = released.len(), "delivered, but could not record it in the delivery ledger: a later duplicate is possible");
-                false
+                Recorded {
+                    failures: 1,
+                    pending: 0,
+                }
+            }
+            Err(_) => {
+                tracing::error!(ledger = %self.ledger.describe(), budget_ms = budget.as_millis() as u64, count = delivered.len(), "delivered, but the delivery ledger did not record it in time: a later duplicate is possible");
+                Recorded {
+                    failures: 1,
+                    pending: 0,
+                }
             }
         }
     }

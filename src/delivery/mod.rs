@@ -110,6 +110,11 @@ pub struct Run<'r> {
     pub redelivery: Redelivery,
     /// uuids already handled before this call (pull's resume point): counted as repeats.
     pub known: &'r dyn Fn(&str) -> bool,
+    /// Whether the input at this index may be sent when the ledger cannot decide it (counted
+    /// as `ledger_unchecked`): push, on a message's last receive, so that a ledger outage
+    /// never sends messages to the queue's dead-letter queue. Otherwise such an event is
+    /// not sent ([`Fate::Undecided`]) and its source gives it again.
+    pub unchecked: &'r dyn Fn(usize) -> bool,
     /// Whether many of the events were likely delivered before (pull reads overlapping
     /// windows, replay re-sends): the ledger table is then read before claiming, since a
     /// read costs a quarter of a failed claim. Push's events are nearly always new: it
@@ -127,6 +132,10 @@ pub enum Fate {
     /// Another invocation holds a live ledger claim on it and is sending it; if that one
     /// dies its claim runs out and the source gives the event again (SQS, pull, replay).
     InFlight,
+    /// The ledger could not decide whether it was delivered (throttled, failing,
+    /// misconfigured, too slow): not sent, so as not to send it twice; its source gives it
+    /// again (push: SQS; pull: the next run; replay: it stays kept). Why.
+    Undecided(String),
     /// Its uuid came earlier in this call, or before it ([`Run::known`]).
     Repeat,
     /// Older than [`Run::max_age`]: dropped.
@@ -157,13 +166,13 @@ pub struct Outcome {
 /// The destination, the ledger and the dead letters, used the same way by every path.
 pub struct Pipeline {
     forwarder: Forwarder,
-    ledger: Arc<Ledger>,
+    ledger: Arc<dyn Ledger>,
     dead_letters: DeadLetters,
 }
 
 impl Pipeline {
     /// A pipeline into `forwarder`'s destination.
-    pub fn new(forwarder: Forwarder, ledger: Arc<Ledger>, dead_letters: DeadLetters) -> Self {
+    pub fn new(forwarder: Forwarder, ledger: Arc<dyn Ledger>, dead_letters: DeadLetters) -> Self {
         Pipeline {
             forwarder,
             ledger,
@@ -174,6 +183,11 @@ impl Pipeline {
     /// The destination and its settings.
     pub fn forwarder(&self) -> &Forwarder {
         &self.forwarder
+    }
+
+    /// The delivery ledger.
+    pub fn ledger(&self) -> &dyn Ledger {
+        self.ledger.as_ref()
     }
 
     /// The dead letters.
@@ -196,16 +210,16 @@ impl Pipeline {
         // always gives them all, and if it does not, they are encoded again without the
         // ones it kept back. Nothing is sent before the claim has answered.
         let prepared = if run.repeats_likely {
-            let claim = self.ask_ledger(&candidates, run, &mut counts).await;
-            Self::apply_claim(claim, &mut candidates, &mut fates, &mut counts);
+            let claim = self.ask_ledger(&candidates, run).await;
+            self.apply_claim(claim, &mut candidates, &mut fates, &mut counts, run);
             None
         } else {
             let events: Vec<&OktaEvent> = candidates.iter().map(|(_, e)| *e).collect();
             let (claim, prepared) = tokio::join!(
-                self.ask_ledger(&candidates, run, &mut counts),
+                self.ask_ledger(&candidates, run),
                 self.forwarder.prepare(&events)
             );
-            let dropped = Self::apply_claim(claim, &mut candidates, &mut fates, &mut counts);
+            let dropped = self.apply_claim(claim, &mut candidates, &mut fates, &mut counts, run);
             (!dropped).then_some(prepared)
         };
         let candidates = candidates;
@@ -250,7 +264,10 @@ impl Pipeline {
                 );
                 (newest, recorded, dead_letter_error)
             });
-        counts.ledger_errors += usize::from(!marked) + usize::from(!recorded);
+        let mut ledger = marked;
+        ledger.add(recorded);
+        counts.ledger_errors += ledger.failures;
+        counts.ledger_pending += ledger.pending;
         Outcome {
             fates: fates
                 .into_iter()
@@ -327,5 +344,7 @@ struct Sending {
     accepted: Option<UnboundedSender<Vec<usize>>>,
 }
 
+#[cfg(test)]
+mod ledger_tests;
 #[cfg(test)]
 mod tests;

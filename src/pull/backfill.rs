@@ -1,6 +1,7 @@
 //! A backfill: one explicit `[since, until)` window read with a bounded request, without the
 //! checkpoint and without waiting for push.
 
+use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::invocation::Backfill;
@@ -31,16 +32,20 @@ impl PullHandler {
             stop_at,
             deadline,
         };
-        let incomplete = |reason: String, tally: &Tally| PullError::BackfillIncomplete {
-            reason,
-            delivered_until: tally
-                .newest_published()
-                .unwrap_or_else(|| format_rfc3339(window.since)),
+        // Where the window still to do starts: the oldest event left on the page that
+        // stopped, else the newest of the pages handled whole (a repeat there is skipped by
+        // the ledger), else the window's start.
+        let incomplete = |reason: String, tally: &Tally, left: Option<OffsetDateTime>| {
+            PullError::BackfillIncomplete {
+                reason,
+                resume_from: format_rfc3339(left.or(tally.newest_done).unwrap_or(window.since)),
+                until: format_rfc3339(window.until),
+            }
         };
         let url = self.config.org.bounded_url(window.since, window.until);
         let mut handled = Handled::default();
         let mut page = self.log.fetch(&url, stop_at).await.map_err(|e| match e {
-            FetchError::OutOfTime { reason } => incomplete(reason, tally),
+            FetchError::OutOfTime { reason } => incomplete(reason, tally, None),
             e => e.into(),
         })?;
         loop {
@@ -58,15 +63,26 @@ impl PullHandler {
                 }
             );
             handled.extend(outcome.handled);
+            let left = outcome.oldest_left;
             match outcome.incomplete {
                 Some(Incomplete::Destination(reason)) => {
-                    return Err(incomplete(format!("destination: {reason}"), tally))
+                    return Err(incomplete(format!("destination: {reason}"), tally, left))
                 }
-                Some(Incomplete::DeadLetters(e)) => return Err(incomplete(e.to_string(), tally)),
+                Some(Incomplete::Ledger(reason)) => {
+                    return Err(incomplete(
+                        format!("delivery ledger: {reason}"),
+                        tally,
+                        left,
+                    ))
+                }
+                Some(Incomplete::DeadLetters(e)) => {
+                    return Err(incomplete(e.to_string(), tally, left))
+                }
                 // An event another invocation is sending is that one's to deliver (and its
                 // source's to give again if it fails): counted as in_flight, not read again.
                 Some(Incomplete::Settling | Incomplete::InFlight) | None => {}
             }
+            tally.newest_done = tally.newest_done.max(tally.newest_seen);
             match prefetched {
                 None => {
                     tally.stop(Stopped::BackfillDone);
@@ -74,7 +90,7 @@ impl PullHandler {
                 }
                 Some(Ok(p)) => page = p,
                 Some(Err(FetchError::OutOfTime { reason })) => {
-                    return Err(incomplete(reason, tally))
+                    return Err(incomplete(reason, tally, None))
                 }
                 Some(Err(e)) => return Err(e.into()),
             }

@@ -1,5 +1,6 @@
 //! The connection check: does the Okta token read the System Log, does the destination take
-//! a request, can the state bucket be read. Answers in words an operator can act on.
+//! a request, can the state bucket and the delivery ledger be read. Answers in words an
+//! operator can act on.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -14,7 +15,7 @@ use crate::okta::FetchError;
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// `okta`, `destination` or `state bucket`.
+    /// `okta`, `destination`, `state bucket` or `delivery ledger`.
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -56,6 +57,7 @@ impl PullHandler {
             self.check_okta(deadline).await,
             self.check_destination(deadline).await,
             self.check_state().await,
+            self.check_ledger(deadline).await,
         ];
         let report = CheckReport {
             ok: checks.iter().all(|c| c.ok),
@@ -190,6 +192,35 @@ impl PullHandler {
                 },
             },
             Err(e) => Check { name: "state bucket", ok: false, detail: format!("{e}; check STATE_BUCKET and the function's S3 permissions") },
+        }
+    }
+
+    /// Reads one uuid from the ledger: a missing table, a wrong region or a missing
+    /// permission shows here, before events are held back for it.
+    async fn check_ledger(&self, deadline: Instant) -> Check {
+        let ledger = self.pipeline.ledger();
+        let probe = [("okta-ingest-connection-check", OffsetDateTime::now_utc())];
+        let budget = deadline.saturating_duration_since(Instant::now()) / 4;
+        let read = tokio::time::timeout(budget, ledger.read(&probe)).await;
+        let (ok, detail) = match read {
+            Ok(Ok(_)) => (true, format!("{} is readable", ledger.describe())),
+            Ok(Err(e)) => (
+                false,
+                format!("{e}; check LEDGER_TABLE (or the template's LedgerStore), the region and the function's DynamoDB permissions"),
+            ),
+            Err(_) => (
+                false,
+                format!(
+                    "{} did not answer within {} ms",
+                    ledger.describe(),
+                    budget.as_millis()
+                ),
+            ),
+        };
+        Check {
+            name: "delivery ledger",
+            ok,
+            detail,
         }
     }
 }

@@ -71,12 +71,14 @@ pub enum PullError {
     #[error("bad request: {0}")]
     BadRequest(#[from] BadRequest),
     /// A backfill could not finish in this invocation.
-    #[error("backfill stopped before the end of its window: {reason}. Events up to {delivered_until} are delivered; invoke again with since={delivered_until} to finish")]
+    #[error("backfill stopped before the end of its window: {reason}. The window still to do is {resume_from} to {until}: invoke again with since={resume_from} and until={until} to finish")]
     BackfillIncomplete {
         /// Why.
         reason: String,
-        /// The newest `published` delivered, or the window start.
-        delivered_until: String,
+        /// Where the window still to do starts: every event before it is handled.
+        resume_from: String,
+        /// The window's end.
+        until: String,
     },
 }
 
@@ -127,6 +129,8 @@ enum Stopped {
     Settling,
     /// Another invocation is sending an event of the last page (a live ledger claim).
     InFlight,
+    /// The ledger could not decide events of the last page; the next run reads them again.
+    Ledger(String),
     /// A full page without a `next` link.
     NoNextLink,
     /// A backfill read its whole window.
@@ -153,6 +157,10 @@ impl std::fmt::Display for Stopped {
             Stopped::InFlight => f.write_str(
                 "in flight: another invocation is sending an event of this page; the next run reads it again",
             ),
+            Stopped::Ledger(reason) => write!(
+                f,
+                "delivery ledger: {reason}; the next run reads these events again"
+            ),
             Stopped::NoNextLink => f.write_str("no next link"),
             Stopped::BackfillDone => f.write_str("backfill window done"),
             Stopped::OutOfTime(reason) => f.write_str(reason),
@@ -173,6 +181,8 @@ struct Tally {
     newest_seen: Option<OffsetDateTime>,
     /// Newest `published` among the events delivered.
     newest_delivered: Option<OffsetDateTime>,
+    /// Newest `published` of the pages handled whole (a backfill's resume point).
+    newest_done: Option<OffsetDateTime>,
     stopped: Option<Stopped>,
     /// Events stamped in the future, delivered without settling.
     future_stamped: usize,
@@ -212,7 +222,7 @@ impl PullHandler {
         destination: Arc<dyn Destination>,
         checkpoints: CheckpointStore,
         dead_letters: Arc<dyn ObjectStore>,
-        ledger: Arc<Ledger>,
+        ledger: Arc<dyn Ledger>,
     ) -> Self {
         let forwarder = Forwarder::new(config.destination.clone(), destination);
         PullHandler {

@@ -35,6 +35,10 @@ pub(super) struct PageOutcome {
     pub handled: Vec<String>,
     /// Set when some events were neither delivered nor kept.
     pub incomplete: Option<Incomplete>,
+    /// The oldest `published` of the page's events left for a later run (not delivered, not
+    /// kept, undecided): where a backfill must resume. Events are sent in concurrent batches,
+    /// so one that failed can be older than one delivered.
+    pub oldest_left: Option<OffsetDateTime>,
 }
 
 /// Why part of a page is left for the next run.
@@ -44,6 +48,9 @@ pub(super) enum Incomplete {
     /// Another invocation holds a live ledger claim on an event of the page: it is sending
     /// it. Read again next run, when the ledger shows it delivered or the claim ran out.
     InFlight,
+    /// The ledger could not decide events of the page (throttled, failing, misconfigured):
+    /// read again next run, never sent without the check.
+    Ledger(String),
     /// The destination stayed unavailable until the deadline: not an error, the next run resends.
     Destination(String),
     /// What the destination refused could not be written to the dead letters: an error.
@@ -108,6 +115,7 @@ impl PullHandler {
             max_age: rules.max_age,
             redelivery: Redelivery::OutOfTime,
             known: &|uuid| handled.contains(uuid),
+            unchecked: &|_| false,
             repeats_likely: true,
         };
         let outcome = self.pipeline.deliver(&inputs, &run).await;
@@ -188,7 +196,11 @@ fn event_input<'p>(event: Result<OktaEvent<'p>, Unreadable<'p>>) -> Input<'p> {
 fn page_outcome(inputs: &[Input<'_>], outcome: Outcome, settling: bool) -> PageOutcome {
     let mut done = Vec::with_capacity(inputs.len());
     let mut incomplete = settling.then_some(Incomplete::Settling);
+    let mut oldest_left: Option<OffsetDateTime> = None;
     for (input, fate) in inputs.iter().zip(&outcome.fates) {
+        if let (Fate::Undecided(_) | Fate::Left(_) | Fate::NotKept, Ok(e)) = (fate, &input.event) {
+            oldest_left = Some(oldest_left.map_or(e.published, |o| o.min(e.published)));
+        }
         match (fate, &input.event) {
             (
                 Fate::Delivered
@@ -202,6 +214,15 @@ fn page_outcome(inputs: &[Input<'_>], outcome: Outcome, settling: bool) -> PageO
             // Another invocation (push) is sending it: read it again next run.
             (Fate::InFlight, _) if matches!(incomplete, None | Some(Incomplete::Settling)) => {
                 incomplete = Some(Incomplete::InFlight);
+            }
+            // The ledger could not say whether it went out: read it again next run.
+            (Fate::Undecided(reason), _)
+                if matches!(
+                    incomplete,
+                    None | Some(Incomplete::Settling | Incomplete::InFlight)
+                ) =>
+            {
+                incomplete = Some(Incomplete::Ledger(reason.clone()));
             }
             // Left for the next run, which reads this page again from the checkpoint.
             // An outage outranks settling: the run should say the destination is down.
@@ -218,6 +239,7 @@ fn page_outcome(inputs: &[Input<'_>], outcome: Outcome, settling: bool) -> PageO
     PageOutcome {
         handled: done,
         incomplete,
+        oldest_left,
     }
 }
 

@@ -20,6 +20,22 @@ impl PullHandler {
         }
     }
 
+    /// Applies the ledger's pending marks, within a tenth of the time left; a failure is
+    /// logged and left for the next run.
+    async fn catch_up(&self, deadline: Instant) {
+        let ledger = self.pipeline.ledger();
+        let until = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 10;
+        match tokio::time::timeout_at(until, ledger.catch_up(until)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not apply the pending delivered marks: the next run tries again")
+            }
+            Err(_) => tracing::warn!(
+                "applying the pending delivered marks took too long: the next run goes on"
+            ),
+        }
+    }
+
     pub(super) async fn run_scheduled(
         &self,
         request_id: &str,
@@ -35,7 +51,9 @@ impl PullHandler {
                     .unwrap_or(i64::MAX / 2)
                 + 1,
         };
-        let (mut checkpoint, expected) = match self.checkpoints.load().await? {
+        // Delivered marks earlier runs could not write go into the ledger first.
+        let (loaded, ()) = tokio::join!(self.checkpoints.load(), self.catch_up(deadline));
+        let (mut checkpoint, expected) = match loaded? {
             None => {
                 let since = now - self.config.initial_lookback;
                 tracing::info!(since = %format_rfc3339(since), "no checkpoint yet: starting INITIAL_LOOKBACK_SECONDS back");
@@ -174,6 +192,7 @@ impl PullHandler {
                 (Some(Incomplete::DeadLetters(e)), _) => return Err(e.into()),
                 (Some(Incomplete::Settling), _) => Stopped::Settling,
                 (Some(Incomplete::InFlight), _) => Stopped::InFlight,
+                (Some(Incomplete::Ledger(reason)), _) => Stopped::Ledger(reason),
                 (Some(Incomplete::Destination(reason)), _) => Stopped::Destination(reason),
                 _ if !full => Stopped::CaughtUp,
                 (None, Some(Ok(next_page))) => {

@@ -30,6 +30,9 @@ pub(crate) struct SqsRecord<'a> {
     pub message_id: Option<&'a str>,
     /// `body`: the EventBridge envelope.
     pub body: Option<&'a Body>,
+    /// `attributes.ApproximateReceiveCount`: how many times SQS has handed it out, this
+    /// time included (`None` when absent or not a number).
+    pub receive_count: Option<u32>,
 }
 
 /// An SQS message's `body` as read.
@@ -69,6 +72,26 @@ struct Record<B> {
     message_id: Option<String>,
     #[serde(default)]
     body: Option<B>,
+    /// Kept raw and read only for what push needs: an odd value spoils nothing else.
+    #[serde(default)]
+    attributes: Option<Box<RawValue>>,
+}
+
+/// An SQS message's attributes: only the receive count.
+#[derive(Debug, Deserialize)]
+struct Attributes {
+    #[serde(rename = "ApproximateReceiveCount", default)]
+    receive_count: Option<Box<RawValue>>,
+}
+
+impl Attributes {
+    /// The receive count in `attributes`, a string of digits as SQS sends it (a bare number
+    /// is read too).
+    fn receive_count(attributes: &RawValue) -> Option<u32> {
+        let attributes: Attributes = serde_json::from_str(attributes.get()).ok()?;
+        let raw = attributes.receive_count?;
+        raw.get().trim_matches('"').parse().ok()
+    }
 }
 
 impl<B> Payload<B> {
@@ -80,6 +103,7 @@ impl<B> Payload<B> {
                     .map(|r| Record {
                         message_id: r.message_id,
                         body: r.body.map(&f),
+                        attributes: r.attributes,
                     })
                     .collect()
             }),
@@ -169,6 +193,7 @@ impl<'a> PushInvocation<'a> {
                     .map(|r| SqsRecord {
                         message_id: r.message_id.as_deref(),
                         body: r.body.as_ref(),
+                        receive_count: r.attributes.as_deref().and_then(Attributes::receive_count),
                     })
                     .collect(),
             )),
@@ -219,6 +244,7 @@ mod tests {
         match PushInvocation::parse_text(sqs).unwrap() {
             PushInvocation::Sqs(records) => {
                 assert_eq!(records[0].message_id, Some("m1"));
+                assert_eq!(records[0].receive_count, None);
                 assert!(
                     matches!(records[0].body, Some(Body::Text(t)) if t == r#"{"a":1}"#),
                     "{records:?}"
@@ -236,6 +262,28 @@ mod tests {
             PushInvocation::parse_text(replay).unwrap(),
             PushInvocation::Replay(r) if r.prefix.as_deref() == Some("dead-letter/push/")
         ));
+    }
+
+    #[test]
+    fn the_receive_count_is_read_as_sqs_sends_it_and_nonsense_is_none() {
+        for (attributes, expected) in [
+            (r#"{"ApproximateReceiveCount":"3"}"#, Some(3)),
+            (r#"{"ApproximateReceiveCount":4}"#, Some(4)),
+            (r#"{"ApproximateReceiveCount":"-1"}"#, None),
+            (r#"{"ApproximateReceiveCount":"99999999999"}"#, None),
+            (r#"{"ApproximateReceiveCount":"x"}"#, None),
+            (r#"{"ApproximateReceiveCount":null}"#, None),
+            (r#""not an object""#, None),
+            ("{}", None),
+        ] {
+            let sqs = format!(
+                r#"{{"Records":[{{"messageId":"m1","body":"{{}}","attributes":{attributes}}}]}}"#
+            );
+            let PushInvocation::Sqs(records) = PushInvocation::parse_text(&sqs).unwrap() else {
+                panic!("an SQS batch")
+            };
+            assert_eq!(records[0].receive_count, expected, "{attributes}");
+        }
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl PushHandler {
         config: PushConfig,
         destination: Arc<dyn Destination>,
         dead_letters: Arc<dyn ObjectStore>,
-        ledger: Arc<Ledger>,
+        ledger: Arc<dyn Ledger>,
     ) -> Self {
         let forwarder = Forwarder::new(config.destination.clone(), destination);
         PushHandler {
@@ -195,12 +195,27 @@ impl PushHandler {
                         },
                     })
                     .collect();
-                let (_, outcome) = self.deliver(&inputs, request_id, deadline, started).await;
+                // A message on its last receive goes out even if the ledger cannot decide
+                // it: handing it back once more would move it to the DLQ.
+                let last = self.config.max_receive_count.get();
+                let unchecked = |i: usize| {
+                    records
+                        .get(i)
+                        .and_then(|r| r.receive_count)
+                        .is_some_and(|n| n >= last)
+                };
+                let (_, outcome) = self
+                    .deliver(&inputs, &unchecked, request_id, deadline, started)
+                    .await;
                 Ok(PushResponse::Sqs(retry_these(&inputs, &outcome)))
             }
             PushInvocation::EventBridge { id, envelope: text } => {
                 let inputs = [envelope(id.as_deref(), &text)];
-                let (summary, outcome) = self.deliver(&inputs, request_id, deadline, started).await;
+                // Invoked directly, nothing gives the event again for sure (Lambda's async
+                // retries are 0 to 2): an undecided ledger does not hold it back.
+                let (summary, outcome) = self
+                    .deliver(&inputs, &|_| true, request_id, deadline, started)
+                    .await;
                 match outcome.dead_letter_error {
                     None => Ok(PushResponse::Direct(summary)),
                     Some(source) => Err(PushError::NotKept {
@@ -216,6 +231,7 @@ impl PushHandler {
     async fn deliver(
         &self,
         inputs: &[Input<'_>],
+        unchecked: &dyn Fn(usize) -> bool,
         request_id: &str,
         deadline: Instant,
         started: Instant,
@@ -229,6 +245,7 @@ impl PushHandler {
             max_age: self.config.max_event_age,
             redelivery: Redelivery::Never,
             known: &|_| false,
+            unchecked,
             repeats_likely: false,
         };
         let outcome = self.pipeline.deliver(inputs, &run).await;
@@ -262,14 +279,29 @@ fn body_text(body: Option<&Body>) -> Result<Cow<'_, str>, String> {
     }
 }
 
-/// The SQS answer: every message with an event that was neither delivered nor kept, or that
-/// another invocation is sending (SQS gives it again after the visibility timeout; by then
-/// the ledger shows it delivered, or its claim has run out and this copy is sent), once.
+/// Whether `fate` is final for an SQS message: nothing is left to do, so the message may be
+/// deleted. Every other fate (neither delivered nor kept, in flight elsewhere, undecided by
+/// the ledger, not reached) hands the message back, including any added later.
+fn is_final(fate: &Fate) -> bool {
+    match fate {
+        Fate::Delivered
+        | Fate::AlreadyDelivered
+        | Fate::Repeat
+        | Fate::Stale
+        | Fate::Filtered
+        | Fate::Kept => true,
+        Fate::InFlight | Fate::Undecided(_) | Fate::Left(_) | Fate::NotKept => false,
+    }
+}
+
+/// The SQS answer: every message with an event whose fate is not final, once. SQS gives it
+/// again after the visibility timeout: by then the ledger shows it delivered, or decides it,
+/// or its claim has run out and this copy is sent.
 fn retry_these(inputs: &[Input<'_>], outcome: &Outcome) -> SqsBatchResponse {
     let mut named = HashSet::new();
     let mut response = SqsBatchResponse::default();
     for (input, fate) in inputs.iter().zip(&outcome.fates) {
-        if let (Fate::NotKept | Fate::InFlight, Some(id)) = (fate, input.message_id) {
+        if let (false, Some(id)) = (is_final(fate), input.message_id) {
             if named.insert(id) {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id.to_owned();
@@ -278,4 +310,48 @@ fn retry_these(inputs: &[Input<'_>], outcome: &Outcome) -> SqsBatchResponse {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_final_fates_let_sqs_delete_a_message() {
+        let fates = [
+            Fate::Delivered,
+            Fate::AlreadyDelivered,
+            Fate::InFlight,
+            Fate::Undecided("throttled".into()),
+            Fate::Repeat,
+            Fate::Stale,
+            Fate::Filtered,
+            Fate::Kept,
+            Fate::Left("not reached".into()),
+            Fate::NotKept,
+        ];
+        let ids: Vec<String> = (0..fates.len()).map(|i| format!("m{i}")).collect();
+        let inputs: Vec<Input> = ids
+            .iter()
+            .map(|id| Input {
+                message_id: Some(id),
+                event: Err(Unreadable {
+                    reason: String::new(),
+                    content: Kept::Raw(""),
+                }),
+            })
+            .collect();
+        let outcome = Outcome {
+            fates: fates.to_vec(),
+            counts: Default::default(),
+            newest_delivered: None,
+            dead_letter_error: None,
+        };
+        let retried: Vec<String> = retry_these(&inputs, &outcome)
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        assert_eq!(retried, ["m2", "m3", "m8", "m9"]);
+    }
 }

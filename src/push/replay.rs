@@ -178,6 +178,7 @@ impl PushHandler {
                     max_age: None,
                     redelivery: Redelivery::Always,
                     known: &|_| false,
+                    unchecked: &|_| false,
                     repeats_likely: true,
                 },
             )

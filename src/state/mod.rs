@@ -3,19 +3,19 @@
 //! [`ObjectStore`] port).
 
 mod checkpoint;
-mod claims;
 mod dead_letter;
 mod ledger;
 mod memory;
-mod objects;
 mod s3;
 mod store;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Lease};
 pub(crate) use checkpoint::{CHECKPOINT_VERSION, MAX_REMEMBERED_UUIDS};
-pub use claims::{Claim, DynamoClaims};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetters, Kept, DEAD_LETTER_PREFIX};
-pub use ledger::{Ledger, LedgerError};
+pub use ledger::{
+    Claim, DynamoLedger, Key, Ledger, LedgerFault, MemoryLedger, ObjectLedger, PendingMarks, Terms,
+    Trouble, TroubleKind,
+};
 pub use memory::MemoryObjectStore;
 pub use s3::S3ObjectStore;
 pub use store::{Listed, ObjectStore};

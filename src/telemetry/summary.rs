@@ -94,8 +94,19 @@ pub struct Counts {
     pub dead_lettered: usize,
     /// Items neither delivered nor kept: handed back to SQS or Lambda to retry.
     pub not_kept: usize,
-    /// Ledger reads or writes that failed (delivery went on; a duplicate becomes possible).
+    /// Ledger claims that left events undecided, and settles whose marks were neither
+    /// written nor kept (each a WARN or ERROR line naming the cause; the `LedgerErrors` alarm).
     pub ledger_errors: usize,
+    /// Events the ledger could not decide (throttled, conflicting, failing, misconfigured,
+    /// too slow): not sent now, handed back to their source, unless sent unchecked.
+    pub ledger_undecided: usize,
+    /// Of those, undecided because the table throttled or conflicted past every retry.
+    pub ledger_throttled: usize,
+    /// Undecided events sent without the duplicate check (push, on a message's last receive).
+    pub ledger_unchecked: usize,
+    /// Delivered marks the ledger table did not take in time, kept as pending marks in the
+    /// state bucket (applied by a later run; a later copy is still seen as delivered).
+    pub ledger_pending: usize,
     /// HTTP requests made to the destination, retries included.
     pub destination_requests: u32,
     /// Bytes the destination accepted, as sent (compressed if gzip is on).
@@ -125,6 +136,10 @@ impl Counts {
         self.dead_lettered += other.dead_lettered;
         self.not_kept += other.not_kept;
         self.ledger_errors += other.ledger_errors;
+        self.ledger_undecided += other.ledger_undecided;
+        self.ledger_throttled += other.ledger_throttled;
+        self.ledger_unchecked += other.ledger_unchecked;
+        self.ledger_pending += other.ledger_pending;
         self.destination_requests = self
             .destination_requests
             .saturating_add(other.destination_requests);
@@ -150,6 +165,10 @@ impl Counts {
             .count("EventsNotKept", self.not_kept)
             .count("DestinationRequests", self.destination_requests)
             .count("LedgerErrors", self.ledger_errors)
+            .count("LedgerUndecided", self.ledger_undecided)
+            .count("LedgerThrottled", self.ledger_throttled)
+            .count("LedgerUnchecked", self.ledger_unchecked)
+            .count("LedgerPendingMarks", self.ledger_pending)
             .count("DestinationErrors4xx", e.http_4xx)
             .count("DestinationErrors429", e.http_429)
             .count("DestinationErrors5xx", e.http_5xx)
@@ -280,6 +299,10 @@ impl Summary {
             not_events = r.map(|r| r.not_events),
             too_old = r.map(|r| r.too_old),
             ledger_errors = c.ledger_errors,
+            ledger_undecided = c.ledger_undecided,
+            ledger_throttled = c.ledger_throttled,
+            ledger_unchecked = c.ledger_unchecked,
+            ledger_pending = c.ledger_pending,
             destination_requests = c.destination_requests,
             bytes = c.bytes,
             bytes_uncompressed = c.bytes_uncompressed,

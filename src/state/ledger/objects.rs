@@ -9,11 +9,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use time::OffsetDateTime;
 
-use super::store::{Condition, ObjectStore, StoreError};
-use super::LedgerError;
+use super::decide::{until_decided, Attempt};
+use super::{Claim, Key, Ledger, LedgerError, Settled, Terms, Trouble, TroubleKind};
+use crate::state::store::{Condition, ObjectStore, StoreError};
 
 /// Key prefix of the ledger.
 pub const LEDGER_PREFIX: &str = "ledger/";
@@ -28,7 +30,7 @@ const KEYS_SUFFIX: &str = ".jsonl";
 
 /// One JSON string per uuid and line: a newline, a space or a quote in a uuid cannot make
 /// it match another.
-fn encode_keys(uuids: &[&str]) -> String {
+pub(super) fn encode_keys(uuids: &[&str]) -> String {
     let mut body = String::with_capacity(uuids.iter().map(|u| u.len() + 3).sum());
     for uuid in uuids {
         if let Ok(line) = serde_json::to_string(uuid) {
@@ -41,7 +43,7 @@ fn encode_keys(uuids: &[&str]) -> String {
 
 /// The uuids in the object `key`: JSON strings, or for objects written before, raw lines
 /// taken exactly (never trimmed).
-fn decode_keys(key: &str, body: &[u8]) -> Vec<String> {
+pub(super) fn decode_keys(key: &str, body: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(body);
     let lines = text.split('\n').filter(|l| !l.is_empty());
     if key.ends_with(KEYS_SUFFIX) {
@@ -83,7 +85,7 @@ struct Partition {
 
 /// The ledger as objects in the state bucket, as one container sees it: the store plus what
 /// it has already read.
-pub(super) struct ObjectLedger {
+pub struct ObjectLedger {
     store: Arc<dyn ObjectStore>,
     writer: String,
     sequence: AtomicU64,
@@ -93,7 +95,7 @@ pub(super) struct ObjectLedger {
 
 impl ObjectLedger {
     /// A ledger of objects in `store`; a random `writer` names this container in its keys.
-    pub(super) fn new(store: Arc<dyn ObjectStore>) -> Self {
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         ObjectLedger {
             store,
             writer: format!("{:08x}", fastrand::u32(..)),
@@ -104,7 +106,7 @@ impl ObjectLedger {
     }
 
     /// Which of `events` (uuid, published) the ledger records as delivered.
-    pub(super) async fn delivered(
+    async fn delivered(
         &self,
         events: &[(&str, OffsetDateTime)],
     ) -> Result<HashSet<String>, LedgerError> {
@@ -128,10 +130,7 @@ impl ObjectLedger {
     }
 
     /// Records `events` (uuid, published) as delivered: one object per hour they fall in.
-    pub(super) async fn record(
-        &self,
-        events: &[(&str, OffsetDateTime)],
-    ) -> Result<(), LedgerError> {
+    async fn record(&self, events: &[(&str, OffsetDateTime)]) -> Result<(), LedgerError> {
         let by_partition = by_partition(events);
         let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         for (prefix, uuids) in by_partition {
@@ -172,11 +171,14 @@ impl ObjectLedger {
                 .collect()
         };
         let store = &self.store;
-        let bodies: Vec<(String, Result<_, StoreError>)> = futures::stream::iter(unread)
+        let reads: Vec<_> = unread
+            .into_iter()
             .map(|key| async move {
                 let body = store.get(&key).await;
                 (key, body)
             })
+            .collect();
+        let bodies: Vec<(String, Result<_, StoreError>)> = futures::stream::iter(reads)
             .buffer_unordered(READ_CONCURRENCY)
             .collect()
             .await;
@@ -207,6 +209,60 @@ impl ObjectLedger {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Ledger for ObjectLedger {
+    fn describe(&self) -> String {
+        "s3-objects".to_owned()
+    }
+
+    fn claims(&self) -> bool {
+        false
+    }
+
+    fn read<'a>(
+        &'a self,
+        events: &'a [Key<'a>],
+    ) -> BoxFuture<'a, Result<HashSet<String>, LedgerError>> {
+        Box::pin(self.delivered(events))
+    }
+
+    /// Nothing is claimed: the objects are read, again after a pause if the bucket fails.
+    fn claim<'a>(&'a self, events: &'a [Key<'a>], terms: Terms) -> BoxFuture<'a, Claim> {
+        Box::pin(async move {
+            let uuids: Vec<&str> = events.iter().map(|(u, _)| *u).collect();
+            until_decided(uuids, terms.give_up_at, |todo| async move {
+                match self.delivered(events).await {
+                    Ok(delivered) => Attempt {
+                        delivered: delivered.into_iter().collect(),
+                        ..Attempt::default()
+                    },
+                    Err(e) => Attempt::failed(
+                        &todo,
+                        Trouble {
+                            kind: TroubleKind::Unavailable,
+                            detail: e.to_string(),
+                        },
+                    ),
+                }
+            })
+            .await
+        })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        delivered: &'a [Key<'a>],
+        _released: &'a [&'a str],
+        _terms: Terms,
+    ) -> BoxFuture<'a, Result<Settled, LedgerError>> {
+        Box::pin(async move {
+            if !delivered.is_empty() {
+                self.record(delivered).await?;
+            }
+            Ok(Settled::default())
+        })
     }
 }
 

@@ -1,0 +1,101 @@
+//! The one retry rule of every ledger adapter: what a store did not decide (throttled,
+//! conflicting, failing) is tried again after a jittered pause while time remains; what is
+//! still undecided then, or cannot be helped by trying again, is answered as undecided.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Claim, Trouble, TroubleKind};
+
+/// The first pause before trying again.
+const FIRST_PAUSE: Duration = Duration::from_millis(40);
+/// The longest pause.
+const LONGEST_PAUSE: Duration = Duration::from_millis(1_500);
+
+/// What one attempt decided for the uuids it was given.
+#[derive(Debug, Default)]
+pub(super) struct Attempt<'u> {
+    pub delivered: Vec<String>,
+    pub in_flight: Vec<String>,
+    pub undecided: Vec<(&'u str, TroubleKind)>,
+    pub trouble: Vec<Trouble>,
+}
+
+impl<'u> Attempt<'u> {
+    /// Every one of `uuids` undecided for `trouble`.
+    pub(super) fn failed(uuids: &[&'u str], trouble: Trouble) -> Self {
+        Attempt {
+            undecided: uuids.iter().map(|u| (*u, trouble.kind)).collect(),
+            trouble: vec![trouble],
+            ..Attempt::default()
+        }
+    }
+
+    /// Adds `other`'s answers to these.
+    pub(super) fn merge(&mut self, other: Attempt<'u>) {
+        self.delivered.extend(other.delivered);
+        self.in_flight.extend(other.in_flight);
+        self.undecided.extend(other.undecided);
+        self.trouble.extend(other.trouble);
+    }
+}
+
+/// The pause before try `n` (0 for the first retry): exponential, half of it random (equal
+/// jitter), so that containers throttled together do not come back together.
+pub(crate) fn pause(n: u32) -> Duration {
+    let ceiling = FIRST_PAUSE
+        .saturating_mul(2u32.saturating_pow(n.min(16)))
+        .min(LONGEST_PAUSE);
+    let half = ceiling / 2;
+    let jitter = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
+    half + Duration::from_micros(fastrand::u64(0..=jitter))
+}
+
+/// Runs `attempt` on `uuids`, then again on what came back undecided for a reason a retry
+/// can help, after [`pause`], until all is decided or the next pause would end past
+/// `give_up_at`.
+pub(super) async fn until_decided<'u, F, Fut>(
+    uuids: Vec<&'u str>,
+    give_up_at: Instant,
+    mut attempt: F,
+) -> Claim
+where
+    F: FnMut(Vec<&'u str>) -> Fut,
+    Fut: Future<Output = Attempt<'u>>,
+{
+    let mut claim = Claim::default();
+    let mut todo = uuids;
+    let mut tries = 0u32;
+    loop {
+        let answer = attempt(std::mem::take(&mut todo)).await;
+        claim.delivered.extend(answer.delivered);
+        claim.in_flight.extend(answer.in_flight);
+        for t in answer.trouble {
+            claim.note(t);
+        }
+        let mut again = Vec::new();
+        for (uuid, kind) in answer.undecided {
+            if kind.retryable() {
+                again.push((uuid, kind));
+            } else {
+                claim.undecided.insert(uuid.to_owned(), kind);
+            }
+        }
+        if again.is_empty() {
+            return claim;
+        }
+        let wait = pause(tries);
+        tries = tries.saturating_add(1);
+        if Instant::now() + wait >= give_up_at {
+            // Still undecided when time ran out, each for the reason it had last.
+            claim
+                .undecided
+                .extend(again.into_iter().map(|(u, k)| (u.to_owned(), k)));
+            return claim;
+        }
+        tokio::time::sleep(wait).await;
+        todo = again.into_iter().map(|(u, _)| u).collect();
+    }
+}

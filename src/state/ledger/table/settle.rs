@@ -1,0 +1,247 @@
+//! Settling claims: what the destination accepted is marked `delivered`, 25 items to a
+//! BatchWriteItem, all at once, with what DynamoDB leaves unprocessed (or throttles) sent
+//! again after a pause while time remains; what is still unwritten then is kept as pending
+//! marks, so no later copy is sent. What the destination did not accept is released, if still
+//! this container's.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use futures::StreamExt;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::super::decide::pause;
+use super::super::{Key, LedgerError, Settled, Terms};
+use super::{
+    errors, expires, n, s, DynamoLedger, CLAIMED, CONCURRENCY, DELIVERED, EXPIRES, OWNER, STATE,
+    UUID, WRITES_PER_BATCH, WRITE_CONCURRENCY,
+};
+
+/// Kept back from the give-up time for writing the pending marks.
+const PENDING_WRITE_TIME: Duration = Duration::from_secs(1);
+
+/// Marks not written, and the last reason.
+struct Unwritten<'u> {
+    uuids: Vec<&'u str>,
+    reason: String,
+}
+
+impl DynamoLedger {
+    /// Marks `delivered` delivered and releases this container's claims on `released`.
+    pub(super) async fn settle_claims(
+        &self,
+        delivered: &[Key<'_>],
+        released: &[&str],
+        terms: Terms,
+    ) -> Result<Settled, LedgerError> {
+        let uuids: Vec<&str> = delivered.iter().map(|(u, _)| *u).collect();
+        let left = terms.give_up_at.saturating_duration_since(Instant::now());
+        let marks_until = terms.give_up_at - PENDING_WRITE_TIME.min(left / 4);
+        // Releases are rare (what was not delivered) and conditional: one request each. One
+        // that fails only keeps the claim until its lease runs out.
+        let releases: Vec<_> = released.iter().map(|uuid| self.release(uuid)).collect();
+        let freed = futures::stream::iter(releases)
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<()>>();
+        let (unwritten, _) = tokio::join!(self.mark(&uuids, terms.now, marks_until), freed);
+        if unwritten.uuids.is_empty() {
+            return Ok(Settled::default());
+        }
+        let Some(pending) = &self.pending else {
+            return Err(self.failed(format!(
+                "{} delivered marks not written: {}",
+                unwritten.uuids.len(),
+                unwritten.reason
+            )));
+        };
+        let kept =
+            tokio::time::timeout_at(terms.give_up_at, pending.keep(&unwritten.uuids, terms.now))
+                .await
+                .unwrap_or_else(|_| Err(self.failed("no time left to keep the pending marks")));
+        match kept {
+            Ok(key) => {
+                tracing::warn!(count = unwritten.uuids.len(), reason = %unwritten.reason, pending = %key, "delivered marks the table did not take in time are kept as pending marks: a later copy is still seen as delivered");
+                Ok(Settled {
+                    pending: unwritten.uuids.len(),
+                })
+            }
+            Err(e) => Err(self.failed(format!(
+                "{} delivered marks not written ({}), nor kept as pending marks ({e})",
+                unwritten.uuids.len(),
+                unwritten.reason
+            ))),
+        }
+    }
+
+    /// Writes delivered marks for `uuids` until `until`; returns what is still unwritten.
+    async fn mark<'u>(
+        &self,
+        uuids: &[&'u str],
+        now: OffsetDateTime,
+        until: Instant,
+    ) -> Unwritten<'u> {
+        let (state, expires) = (s(DELIVERED), n(expires(now)));
+        // Each request's items are made when its turn comes, not all first and copied.
+        let writes: Vec<_> = uuids
+            .chunks(WRITES_PER_BATCH)
+            .map(|chunk| self.write_batch(chunk, &state, &expires, until))
+            .collect();
+        let results: Vec<Unwritten<'u>> = futures::stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut all = Unwritten {
+            uuids: Vec::new(),
+            reason: String::new(),
+        };
+        for r in results {
+            if !r.uuids.is_empty() {
+                all.uuids.extend(r.uuids);
+                all.reason = r.reason;
+            }
+        }
+        all
+    }
+
+    /// One BatchWriteItem, with what DynamoDB leaves unprocessed (or a request it throttles)
+    /// sent again after a pause, until `until`.
+    async fn write_batch<'u>(
+        &self,
+        chunk: &[&'u str],
+        state: &aws_sdk_dynamodb::types::AttributeValue,
+        expires: &aws_sdk_dynamodb::types::AttributeValue,
+        until: Instant,
+    ) -> Unwritten<'u> {
+        let mut todo: Vec<&'u str> = chunk.to_vec();
+        let mut reason = String::new();
+        for round in 0u32.. {
+            if round > 0 {
+                let wait = pause(round - 1);
+                if Instant::now() + wait >= until {
+                    break;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            let requests: Result<Vec<WriteRequest>, _> = todo
+                .iter()
+                .map(|uuid| {
+                    let item = HashMap::from([
+                        (UUID.to_owned(), s(uuid)),
+                        (STATE.to_owned(), state.clone()),
+                        (EXPIRES.to_owned(), expires.clone()),
+                    ]);
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map(|put| WriteRequest::builder().put_request(put).build())
+                })
+                .collect();
+            let requests = match requests {
+                Ok(r) => r,
+                Err(e) => {
+                    reason = e.to_string();
+                    break;
+                }
+            };
+            let sent = tokio::time::timeout_at(
+                until,
+                self.client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send(),
+            )
+            .await;
+            match sent {
+                Err(_) => {
+                    reason = "no answer in time".to_owned();
+                    break;
+                }
+                Ok(Err(e)) => {
+                    let trouble = errors::classify(&self.location, &e);
+                    reason = trouble.detail;
+                    if !trouble.kind.retryable() {
+                        break;
+                    }
+                }
+                Ok(Ok(out)) => {
+                    let left: Vec<String> = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&self.table))
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|w| w.put_request.as_ref())
+                        .filter_map(|p| p.item.get(UUID).and_then(|v| v.as_s().ok()).cloned())
+                        .collect();
+                    todo.retain(|u| left.iter().any(|l| l == u));
+                    if todo.is_empty() {
+                        break;
+                    }
+                    reason = format!("{}: left unprocessed (throttled)", self.location);
+                }
+            }
+        }
+        Unwritten {
+            uuids: todo,
+            reason,
+        }
+    }
+
+    /// Deletes the claim on `uuid` if it is still this container's. A failure only keeps it
+    /// until its lease runs out.
+    async fn release(&self, uuid: &str) {
+        let sent = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(UUID, s(uuid))
+            .condition_expression("#s = :claimed AND #o = :me")
+            .expression_attribute_names("#s", STATE)
+            .expression_attribute_names("#o", OWNER)
+            .expression_attribute_values(":claimed", s(CLAIMED))
+            .expression_attribute_values(":me", s(&self.owner))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => {}
+            // Delivered meanwhile, taken over, or never ours (the claim did not land).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(e) => {
+                let trouble = errors::classify(&self.location, &e);
+                tracing::warn!(uuid, error = %trouble.detail, "could not release a claim: it holds until its lease runs out");
+            }
+        }
+    }
+
+    /// Writes the marks the pending marks hold, deleting each pending object once all of its
+    /// marks are in the table. Returns how many were written.
+    pub(super) async fn apply_pending(&self, until: Instant) -> Result<usize, LedgerError> {
+        let Some(pending) = &self.pending else {
+            return Ok(0);
+        };
+        let mut applied = 0;
+        for (key, uuids) in pending.load().await? {
+            if Instant::now() >= until {
+                break;
+            }
+            let refs: Vec<&str> = uuids.iter().map(String::as_str).collect();
+            let unwritten = self.mark(&refs, OffsetDateTime::now_utc(), until).await;
+            if unwritten.uuids.is_empty() {
+                pending.remove(&key).await?;
+                applied += refs.len();
+            } else {
+                tracing::warn!(pending = %key, unwritten = unwritten.uuids.len(), reason = %unwritten.reason, "pending delivered marks still not taken by the table: kept for the next run");
+            }
+        }
+        if applied > 0 {
+            tracing::info!(
+                count = applied,
+                "applied pending delivered marks to the ledger table"
+            );
+        }
+        Ok(applied)
+    }
+}
