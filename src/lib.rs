@@ -40,6 +40,7 @@ pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
 pub use push::{PushError, PushHandler, PushPayload, PushResponse, ReplayRequest};
 pub use secret::{Secret, SecretSource, StaticSecret};
 pub use state::{
-    Checkpoint, CheckpointStore, Lease, Ledger, MemoryObjectStore, ObjectStore, S3ObjectStore,
+    Checkpoint, CheckpointStore, Condition, DeadLetter, DeadLetters, Kept, Lease, Ledger,
+    MemoryObjectStore, ObjectStore, S3ObjectStore, StoreError,
 };
 pub use telemetry::{Counts, ErrorClass, Summary};

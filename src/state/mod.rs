@@ -18,4 +18,4 @@ pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetters, Kept, DEAD_LETTE
 pub use ledger::{Ledger, LedgerError};
 pub use memory::MemoryObjectStore;
 pub use s3::S3ObjectStore;
-pub use store::{Listed, ObjectStore};
+pub use store::{Condition, Listed, ObjectStore, StoreError};
