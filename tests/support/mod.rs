@@ -1,6 +1,7 @@
 //! The real okta-push binary with everything it talks to on 127.0.0.1: moto for S3 and
 //! Secrets Manager, a recording destination, and the Lambda Runtime API. Shared by the test
-//! files that drive the binary; each uses only part of it.
+//! files that drive the binary; each uses only part of it. `pull` is the same for okta-pull,
+//! `platform` the push handler in process for the platform tests.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub mod platform;
 pub mod pull;
 
 pub const BUCKET: &str = "okta-ingest-state";
