@@ -40,7 +40,8 @@ pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
 pub use push::{PushError, PushHandler, PushPayload, PushResponse, ReplayRequest};
 pub use secret::{Secret, SecretSource, StaticSecret};
 pub use state::{
-    Checkpoint, CheckpointStore, DynamoLedger, Lease, Ledger, LedgerFault, MemoryLedger,
-    MemoryObjectStore, ObjectLedger, ObjectStore, PendingMarks, S3ObjectStore, TroubleKind,
+    Checkpoint, CheckpointStore, Condition, DeadLetter, DeadLetters, DynamoLedger, Kept, Lease,
+    Ledger, LedgerFault, MemoryLedger, MemoryObjectStore, ObjectLedger, ObjectStore, PendingMarks,
+    S3ObjectStore, StoreError, TroubleKind,
 };
 pub use telemetry::{Counts, ErrorClass, Summary};

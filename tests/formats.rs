@@ -1,100 +1,15 @@
 //! Each destination platform's requests against its documented shape, over real HTTP to a
-//! recording destination, including the platform's own error answers.
+//! recording destination, including the platform's own error answers (Sumo Logic's are in
+//! `sumo.rs`).
 
-use std::io::Read;
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use okta_ingest::config::PushConfig;
-use okta_ingest::{
-    HttpDestination, MemoryObjectStore, ObjectLedger, PushHandler, PushResponse, Secret,
-    StaticSecret,
-};
-use okta_ingest_testkit::destination::{Behaviour, ReceivedRequest};
-use okta_ingest_testkit::okta_events::{detail_text, sqs_bodies};
-use okta_ingest_testkit::RecordingDestination;
+use okta_ingest::PushResponse;
+use okta_ingest_testkit::destination::Behaviour;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use time::macros::datetime;
-use tokio::time::Instant;
-
-const SQS_BATCH: &str = include_str!("../events/sqs-batch.json");
-
-struct Rig {
-    handler: PushHandler,
-    destination: RecordingDestination,
-    dead_letters: Arc<MemoryObjectStore>,
-}
-
-async fn rig(format: &str, extra: &[(&str, &str)]) -> Rig {
-    let destination = RecordingDestination::start().await;
-    let mut env: Vec<(String, String)> = vec![
-        ("DESTINATION_URL".into(), destination.url()),
-        ("ALLOW_INSECURE_HTTP".into(), "true".into()),
-        ("STATE_BUCKET".into(), "state".into()),
-        ("DESTINATION_FORMAT".into(), format.into()),
-        ("DESTINATION_GZIP".into(), "false".into()),
-        ("DESTINATION_TIMEOUT_SECONDS".into(), "2".into()),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = PushConfig::from_env(&env).unwrap();
-    let secret = (format != "sumo").then(|| Arc::new(StaticSecret(Secret::new("tok-123"))) as _);
-    let http = HttpDestination::new(&config.destination, secret).unwrap();
-    let dead_letters = Arc::new(MemoryObjectStore::default());
-    let handler = PushHandler::new(
-        config,
-        Arc::new(http),
-        dead_letters.clone(),
-        Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
-    )
-    .with_clock(|| datetime!(2026-11-22 09:05:00 UTC));
-    Rig {
-        handler,
-        destination,
-        dead_letters,
-    }
-}
-
-impl Rig {
-    async fn send(&self) -> PushResponse {
-        self.handler
-            .handle_payload(SQS_BATCH, "r", Instant::now() + Duration::from_secs(20))
-            .await
-            .unwrap()
-    }
-
-    fn kept_reasons(&self) -> Vec<String> {
-        let mut reasons = Vec::new();
-        for (_, gz) in self.dead_letters.objects_under("dead-letter/") {
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(&gz[..])
-                .read_to_string(&mut text)
-                .unwrap();
-            for line in text.lines() {
-                let v: Value = serde_json::from_str(line).unwrap();
-                if v.get("event").is_some() {
-                    reasons.push(v["reason"].as_str().unwrap().to_owned());
-                }
-            }
-        }
-        reasons
-    }
-}
-
-/// The three fresh, distinct events of the sample batch, as Okta sent them.
-fn fresh_events() -> Vec<String> {
-    sqs_bodies(SQS_BATCH)[..3]
-        .iter()
-        .map(|(_, b)| detail_text(b).to_owned())
-        .collect()
-}
-
-fn only_request(rig: &Rig) -> ReceivedRequest {
-    let requests = rig.destination.requests();
-    assert_eq!(requests.len(), 1, "one request");
-    requests.into_iter().next().unwrap()
-}
+use support::platform::{fresh_events, only_request, rig};
 
 #[tokio::test]
 async fn splunk_hec_sends_concatenated_events_with_the_splunk_token() {
@@ -312,17 +227,6 @@ async fn elastic_bulk_keeps_refused_items_counts_conflicts_as_delivered_and_retr
 }
 
 #[tokio::test]
-async fn sumo_sends_raw_lines_with_its_headers_and_no_credential() {
-    let rig = rig("sumo", &[("SUMO_CATEGORY", "security/okta")]).await;
-    rig.send().await;
-    let request = only_request(&rig);
-    assert_eq!(request.header("authorization"), None);
-    assert_eq!(request.header("x-sumo-category"), Some("security/okta"));
-    assert_eq!(request.header("x-sumo-name"), Some("okta-system-log"));
-    assert_eq!(request.ndjson_lines(), fresh_events());
-}
-
-#[tokio::test]
 async fn coralogix_refusing_the_key_is_kept_and_throttling_is_retried() {
     let rig = rig("coralogix", &[]).await;
     rig.destination.push_behaviour(Behaviour::Status(429));
@@ -348,25 +252,4 @@ async fn coralogix_refusing_the_key_is_kept_and_throttling_is_retried() {
         "{:?}",
         rig.kept_reasons()
     );
-}
-
-#[tokio::test]
-async fn sumo_throttling_and_outages_are_retried_and_a_bad_collector_url_is_kept() {
-    let rig = rig("sumo", &[]).await;
-    rig.destination.push_behaviour(Behaviour::Status(429));
-    rig.destination.push_behaviour(Behaviour::Status(503));
-    rig.send().await;
-    assert_eq!(
-        rig.destination
-            .requests()
-            .iter()
-            .map(|r| r.status)
-            .collect::<Vec<_>>(),
-        [429, 503, 200]
-    );
-    let rig = self::rig("sumo", &[]).await;
-    rig.destination.set_default(Behaviour::Status(404));
-    rig.send().await;
-    assert_eq!(rig.destination.requests().len(), 1);
-    assert!(rig.kept_reasons()[0].contains("HTTP 404"));
 }

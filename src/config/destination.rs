@@ -16,12 +16,7 @@ use super::{
 /// An org label: it goes into headers, index names and tags, so it is kept to what all of
 /// them accept.
 pub(crate) fn org_label(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let valid = !value.is_empty()
-        && value.len() <= 100
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b));
-    if valid {
+    if is_org_label(value) {
         Ok(value.to_owned())
     } else {
         Err(ConfigError::new(
@@ -29,6 +24,16 @@ pub(crate) fn org_label(variable: &'static str, value: &str) -> Result<String, C
             format!("{value:?} is not an org label; expected 1 to 100 letters, digits, '.', '-' or '_', e.g. acme"),
         ))
     }
+}
+
+/// Whether `value` may label an org: 1 to 100 ASCII letters, digits, `.`, `-` or `_`. The
+/// same rule holds for `OKTA_ORG_LABEL` and for the org a push event's source names.
+pub(crate) fn is_org_label(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 100
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
 }
 
 /// Default for `BATCH_MAX_EVENTS`.

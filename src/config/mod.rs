@@ -10,7 +10,7 @@ mod filter;
 mod pull;
 mod push;
 
-pub(crate) use destination::org_label;
+pub(crate) use destination::{is_org_label, org_label};
 pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
 pub use filter::EventFilter;
 pub use pull::PullConfig;

@@ -37,6 +37,41 @@ pub fn plan(lens: &[usize], format: Framing, max_events: usize, max_bytes: usize
     plan
 }
 
+/// As [`plan`], but no batch mixes events of different `groups` (one key per event): each
+/// group is planned on its own, groups in order of first appearance, order kept within each.
+pub fn plan_grouped<K: Eq + std::hash::Hash>(
+    lens: &[usize],
+    groups: &[K],
+    format: Framing,
+    max_events: usize,
+    max_bytes: usize,
+) -> BatchPlan {
+    debug_assert_eq!(lens.len(), groups.len(), "one group key per event");
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut slot: std::collections::HashMap<&K, usize> = std::collections::HashMap::new();
+    for (i, key) in groups.iter().enumerate().take(lens.len()) {
+        let s = *slot.entry(key).or_insert_with(|| {
+            members.push(Vec::new());
+            members.len() - 1
+        });
+        members[s].push(i);
+    }
+    let mut out = BatchPlan::default();
+    for group in members {
+        let group_lens: Vec<usize> = group.iter().map(|&i| lens[i]).collect();
+        let part = plan(&group_lens, format, max_events, max_bytes);
+        out.batches.extend(
+            part.batches
+                .into_iter()
+                .map(|b| b.into_iter().map(|j| group[j]).collect()),
+        );
+        out.oversized
+            .extend(part.oversized.into_iter().map(|j| group[j]));
+    }
+    out.oversized.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +98,17 @@ mod tests {
         let p = plan(&[10, 500, 10], Framing::Lines, 100, 100);
         assert_eq!(p.oversized, vec![1]);
         assert_eq!(p.batches, vec![vec![0, 2]]);
+    }
+
+    #[test]
+    fn grouped_batches_never_mix_groups_and_keep_order_within_each() {
+        let groups = ["a", "b", "a", "b", "a", "c"];
+        let p = plan_grouped(&[10, 10, 500, 10, 10, 10], &groups, Framing::Lines, 2, 100);
+        assert_eq!(p.batches, vec![vec![0, 4], vec![1, 3], vec![5]]);
+        assert_eq!(p.oversized, vec![2]);
+        for b in &p.batches {
+            assert!(b.iter().all(|&i| groups[i] == groups[b[0]]), "{b:?}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::destination::{Destination, Rejected};
 use super::framing::{encode, Body};
 use super::retry::{self, Failure};
 use super::{batch, platform};
-use crate::config::DestinationConfig;
+use crate::config::{is_org_label, DestinationConfig};
 use crate::event::OktaEvent;
 use crate::telemetry::summary::LATENCY_SAMPLES;
 use crate::telemetry::ErrorCounts;
@@ -82,7 +82,7 @@ impl Forwarder {
     /// that requests already under way (the ledger claim) go out and are answered meanwhile.
     pub async fn prepare(&self, events: &[&OktaEvent<'_>]) -> Prepared {
         let items = self.items(events);
-        let plan = self.plan(&items);
+        let plan = self.plan(events, &items);
         let mut batches = Vec::with_capacity(plan.batches.len());
         for indices in plan.batches {
             tokio::task::yield_now().await;
@@ -115,7 +115,7 @@ impl Forwarder {
             ),
             None => {
                 let items = self.items(events);
-                let plan = self.plan(&items);
+                let plan = self.plan(events, &items);
                 let batches: Vec<(Vec<usize>, Option<Body>)> =
                     plan.batches.into_iter().map(|i| (i, None)).collect();
                 (items, batches, plan.oversized)
@@ -160,6 +160,9 @@ impl Forwarder {
     fn items<'e>(&self, events: &[&'e OktaEvent<'_>]) -> Vec<Cow<'e, [u8]>> {
         let config = &self.config;
         let label = config.org_label.as_deref();
+        if label.is_none() {
+            warn_unlabelled(events);
+        }
         events
             .iter()
             .map(|e| platform::item(&config.platform, e, org(label, e)))
@@ -175,6 +178,7 @@ impl Forwarder {
             config.gzip,
             indices.iter().map(|&i| &*items[i]),
         );
+        // Every event of a batch has the same org when the platform labels requests (`plan`).
         body.org = indices
             .first()
             .and_then(|&i| org(config.org_label.as_deref(), events[i]))
@@ -183,8 +187,10 @@ impl Forwarder {
     }
 
     /// The batches for `items`. An item over the platform's own limit is made to look larger
-    /// than a batch, so the planner sets it aside with the others that cannot be sent.
-    fn plan(&self, items: &[Cow<[u8]>]) -> batch::BatchPlan {
+    /// than a batch, so the planner sets it aside with the others that cannot be sent. When
+    /// the platform labels the org per request rather than per item, each batch holds the
+    /// events of one org.
+    fn plan(&self, events: &[&OktaEvent<'_>], items: &[Cow<[u8]>]) -> batch::BatchPlan {
         let config = &self.config;
         let item_limit = config
             .platform
@@ -201,19 +207,43 @@ impl Forwarder {
                 }
             })
             .collect();
-        batch::plan(
-            &lens,
-            platform::framing(&config.platform),
-            config.batch_max_events.get(),
-            config.batch_max_bytes.get(),
-        )
+        let framing = platform::framing(&config.platform);
+        let (max_events, max_bytes) = (config.batch_max_events.get(), config.batch_max_bytes.get());
+        if platform::org_per_request(&config.platform) {
+            let label = config.org_label.as_deref();
+            let orgs: Vec<Option<&str>> = events.iter().map(|e| org(label, e)).collect();
+            batch::plan_grouped(&lens, &orgs, framing, max_events, max_bytes)
+        } else {
+            batch::plan(&lens, framing, max_events, max_bytes)
+        }
     }
 }
 
 /// The org an event is labelled with: `OKTA_ORG_LABEL` (or pull's org), else the org of
-/// its partner event source.
+/// its partner event source when that is a valid label. The label goes into headers, tags
+/// and index names, so a source naming anything else (a line break, non-ASCII, 10 KB) labels
+/// nothing: the event goes unlabelled rather than making a request that cannot be built or
+/// is refused.
 fn org<'x>(label: Option<&'x str>, event: &'x OktaEvent<'_>) -> Option<&'x str> {
-    label.or(event.org.as_deref())
+    label.or_else(|| event.org.as_deref().filter(|o| is_org_label(o)))
+}
+
+/// Logs once per call, not per event, when events name an org that is not a valid label.
+fn warn_unlabelled(events: &[&OktaEvent<'_>]) {
+    let mut invalid = events
+        .iter()
+        .filter_map(|e| e.org.as_deref())
+        .filter(|o| !is_org_label(o));
+    if let Some(first) = invalid.next() {
+        let count = 1 + invalid.count();
+        let shown: String = first.chars().take(40).collect();
+        tracing::warn!(
+            events = count,
+            org = ?shown,
+            org_bytes = first.len(),
+            "event source names an org that is not a valid label (1 to 100 letters, digits, '.', '-' or '_'); those events are sent without an org label"
+        );
+    }
 }
 
 impl Forwarded {

@@ -160,6 +160,14 @@ impl HttpDestination {
         request.send().await.map_err(|e| {
             // `without_url`: the URL may hold a token.
             let e = e.without_url();
+            if e.is_builder() {
+                // A request that cannot be built (a header value it refuses) never will be:
+                // sending it again until the deadline would only delay the dead letter.
+                return SendError::Permanent {
+                    reason: format!("request could not be built: {}", error_chain(&e)),
+                    class: ErrorClass::Connection,
+                };
+            }
             let (kind, class) = if e.is_timeout() {
                 ("timed out", ErrorClass::Timeout)
             } else if e.is_connect() {

@@ -10,6 +10,10 @@ use super::store::{Condition, Listed, ObjectStore, StoreError};
 /// Key prefix for everything dead-lettered.
 pub const DEAD_LETTER_PREFIX: &str = "dead-letter/";
 
+/// Keys tried for one object before giving up: each write is conditional on the key being
+/// free, and a key that is taken (another invocation's object) is drawn again.
+const KEEP_ATTEMPTS: usize = 4;
+
 /// One kept item.
 #[derive(Debug, Clone)]
 pub struct DeadLetter<'a> {
@@ -65,7 +69,9 @@ fn json_string(s: &str) -> Vec<u8> {
     serde_json::to_vec(s).unwrap_or_else(|_| b"\"\"".to_vec())
 }
 
-/// The key for a dead-letter object written by `origin` (`push`, `pull`) at `at`.
+/// The key for a dead-letter object written by `origin` (`push`, `pull`) at `at`. The second
+/// and the request id alone can repeat (two pull runs in one second, a replayed request id),
+/// so 64 random bits make a collision unlikely; the conditional write makes it harmless.
 fn object_key(origin: &str, at: OffsetDateTime, request_id: &str) -> String {
     let safe_id: String = request_id
         .chars()
@@ -73,14 +79,14 @@ fn object_key(origin: &str, at: OffsetDateTime, request_id: &str) -> String {
         .take(64)
         .collect();
     format!(
-        "{DEAD_LETTER_PREFIX}{origin}/{:04}/{:02}/{:02}/{:02}{:02}{:02}-{safe_id}-{:04x}.ndjson.gz",
+        "{DEAD_LETTER_PREFIX}{origin}/{:04}/{:02}/{:02}/{:02}{:02}{:02}-{safe_id}-{:016x}.ndjson.gz",
         at.year(),
         u8::from(at.month()),
         at.day(),
         at.hour(),
         at.minute(),
         at.second(),
-        fastrand::u16(..)
+        fastrand::u64(..)
     )
 }
 
@@ -114,7 +120,9 @@ impl DeadLetters {
         DeadLetters { store }
     }
 
-    /// Writes `records` as one object; returns its key.
+    /// Writes `records` as one new object; returns its key. An object is never replaced: the
+    /// write is conditional on the key being free, and a taken key is drawn again (up to
+    /// [`KEEP_ATTEMPTS`] keys), so another invocation's dead letters are never lost.
     pub async fn keep(
         &self,
         origin: &str,
@@ -122,12 +130,23 @@ impl DeadLetters {
         records: &[DeadLetter<'_>],
         now: OffsetDateTime,
     ) -> Result<String, DeadLetterError> {
-        let key = object_key(origin, now, request_id);
         let body = crate::gzip::compress(&to_ndjson(records, now));
-        self.store
-            .put(&key, body, "application/gzip", Condition::None)
-            .await?;
-        Ok(key)
+        let mut attempt = 1;
+        loop {
+            let key = object_key(origin, now, request_id);
+            match self
+                .store
+                .put(&key, body.clone(), "application/gzip", Condition::IfAbsent)
+                .await
+            {
+                Ok(_) => return Ok(key),
+                Err(StoreError::Conflict { location }) if attempt < KEEP_ATTEMPTS => {
+                    tracing::warn!(%location, attempt, "dead-letter key already taken; writing under a new key");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The objects under `prefix`, in key order.
@@ -170,6 +189,7 @@ impl DeadLetters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::MemoryObjectStore;
     use time::macros::datetime;
 
     #[test]
@@ -197,6 +217,121 @@ mod tests {
         let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(second["raw"], "oops\n\"x");
         assert_eq!(second["reason"], "not JSON");
+    }
+
+    fn records<'a>(event: &'a RawValue, reason: &str) -> Vec<DeadLetter<'a>> {
+        vec![DeadLetter {
+            reason: reason.into(),
+            message_id: None,
+            content: Kept::Event(event),
+        }]
+    }
+
+    fn kept(store: &MemoryObjectStore) -> Vec<(String, Vec<String>)> {
+        store
+            .objects_under(DEAD_LETTER_PREFIX)
+            .into_iter()
+            .map(|(key, gz)| {
+                let text = crate::gzip::decompress_text(&gz).unwrap();
+                (key, text.lines().map(str::to_owned).collect())
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn two_keeps_drawing_the_same_key_both_survive_whole() {
+        let store = Arc::new(MemoryObjectStore::default());
+        let dead_letters = DeadLetters::new(store.clone());
+        let event: &RawValue = serde_json::from_str(r#"{"uuid":"u1"}"#).unwrap();
+        let now = datetime!(2026-11-22 09:08:07 UTC);
+        // Same second, same request id, same random draw: the same key, as two invocations
+        // could draw it.
+        fastrand::seed(7);
+        let first = dead_letters
+            .keep("pull", "req-1", &records(event, "first"), now)
+            .await
+            .unwrap();
+        fastrand::seed(7);
+        let second = dead_letters
+            .keep("pull", "req-1", &records(event, "second"), now)
+            .await
+            .unwrap();
+        assert_ne!(first, second);
+        let kept = kept(&store);
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        for (key, reason) in [(&first, "first"), (&second, "second")] {
+            let (_, lines) = kept.iter().find(|(k, _)| k == key).unwrap();
+            assert_eq!(lines.len(), 1);
+            let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+            assert_eq!(line["reason"], reason);
+            assert_eq!(line["event"]["uuid"], "u1");
+        }
+    }
+
+    /// A bucket where every key is already taken.
+    struct Full(MemoryObjectStore, std::sync::atomic::AtomicUsize);
+
+    impl ObjectStore for Full {
+        fn get<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<Option<super::super::store::Object>, StoreError>>
+        {
+            self.0.get(key)
+        }
+        fn put<'a>(
+            &'a self,
+            key: &'a str,
+            _body: Vec<u8>,
+            _content_type: &'static str,
+            condition: Condition<'a>,
+        ) -> futures::future::BoxFuture<'a, Result<String, StoreError>> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(
+                condition,
+                Condition::IfAbsent,
+                "never overwrite a dead letter"
+            );
+            let location = self.location(key);
+            Box::pin(async move { Err(StoreError::Conflict { location }) })
+        }
+        fn list<'a>(
+            &'a self,
+            prefix: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<Vec<Listed>, StoreError>> {
+            self.0.list(prefix)
+        }
+        fn delete<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<(), StoreError>> {
+            self.0.delete(key)
+        }
+        fn location(&self, key: &str) -> String {
+            self.0.location(key)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_keep_gives_up_after_a_few_taken_keys_and_says_so() {
+        let store = Arc::new(Full(MemoryObjectStore::default(), Default::default()));
+        let event: &RawValue = serde_json::from_str(r#"{"uuid":"u1"}"#).unwrap();
+        let result = DeadLetters::new(store.clone())
+            .keep(
+                "push",
+                "req-1",
+                &records(event, "r"),
+                OffsetDateTime::now_utc(),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(DeadLetterError(StoreError::Conflict { .. }))),
+            "{result:?}"
+        );
+        assert_eq!(
+            store.1.load(std::sync::atomic::Ordering::SeqCst),
+            KEEP_ATTEMPTS
+        );
     }
 
     #[test]

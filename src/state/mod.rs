@@ -18,4 +18,4 @@ pub use ledger::{
 };
 pub use memory::MemoryObjectStore;
 pub use s3::S3ObjectStore;
-pub use store::{Listed, ObjectStore};
+pub use store::{Condition, Listed, ObjectStore, StoreError};

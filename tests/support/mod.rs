@@ -1,6 +1,8 @@
 //! The real okta-push binary with everything it talks to on 127.0.0.1: moto for S3 and
 //! Secrets Manager, a recording destination, and the Lambda Runtime API. Shared by the test
-//! files that drive the binary; each uses only part of it.
+//! files that drive the binary; each uses only part of it. `pull` is the same for okta-pull,
+//! `platform` the push handler in process for the platform tests, `push_handler` the same
+//! with in-memory adapters for the `push_*` handler tests.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -13,7 +15,9 @@ use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub mod platform;
 pub mod pull;
+pub mod push_handler;
 
 pub const BUCKET: &str = "okta-ingest-state";
 pub const TOKEN: &str = "dest-token-7f3a9c1e5b";

@@ -41,8 +41,15 @@ pub(crate) fn content_type(platform: &Platform) -> &'static str {
     }
 }
 
+/// Whether the platform takes the org label per request (a header) rather than per item:
+/// then a request carries the events of one org only. Sumo Logic's `X-Sumo-Host` names the
+/// host of the whole request, and an HTTP source has no per-line metadata.
+pub(crate) fn org_per_request(platform: &Platform) -> bool {
+    matches!(platform, Platform::Sumo { .. })
+}
+
 /// Headers the platform wants on every request besides the credential; `org` is the org
-/// label of the request's events.
+/// label of the request's events (all of them: see [`org_per_request`]).
 pub(crate) fn extra_headers(platform: &Platform, org: Option<&str>) -> Vec<(&'static str, String)> {
     match platform {
         Platform::Sumo { category, name } => sumo::headers(category.as_deref(), name, org),
