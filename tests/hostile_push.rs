@@ -174,43 +174,69 @@ fn black_hole() -> String {
     url
 }
 
-#[tokio::test]
-async fn a_stalled_s3_neither_holds_back_delivery_nor_passes_the_deadline() {
-    // GIVEN an S3 endpoint that accepts TCP and never answers (Secrets Manager is fine)
-    let s3 = black_hole();
-    let stack = Stack::start(&[("AWS_ENDPOINT_URL_S3", s3.as_str())]).await;
-    let timeout = Duration::from_secs(10);
-    // WHEN a batch with fresh events and two malformed messages is pushed
-    let batch = sample_batch();
-    let started = Instant::now();
-    let invocation = stack.invoke(&batch, timeout);
-    let (response, reached) = tokio::join!(
-        invocation,
-        stack
-            .destination
-            .wait_for_accepted(1, Duration::from_secs(6))
-    );
-    let elapsed = started.elapsed();
-    // THEN the fresh events reach the destination without waiting for the ledger
-    assert!(reached, "the destination got the events");
-    // AND before the deadline, the malformed messages, which could not be kept, go back to SQS
-    let response = response.response();
-    assert!(elapsed < timeout, "answered after {elapsed:?}");
-    let bodies = okta_ingest_testkit::okta_events::sqs_bodies(&batch);
-    let mut expected = vec![bodies[5].0.clone(), bodies[6].0.clone()];
-    expected.sort();
-    assert_eq!(failed_ids(&response), expected);
-    let summary = &stack.summaries()[0];
-    assert_eq!(summary["forwarded"], 3, "{summary}");
-    assert_eq!(
-        summary["ledger_errors"], 2,
-        "lookup and record abandoned: {summary}"
-    );
-    assert_eq!(summary["not_kept"], 2, "{summary}");
+/// The sample batch as SQS hands it out for the `n`th time.
+fn received(n: u32) -> String {
+    sample_batch().replace(
+        r#""ApproximateReceiveCount": "1""#,
+        &format!(r#""ApproximateReceiveCount": "{n}""#),
+    )
 }
 
 #[tokio::test]
-async fn a_stalled_ledger_table_neither_holds_back_delivery_nor_passes_the_deadline() {
+async fn a_stalled_s3_delays_the_events_and_never_passes_the_deadline() {
+    // GIVEN the ledger in S3 objects (no table), and an S3 endpoint that accepts TCP and
+    // never answers (Secrets Manager is fine)
+    let s3 = black_hole();
+    let stack = Stack::start(&[("AWS_ENDPOINT_URL_S3", s3.as_str())]).await;
+    let timeout = Duration::from_secs(10);
+    let bodies = okta_ingest_testkit::okta_events::sqs_bodies(&sample_batch());
+    // The three fresh events and the two malformed messages (the fourth is stale, the fifth
+    // a repeat of the first: both final without the ledger).
+    let mut open: Vec<String> = [0, 1, 2, 5, 6]
+        .iter()
+        .map(|&i| bodies[i].0.clone())
+        .collect();
+    open.sort();
+    // WHEN the sample batch is pushed on its first receive
+    let started = Instant::now();
+    let response = stack.invoke(&received(1), timeout).await.response();
+    // THEN before the deadline every message goes back to SQS: the ledger could not say
+    // whether the fresh events went out, and the malformed ones could not be kept
+    assert!(
+        started.elapsed() < timeout,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(failed_ids(&response), open);
+    assert!(
+        stack.destination.accepted().is_empty(),
+        "nothing sent unchecked"
+    );
+    let summary = &stack.summaries()[0];
+    assert_eq!(summary["ledger_undecided"], 3, "{summary}");
+    assert_eq!(summary["in_flight"], 0, "{summary}");
+    assert_eq!(summary["not_kept"], 2, "{summary}");
+    // WHEN it comes for the last time the queue allows (maxReceiveCount 5)
+    let started = Instant::now();
+    let response = stack.invoke(&received(5), timeout).await.response();
+    // THEN the fresh events go out without the duplicate check, counted, in time; the
+    // malformed ones still could not be kept and go back
+    assert!(
+        started.elapsed() < timeout,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        failed_ids(&response),
+        vec![bodies[5].0.clone(), bodies[6].0.clone()]
+    );
+    let summary = &stack.summaries()[1];
+    assert_eq!(summary["forwarded"], 3, "{summary}");
+    assert_eq!(summary["ledger_unchecked"], 3, "{summary}");
+}
+
+#[tokio::test]
+async fn a_stalled_ledger_table_delays_the_events_then_sends_them_on_the_last_receive() {
     // GIVEN the ledger in DynamoDB, whose endpoint accepts TCP and never answers
     let dynamodb = black_hole();
     let stack = Stack::start(&[
@@ -219,28 +245,47 @@ async fn a_stalled_ledger_table_neither_holds_back_delivery_nor_passes_the_deadl
     ])
     .await;
     let timeout = Duration::from_secs(10);
-    // WHEN the sample batch is pushed
+    let bodies = okta_ingest_testkit::okta_events::sqs_bodies(&sample_batch());
+    // WHEN the sample batch is pushed on its first receive
     let started = Instant::now();
-    let response = stack.invoke(&sample_batch(), timeout).await.response();
-    // THEN the fresh events go out, the malformed ones are kept in S3, nothing goes back to
-    // SQS, and the claim and the delivered marks are given up and counted, in time
+    let response = stack.invoke(&received(1), timeout).await.response();
+    // THEN in time, the fresh events go back to SQS unsent (never sent twice on a guess),
+    // the malformed ones are kept in S3, and the cause is named
+    assert!(
+        started.elapsed() < timeout,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let handed_back = failed_ids(&response);
+    assert_eq!(handed_back.len(), 3, "{response}");
+    assert!(
+        !handed_back.contains(&bodies[5].0) && !handed_back.contains(&bodies[6].0),
+        "the malformed ones are kept, not handed back: {response}"
+    );
+    assert!(stack.destination.accepted().is_empty());
+    let summary = &stack.summaries()[0];
+    assert_eq!(summary["dead_lettered"], 2, "{summary}");
+    assert_eq!(summary["ledger_undecided"], 3, "{summary}");
+    assert_eq!(summary["ledger_errors"], 1, "{summary}");
+    let warned = stack.function.json_lines().iter().any(|l| {
+        l["level"] == "WARN"
+            && l["cause"] == "timed out"
+            && l["ledger"] == "dynamodb:okta-ingest-ledger"
+    });
+    assert!(warned, "{}", stack.function.output());
+    // WHEN SQS hands the fresh ones out for the last time the queue allows
+    let started = Instant::now();
+    let response = stack.invoke(&received(5), timeout).await.response();
+    // THEN they go out without the duplicate check, counted, in time
     assert!(
         started.elapsed() < timeout,
         "answered after {:?}",
         started.elapsed()
     );
     assert_eq!(failed_ids(&response), Vec::<String>::new());
-    let summary = &stack.summaries()[0];
+    let summary = &stack.summaries()[1];
     assert_eq!(summary["forwarded"], 3, "{summary}");
-    assert_eq!(summary["dead_lettered"], 2, "{summary}");
-    assert_eq!(
-        summary["ledger_errors"], 2,
-        "claim and settle abandoned: {summary}"
-    );
-    let warned = stack.function.json_lines().iter().any(|l| {
-        l["message"] == "delivery ledger unavailable: forwarding without the duplicate check"
-    });
-    assert!(warned, "{}", stack.function.output());
+    assert_eq!(summary["ledger_unchecked"], 3, "{summary}");
 }
 
 #[tokio::test]

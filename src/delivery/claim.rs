@@ -224,8 +224,9 @@ impl Pipeline {
             give_up_at,
             read_first: false,
         };
+        // The adapters stop by `give_up_at` themselves; this only bounds one that does not.
         let settled = tokio::time::timeout(
-            budget + LEDGER_GRACE,
+            budget.max(LEDGER_GRACE),
             self.ledger.settle(delivered, released, terms),
         )
         .await;

@@ -1,0 +1,101 @@
+//! What a test can make the fake table do, in DynamoDB's own shapes: cancel claim
+//! transactions with a reason (`ThrottlingError`, `TransactionConflict`, ...), refuse requests
+//! with an error type (`ProvisionedThroughputExceededException`, `ResourceNotFoundException`,
+//! `AccessDeniedException`, `InternalServerError`), leave batch writes unprocessed, answer late.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::ops::{error, Refusal};
+
+/// One scripted misbehaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// `TransactWriteItems` is cancelled (`TransactionCanceledException`) with this reason
+    /// code for every put: `ThrottlingError`, `TransactionConflict`, `ValidationError`...
+    CancelClaims(&'static str),
+    /// Requests of `operation` (`None`: any) are refused with this error type, HTTP 400
+    /// (`InternalServerError`: 500), before the table is touched.
+    Refuse {
+        /// `TransactWriteItems`, `BatchWriteItem`, ... or any.
+        operation: Option<&'static str>,
+        /// The `__type` DynamoDB answers, e.g. `ProvisionedThroughputExceededException`.
+        error: &'static str,
+    },
+    /// `BatchWriteItem` writes nothing and hands every request back in `UnprocessedItems`.
+    LeaveUnprocessed,
+    /// Requests of `operation` (`None`: any) are answered only after this long.
+    Slow {
+        /// Which operation.
+        operation: Option<&'static str>,
+        /// How late.
+        by: Duration,
+    },
+}
+
+impl Fault {
+    /// Whether it applies to a request of `operation`.
+    pub(super) fn applies_to(&self, operation: &str) -> bool {
+        match self {
+            Fault::CancelClaims(_) => operation == "TransactWriteItems",
+            Fault::LeaveUnprocessed => operation == "BatchWriteItem",
+            Fault::Refuse { operation: o, .. } | Fault::Slow { operation: o, .. } => {
+                o.is_none_or(|o| o == operation)
+            }
+        }
+    }
+
+    /// The answer it gives to `body` instead of the table's, if it gives one.
+    pub(super) fn answer(&self, body: &[u8]) -> Option<(u16, Value)> {
+        match self {
+            Fault::Slow { .. } => None,
+            Fault::Refuse { error: kind, .. } => {
+                let status = if *kind == "InternalServerError" {
+                    500
+                } else {
+                    400
+                };
+                let Refusal(body) = error(kind, &format!("scripted {kind}"), None);
+                Some((status, body))
+            }
+            Fault::CancelClaims(code) => {
+                let request: Value = serde_json::from_slice(body).unwrap_or_default();
+                let items = request["TransactItems"].as_array().map_or(0, Vec::len);
+                let reasons: Vec<Value> = (0..items)
+                    .map(|_| json!({ "Code": code, "Message": format!("scripted {code}") }))
+                    .collect();
+                let Refusal(body) = error(
+                    "TransactionCanceledException",
+                    "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                    Some(("CancellationReasons", Value::Array(reasons))),
+                );
+                Some((400, body))
+            }
+            Fault::LeaveUnprocessed => {
+                let request: Value = serde_json::from_slice(body).unwrap_or_default();
+                Some((200, json!({ "UnprocessedItems": request["RequestItems"] })))
+            }
+        }
+    }
+}
+
+/// A fault and how many more requests it applies to (`None`: until cleared).
+#[derive(Debug, Clone)]
+pub(super) struct Scripted {
+    pub fault: Fault,
+    pub left: Option<u32>,
+}
+
+/// Takes the first fault in `script` that applies to `operation`, counting it down.
+pub(super) fn take(script: &mut Vec<Scripted>, operation: &str) -> Option<Fault> {
+    let at = script.iter().position(|s| s.fault.applies_to(operation))?;
+    let fault = script[at].fault.clone();
+    if let Some(left) = &mut script[at].left {
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            script.remove(at);
+        }
+    }
+    Some(fault)
+}

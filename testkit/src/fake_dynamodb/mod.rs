@@ -1,0 +1,268 @@
+//! A loopback DynamoDB for the ledger-at-scale benchmark: the operations the ledger uses
+//! (BatchGetItem, TransactWriteItems of conditional puts, BatchWriteItem, conditional
+//! DeleteItem), spoken as the
+//! real JSON protocol to the real AWS SDK, over one in-memory table of any size.
+//!
+//! moto serves DynamoDB for the tests, but its TransactWriteItems copies the whole table
+//! for every call (to roll back), so with 400,000 items each call takes seconds: that would
+//! measure moto, not okta-ingest. This fake costs what DynamoDB costs: one hash lookup per
+//! key. It also runs on the same cores as the function it serves, so it reads each request
+//! into typed fields borrowed from the body, compiles a condition once per request (a claim
+//! transaction repeats one 100 times) and moves items into the table without copying them.
+//! Point a function at it with `AWS_ENDPOINT_URL_DYNAMODB`.
+//!
+//! The tests also use it as a table that answers in DynamoDB's own error shapes when told to
+//! ([`Fault`]), and it refuses keys over DynamoDB's 2,048 bytes as DynamoDB does.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+mod expr;
+mod faults;
+mod ops;
+mod request;
+
+pub use faults::Fault;
+use faults::Scripted;
+use ops::{answer, batch_get, batch_write, delete, error, read, transact_write, Refusal};
+use request::{attributes, key_of};
+
+#[derive(Default)]
+struct Table {
+    /// By the value of the hash key (`uuid`): each item's DynamoDB JSON text as written (read
+    /// again only when a condition or a read needs it).
+    items: HashMap<String, Box<str>>,
+}
+
+struct Shared {
+    key: String,
+    table: Mutex<Table>,
+    requests: AtomicU64,
+    /// Requests answered, by operation (`BatchGetItem`, `TransactWriteItems`, ...).
+    operations: Mutex<HashMap<String, u64>>,
+    /// Nanoseconds spent reading, deciding and answering requests.
+    busy_ns: AtomicU64,
+    /// What the table is scripted to do instead of answering.
+    faults: Mutex<Vec<Scripted>>,
+}
+
+/// The fake; stops when dropped.
+pub struct FakeDynamoDb {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl FakeDynamoDb {
+    /// One table (any name) whose hash key is the string attribute `key`.
+    pub async fn start(key: &str) -> FakeDynamoDb {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake DynamoDB: cannot bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("fake DynamoDB: no local address");
+        let shared = Arc::new(Shared {
+            key: key.to_owned(),
+            table: Mutex::new(Table::default()),
+            requests: AtomicU64::new(0),
+            operations: Mutex::new(HashMap::new()),
+            busy_ns: AtomicU64::new(0),
+            faults: Mutex::new(Vec::new()),
+        });
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("fake DynamoDB stopped: {e}");
+            }
+        });
+        FakeDynamoDb {
+            addr,
+            shared,
+            server,
+        }
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_DYNAMODB`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests answered so far.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests of `operation` (as in `X-Amz-Target`, e.g. `BatchGetItem`) answered so far.
+    pub fn requests_of(&self, operation: &str) -> u64 {
+        let operations = self
+            .shared
+            .operations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        operations.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Time spent handling requests so far, summed over requests: what this process (not the
+    /// function under test) spends being DynamoDB, on the same cores.
+    pub fn busy(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.shared.busy_ns.load(Ordering::SeqCst))
+    }
+
+    /// Stores `item` (DynamoDB JSON) directly, as other writers would have.
+    pub fn insert(&self, item: Value) {
+        let text = item.to_string();
+        if let Some(k) = key_of(&attributes(&text), &self.shared.key) {
+            self.lock().items.insert(k, text.into());
+        }
+    }
+
+    /// Items in the table.
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The string attribute `attribute` of the item whose key is `key`.
+    pub fn attribute(&self, key: &str, attribute: &str) -> Option<String> {
+        let table = self.lock();
+        let attributes = attributes(table.items.get(key)?);
+        let value = attributes.get(attribute)?;
+        value.s.as_deref().or(value.n.as_deref()).map(str::to_owned)
+    }
+
+    /// Key to the string attribute `attribute`, for every item that has it.
+    pub fn column(&self, attribute: &str) -> HashMap<String, String> {
+        self.lock()
+            .items
+            .iter()
+            .filter_map(|(k, i)| {
+                let value = attributes(i).remove(attribute)?.s?;
+                Some((k.clone(), value.0.into_owned()))
+            })
+            .collect()
+    }
+
+    /// Plays `fault` on the next `times` requests it applies to (`None`: until
+    /// [`FakeDynamoDb::clear_faults`]), after the faults already scripted.
+    pub fn script(&self, fault: Fault, times: Option<u32>) {
+        self.faults().push(Scripted { fault, left: times });
+    }
+
+    /// Answers truthfully again.
+    pub fn clear_faults(&self) {
+        self.faults().clear();
+    }
+
+    /// Every claim's lease runs out now, as if its claimer had died long ago.
+    pub fn run_out_claims(&self) {
+        let mut table = self.lock();
+        for text in table.items.values_mut() {
+            let Ok(mut item) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            if item["state"]["S"] == "claimed" {
+                item["lease"] = serde_json::json!({ "N": "0" });
+                *text = item.to_string().into();
+            }
+        }
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, Vec<Scripted>> {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.shared
+            .table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for FakeDynamoDb {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or_default()
+        .to_owned();
+    let fault = {
+        let mut script = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
+        faults::take(&mut script, &operation)
+    };
+    if let Some(Fault::Slow { by, .. }) = &fault {
+        tokio::time::sleep(*by).await;
+    }
+    let started = std::time::Instant::now();
+    let response = match fault.as_ref().and_then(|f| f.answer(&body)) {
+        Some((status, body)) => {
+            shared.requests.fetch_add(1, Ordering::SeqCst);
+            count(&shared, &operation);
+            answer(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                &body,
+            )
+        }
+        None => answer_request(&shared, &operation, &body),
+    };
+    let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    shared.busy_ns.fetch_add(took, Ordering::SeqCst);
+    response
+}
+
+fn count(shared: &Shared, operation: &str) {
+    *shared
+        .operations
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(operation.to_owned())
+        .or_default() += 1;
+}
+
+/// Reads the request for its operation (before the table is locked), then applies it.
+fn answer_request(shared: &Shared, operation: &str, body: &Bytes) -> Response {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    count(shared, operation);
+    let table = || shared.table.lock().unwrap_or_else(PoisonError::into_inner);
+    let key = &shared.key;
+    let result = match operation {
+        "BatchGetItem" => read(body).and_then(|r| batch_get(&table(), key, r)),
+        "BatchWriteItem" => read(body).and_then(|r| batch_write(&mut table(), key, r)),
+        "TransactWriteItems" => read(body).and_then(|r| transact_write(&mut table(), key, r)),
+        "DeleteItem" => read(body).and_then(|r| delete(&mut table(), key, &r)),
+        other => Err(error("UnknownOperationException", other, None)),
+    };
+    match result {
+        Ok(v) => answer(StatusCode::OK, &v),
+        Err(Refusal(body)) => answer(StatusCode::BAD_REQUEST, &body),
+    }
+}
