@@ -15,7 +15,7 @@ use super::auth::{OktaAuth, Tries};
 use super::oauth::Presented;
 use super::pacing::Pacer;
 use super::{next_link, FetchError, FetchStats, OktaErrorBody, OktaOrg};
-use crate::delivery::backoff;
+use crate::backoff::backoff;
 use crate::secret::SecretSource;
 use crate::telemetry::redact;
 
