@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use okta_ingest::config::PullConfig;
 use okta_ingest::{
-    CheckpointStore, ErrorClass, HttpSystemLog, Lease, Ledger, MemoryDestination,
+    CheckpointStore, ErrorClass, FetchError, HttpSystemLog, Lease, Ledger, MemoryDestination,
     MemoryObjectStore, PullError, PullHandler, Secret, SendError, StaticSecret,
 };
 use okta_ingest_testkit::fake_okta::Failure;
@@ -363,4 +363,91 @@ async fn a_mistyped_request_is_refused_and_never_runs() {
     }
     assert!(rig.okta.requests().is_empty(), "nothing was read");
     assert!(rig.checkpoints.load().await.unwrap().is_none(), "nor saved");
+}
+
+/// More than the reader's 32 MiB page cap.
+const OVER_THE_PAGE_CAP: usize = 33 * 1024 * 1024;
+
+#[tokio::test]
+async fn a_page_over_the_byte_cap_fails_the_run_and_leaves_the_checkpoint_where_it_was() {
+    // GIVEN a run that caught up, then new events whose page goes on past the cap
+    let rig = rig(&[]).await;
+    rig.okta
+        .add_events(2, minutes_ago(30), time::Duration::seconds(1));
+    rig.handler
+        .handle_payload("{}", "run-1", deadline())
+        .await
+        .unwrap();
+    let before = rig.checkpoints.load().await.unwrap().unwrap().checkpoint;
+    let late = rig
+        .okta
+        .add_events(2, minutes_ago(20), time::Duration::seconds(1));
+    rig.okta
+        .push_failure(Failure::OversizedPage(OVER_THE_PAGE_CAP));
+    let sent_before = delivered(&rig.destination).len();
+
+    // WHEN the next run reads that page
+    let err = rig
+        .handler
+        .handle_payload("{}", "run-2", deadline())
+        .await
+        .unwrap_err();
+
+    // THEN the run fails naming the cap and the page (without its query), handles nothing of
+    // it, and the checkpoint still points at it
+    assert!(
+        matches!(err, PullError::Okta(FetchError::PageTooLarge { .. })),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("more than 32 MiB"), "{message}");
+    assert!(message.contains("/api/v1/logs"), "{message}");
+    assert!(!message.contains("after="), "no query: {message}");
+    let after = rig.checkpoints.load().await.unwrap().unwrap().checkpoint;
+    assert_eq!(
+        (&after.next, &after.handled_at_next),
+        (&before.next, &before.handled_at_next)
+    );
+    assert_eq!(delivered(&rig.destination).len(), sent_before);
+    assert!(rig.dead_letters.objects_under("dead-letter/").is_empty());
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "OktaIngest.OktaPageTooLarge");
+
+    // AND the next run reads the same page again, whole this time
+    let summary = rig
+        .handler
+        .handle_payload("{}", "run-3", deadline())
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.forwarded, late.len(), "{summary:?}");
+}
+
+#[tokio::test]
+async fn a_backfill_answers_an_error_for_a_page_over_the_byte_cap() {
+    // GIVEN a window whose first page goes on past the cap
+    let rig = rig(&[]).await;
+    rig.okta
+        .add_events(2, minutes_ago(30), time::Duration::seconds(1));
+    rig.okta
+        .push_failure(Failure::OversizedPage(OVER_THE_PAGE_CAP));
+    let rfc3339 = okta_ingest_testkit::okta_events::rfc3339_millis;
+    let payload = format!(
+        r#"{{"since":"{}","until":"{}"}}"#,
+        rfc3339(minutes_ago(60)),
+        rfc3339(minutes_ago(10))
+    );
+
+    // WHEN a backfill reads it
+    let err = rig
+        .handler
+        .handle_payload(&payload, "backfill-1", deadline())
+        .await
+        .unwrap_err();
+
+    // THEN it answers the error, and nothing of the page was sent
+    assert!(
+        matches!(err, PullError::Okta(FetchError::PageTooLarge { .. })),
+        "{err}"
+    );
+    assert!(delivered(&rig.destination).is_empty());
 }
