@@ -1,107 +1,14 @@
 //! The pull handler in process: the real HTTP reader against the fake Okta API, with the
 //! in-memory checkpoint, dead-letter and destination adapters (which can be told to fail).
 
-use std::collections::HashMap;
+mod support;
+
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
-use okta_ingest::config::PullConfig;
-use okta_ingest::{
-    CheckpointStore, ErrorClass, FetchError, HttpSystemLog, Lease, Ledger, MemoryDestination,
-    MemoryObjectStore, PullError, PullHandler, Secret, SendError, StaticSecret,
-};
+use okta_ingest::{ErrorClass, Lease, PullError, SendError};
 use okta_ingest_testkit::fake_okta::Failure;
-use okta_ingest_testkit::FakeOkta;
-use serde_json::Value;
-use tokio::time::Instant;
-
-struct Rig {
-    okta: FakeOkta,
-    handler: PullHandler,
-    destination: Arc<MemoryDestination>,
-    dead_letters: Arc<MemoryObjectStore>,
-    checkpoints: CheckpointStore,
-}
-
-async fn rig(extra: &[(&str, &str)]) -> Rig {
-    let okta = FakeOkta::start().await;
-    okta.set_tokens(&["t0ken"]);
-    let mut env: Vec<(String, String)> = vec![
-        ("OKTA_DOMAIN".into(), okta.base_url()),
-        ("ALLOW_INSECURE_HTTP".into(), "true".into()),
-        (
-            "OKTA_TOKEN_SECRET_ARN".into(),
-            "arn:aws:secretsmanager:us-east-1:1:secret:t".into(),
-        ),
-        ("STATE_BUCKET".into(), "state".into()),
-        (
-            "DESTINATION_URL".into(),
-            "https://logs.example.com/in".into(),
-        ),
-        ("SETTLE_DELAY_SECONDS".into(), "0".into()),
-    ];
-    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = PullConfig::from_env(&env).unwrap();
-    let log = HttpSystemLog::new(
-        config.org.clone(),
-        Arc::new(StaticSecret(Secret::new("t0ken"))),
-        "test secret",
-        config.rate_limit_headroom,
-        config.okta_timeout,
-    )
-    .unwrap();
-    let destination = Arc::new(MemoryDestination::default());
-    let dead_letters = Arc::new(MemoryObjectStore::default());
-    let checkpoints = CheckpointStore::new(
-        Arc::new(MemoryObjectStore::default()),
-        "checkpoint/pull/test.json",
-    );
-    let handler = PullHandler::new(
-        config,
-        Arc::new(log),
-        destination.clone(),
-        checkpoints.clone(),
-        dead_letters.clone(),
-        Arc::new(Ledger::new(Arc::new(MemoryObjectStore::default()))),
-    );
-    Rig {
-        okta,
-        handler,
-        destination,
-        dead_letters,
-        checkpoints,
-    }
-}
-
-fn delivered(destination: &MemoryDestination) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for body in destination.accepted() {
-        let bytes = if body.gzip {
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(
-                &mut flate2::read::GzDecoder::new(&body.bytes[..]),
-                &mut out,
-            )
-            .unwrap();
-            out
-        } else {
-            body.bytes.to_vec()
-        };
-        let items: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
-        for item in items {
-            *counts
-                .entry(item["uuid"].as_str().unwrap().to_owned())
-                .or_insert(0) += 1;
-        }
-    }
-    counts
-}
-
-fn deadline() -> Instant {
-    Instant::now() + Duration::from_secs(30)
-}
+use support::handler::{deadline, delivered, minutes_ago, rig, summary_of};
 
 #[tokio::test]
 async fn delivered_events_stay_recorded_when_the_dead_letters_fail_and_are_not_sent_again() {
@@ -204,14 +111,6 @@ async fn a_live_claim_by_another_run_stops_this_one_before_it_reads() {
             .stopped,
         "caught up"
     );
-}
-
-fn minutes_ago(n: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc() - time::Duration::minutes(n)
-}
-
-fn summary_of(s: &okta_ingest::Summary) -> &okta_ingest::telemetry::PullRun {
-    s.pull.as_ref().expect("a pull run summary")
 }
 
 #[tokio::test]
@@ -363,91 +262,4 @@ async fn a_mistyped_request_is_refused_and_never_runs() {
     }
     assert!(rig.okta.requests().is_empty(), "nothing was read");
     assert!(rig.checkpoints.load().await.unwrap().is_none(), "nor saved");
-}
-
-/// More than the reader's 32 MiB page cap.
-const OVER_THE_PAGE_CAP: usize = 33 * 1024 * 1024;
-
-#[tokio::test]
-async fn a_page_over_the_byte_cap_fails_the_run_and_leaves_the_checkpoint_where_it_was() {
-    // GIVEN a run that caught up, then new events whose page goes on past the cap
-    let rig = rig(&[]).await;
-    rig.okta
-        .add_events(2, minutes_ago(30), time::Duration::seconds(1));
-    rig.handler
-        .handle_payload("{}", "run-1", deadline())
-        .await
-        .unwrap();
-    let before = rig.checkpoints.load().await.unwrap().unwrap().checkpoint;
-    let late = rig
-        .okta
-        .add_events(2, minutes_ago(20), time::Duration::seconds(1));
-    rig.okta
-        .push_failure(Failure::OversizedPage(OVER_THE_PAGE_CAP));
-    let sent_before = delivered(&rig.destination).len();
-
-    // WHEN the next run reads that page
-    let err = rig
-        .handler
-        .handle_payload("{}", "run-2", deadline())
-        .await
-        .unwrap_err();
-
-    // THEN the run fails naming the cap and the page (without its query), handles nothing of
-    // it, and the checkpoint still points at it
-    assert!(
-        matches!(err, PullError::Okta(FetchError::PageTooLarge { .. })),
-        "{err}"
-    );
-    let message = err.to_string();
-    assert!(message.contains("more than 32 MiB"), "{message}");
-    assert!(message.contains("/api/v1/logs"), "{message}");
-    assert!(!message.contains("after="), "no query: {message}");
-    let after = rig.checkpoints.load().await.unwrap().unwrap().checkpoint;
-    assert_eq!(
-        (&after.next, &after.handled_at_next),
-        (&before.next, &before.handled_at_next)
-    );
-    assert_eq!(delivered(&rig.destination).len(), sent_before);
-    assert!(rig.dead_letters.objects_under("dead-letter/").is_empty());
-    let diagnostic = lambda_runtime::Diagnostic::from(err);
-    assert_eq!(diagnostic.error_type, "OktaIngest.OktaPageTooLarge");
-
-    // AND the next run reads the same page again, whole this time
-    let summary = rig
-        .handler
-        .handle_payload("{}", "run-3", deadline())
-        .await
-        .unwrap();
-    assert_eq!(summary.counts.forwarded, late.len(), "{summary:?}");
-}
-
-#[tokio::test]
-async fn a_backfill_answers_an_error_for_a_page_over_the_byte_cap() {
-    // GIVEN a window whose first page goes on past the cap
-    let rig = rig(&[]).await;
-    rig.okta
-        .add_events(2, minutes_ago(30), time::Duration::seconds(1));
-    rig.okta
-        .push_failure(Failure::OversizedPage(OVER_THE_PAGE_CAP));
-    let rfc3339 = okta_ingest_testkit::okta_events::rfc3339_millis;
-    let payload = format!(
-        r#"{{"since":"{}","until":"{}"}}"#,
-        rfc3339(minutes_ago(60)),
-        rfc3339(minutes_ago(10))
-    );
-
-    // WHEN a backfill reads it
-    let err = rig
-        .handler
-        .handle_payload(&payload, "backfill-1", deadline())
-        .await
-        .unwrap_err();
-
-    // THEN it answers the error, and nothing of the page was sent
-    assert!(
-        matches!(err, PullError::Okta(FetchError::PageTooLarge { .. })),
-        "{err}"
-    );
-    assert!(delivered(&rig.destination).is_empty());
 }

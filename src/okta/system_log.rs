@@ -159,31 +159,41 @@ impl HttpSystemLog {
         let mut tries = Tries::default();
         loop {
             self.pacer.pace(deadline).await?;
-            let presented = self.auth.present(url, deadline).await?;
             attempts += 1;
-            let failure = match self.get(url, &presented, deadline).await? {
+            let presented = match self.auth.present(url, deadline).await {
+                Ok(presented) => Ok(presented),
+                // The token endpoint answering 5xx or not at all is retried like the page.
+                Err(FetchError::Unavailable { reason, .. }) => Err(reason),
+                Err(e) => return Err(e),
+            };
+            let failure = match presented {
                 Err(reason) => reason,
-                Ok(answer) => match self.step(url, answer, attempts, &presented)? {
-                    Step::Done(page) => return Ok(*page),
-                    Step::Unauthorized(headers, detail) => {
-                        attempts -= 1;
-                        self.auth
-                            .unauthorized(&presented, &headers, &mut tries, detail)
-                            .await?;
-                        continue;
-                    }
-                    Step::Forbidden(detail) => return Err(self.auth.forbidden(detail).await),
-                    Step::RateLimited(detail) => {
-                        rate_limited += 1;
-                        attempts -= 1;
-                        self.pacer
-                            .wait_for_reset(&detail, rate_limited, deadline)
-                            .await?;
-                        continue;
-                    }
-                    Step::Retry(reason) => reason,
+                Ok(presented) => match self.get(url, &presented, deadline).await? {
+                    Err(reason) => reason,
+                    Ok(answer) => match self.step(url, answer, attempts, &presented)? {
+                        Step::Done(page) => return Ok(*page),
+                        Step::Unauthorized(headers, detail) => {
+                            attempts -= 1;
+                            self.auth
+                                .unauthorized(&presented, &headers, &mut tries, detail)
+                                .await?;
+                            continue;
+                        }
+                        Step::Forbidden(detail) => return Err(self.auth.forbidden(detail).await),
+                        Step::RateLimited(detail) => {
+                            rate_limited += 1;
+                            attempts -= 1;
+                            tries.interrupted();
+                            self.pacer
+                                .wait_for_reset(&detail, rate_limited, deadline)
+                                .await?;
+                            continue;
+                        }
+                        Step::Retry(reason) => reason,
+                    },
                 },
             };
+            tries.interrupted();
             if attempts >= MAX_ATTEMPTS {
                 return Err(FetchError::Unavailable {
                     attempts,

@@ -13,6 +13,7 @@ use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub mod handler;
 pub mod pull;
 
 pub const BUCKET: &str = "okta-ingest-state";

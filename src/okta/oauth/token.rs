@@ -149,7 +149,9 @@ impl TokenClient {
         }
     }
 
-    /// One token, through at most one nonce round.
+    /// One token, through at most one nonce round. A 5xx or a transport failure ends it as
+    /// [`FetchError::Unavailable`], which the System Log reader retries after a backoff with
+    /// a new call, so a nonce challenge after such a failure is a first one again.
     async fn request(
         &self,
         app: &ServiceApp,
@@ -226,6 +228,12 @@ impl TokenClient {
             }
             if status.is_success() {
                 return self.accept(&body);
+            }
+            if status.is_server_error() {
+                return Err(FetchError::Unavailable {
+                    attempts: 1,
+                    reason: format!("the token endpoint answered HTTP {}", status.as_u16()),
+                });
             }
             let error: OAuthErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             if error.error == "use_dpop_nonce" && dpop_nonce(&headers).is_some() && !asked_nonce {

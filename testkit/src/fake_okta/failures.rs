@@ -42,6 +42,10 @@ pub enum Failure {
     /// streamed inside its JSON array: still valid JSON, only too large. Streamed in chunks, so
     /// the fake never holds it whole.
     OversizedPage(usize),
+    /// 401 `use_dpop_nonce` with a fresh `DPoP-Nonce`, whatever the proof carries: Okta
+    /// rotated its resource nonce (the proofs after it must carry the new one when
+    /// `nonce_on_logs` is on).
+    NewDpopNonce,
 }
 
 impl Failure {

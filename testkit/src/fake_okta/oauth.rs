@@ -4,7 +4,7 @@ mod assertion; // the registered apps and their client assertions
 mod dpop; // the checks on one DPoP proof
 mod jose; // compact JWS, JWK signatures, thumbprints
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use axum::http::{header, HeaderName};
@@ -67,6 +67,17 @@ impl Default for OAuthSettings {
             nonce_every_time: false,
         }
     }
+}
+
+/// A scripted answer for one upcoming token request (see
+/// [`FakeOkta::push_token_failure`](super::FakeOkta::push_token_failure)); it replaces the
+/// answer before any check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// This status with an OAuth `server_error` body (503: Okta briefly unavailable).
+    Status(u16),
+    /// `use_dpop_nonce` with a fresh nonce, whatever the proof carries: Okta rotated it.
+    NewNonce,
 }
 
 /// One `POST /oauth2/v1/token` as the fake answered it.
@@ -179,6 +190,8 @@ pub(crate) struct OAuth {
     /// The nonce `/api/v1/logs` asks for, made when first needed.
     resource_nonce: Option<String>,
     requests: Vec<TokenRequest>,
+    /// Scripted answers for the next token requests, in order.
+    scripted: VecDeque<TokenFailure>,
 }
 
 impl OAuth {
@@ -206,6 +219,19 @@ impl OAuth {
         &self.requests
     }
 
+    /// Queues `f` as the answer to one upcoming token request (FIFO).
+    pub(crate) fn push_failure(&mut self, f: TokenFailure) {
+        self.scripted.push_back(f);
+    }
+
+    /// A `use_dpop_nonce` challenge at `/api/v1/logs` with a fresh nonce, which the next
+    /// proofs must carry when `nonce_on_logs` is on: Okta rotated its resource nonce.
+    pub(crate) fn new_resource_nonce(&mut self) -> Reply {
+        let nonce = random_value();
+        self.resource_nonce = Some(nonce.clone());
+        resource_nonce_challenge(nonce)
+    }
+
     /// Answers one `POST` to `token_url` at `now` on the fake clock, and records it.
     pub(crate) fn token(
         &mut self,
@@ -213,7 +239,16 @@ impl OAuth {
         call: &TokenCall<'_>,
         now: OffsetDateTime,
     ) -> Reply {
-        let (reply, error) = match self.grant(token_url, call, now) {
+        let answer = match self.scripted.pop_front() {
+            Some(TokenFailure::Status(status)) => Err(Refusal::new(
+                status,
+                "server_error",
+                "The authorization server is temporarily unavailable.",
+            )),
+            Some(TokenFailure::NewNonce) => Err(self.token_nonce_challenge()),
+            None => self.grant(token_url, call, now),
+        };
+        let (reply, error) = match answer {
             Ok(body) => (token_reply(200, &body), None),
             Err(refusal) => {
                 let error = refusal.error.to_string();
@@ -318,18 +353,23 @@ impl OAuth {
             || (self.settings.nonce_on_token
                 && (self.token_nonce.is_none() || proof.nonce != self.token_nonce))
         {
-            let nonce = random_value();
-            self.token_nonce = Some(nonce.clone());
-            return Err(Refusal {
-                nonce: Some(nonce),
-                ..Refusal::new(
-                    400,
-                    "use_dpop_nonce",
-                    "Authorization server requires nonce in DPoP proof.",
-                )
-            });
+            return Err(self.token_nonce_challenge());
         }
         Ok(proof.jkt)
+    }
+
+    /// `use_dpop_nonce` with a new nonce, which the token endpoint expects from now on.
+    fn token_nonce_challenge(&mut self) -> Refusal {
+        let nonce = random_value();
+        self.token_nonce = Some(nonce.clone());
+        Refusal {
+            nonce: Some(nonce),
+            ..Refusal::new(
+                400,
+                "use_dpop_nonce",
+                "Authorization server requires nonce in DPoP proof.",
+            )
+        }
     }
 
     /// Whether a resource request's token (and proof) let it through at `now`: 401 with a
@@ -366,13 +406,7 @@ impl OAuth {
                 if self.settings.nonce_on_logs {
                     let current = self.resource_nonce.get_or_insert_with(random_value);
                     if proof.nonce.as_deref() != Some(current.as_str()) {
-                        let nonce = current.clone();
-                        return Err(challenge(
-                            Scheme::Dpop,
-                            "use_dpop_nonce",
-                            "Resource server requires nonce in DPoP proof",
-                        )
-                        .with_header(HeaderName::from_static("dpop-nonce"), nonce));
+                        return Err(resource_nonce_challenge(current.clone()));
                     }
                 }
             }
@@ -488,6 +522,16 @@ fn challenge(scheme: Scheme, error: &str, description: &str) -> Reply {
             scheme.name()
         ),
     )
+}
+
+/// 401 `use_dpop_nonce` at a resource, carrying `nonce`.
+fn resource_nonce_challenge(nonce: String) -> Reply {
+    challenge(
+        Scheme::Dpop,
+        "use_dpop_nonce",
+        "Resource server requires nonce in DPoP proof",
+    )
+    .with_header(HeaderName::from_static("dpop-nonce"), nonce)
 }
 
 /// `t` in epoch seconds, as JWT NumericDates are compared.
