@@ -16,6 +16,7 @@
 //! configuration, the ports and their in-memory adapters.
 
 mod aws;
+mod backoff;
 pub mod config;
 mod delivery;
 mod event;
@@ -29,6 +30,8 @@ mod secret;
 mod state;
 pub mod telemetry;
 
+#[cfg(test)]
+mod module_graph;
 #[cfg(test)]
 mod proptests;
 

@@ -1,107 +1,14 @@
 //! The pull handler in process: the real HTTP reader against the fake Okta API, with the
 //! in-memory checkpoint, dead-letter and destination adapters (which can be told to fail).
 
-use std::collections::HashMap;
+mod support;
+
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
-use okta_ingest::config::PullConfig;
-use okta_ingest::{
-    CheckpointStore, ErrorClass, HttpSystemLog, Lease, MemoryDestination, MemoryObjectStore,
-    ObjectLedger, PullError, PullHandler, Secret, SendError, StaticSecret,
-};
+use okta_ingest::{ErrorClass, Lease, PullError, SendError};
 use okta_ingest_testkit::fake_okta::Failure;
-use okta_ingest_testkit::FakeOkta;
-use serde_json::Value;
-use tokio::time::Instant;
-
-struct Rig {
-    okta: FakeOkta,
-    handler: PullHandler,
-    destination: Arc<MemoryDestination>,
-    dead_letters: Arc<MemoryObjectStore>,
-    checkpoints: CheckpointStore,
-}
-
-async fn rig(extra: &[(&str, &str)]) -> Rig {
-    let okta = FakeOkta::start().await;
-    okta.set_tokens(&["t0ken"]);
-    let mut env: Vec<(String, String)> = vec![
-        ("OKTA_DOMAIN".into(), okta.base_url()),
-        ("ALLOW_INSECURE_HTTP".into(), "true".into()),
-        (
-            "OKTA_TOKEN_SECRET_ARN".into(),
-            "arn:aws:secretsmanager:us-east-1:1:secret:t".into(),
-        ),
-        ("STATE_BUCKET".into(), "state".into()),
-        (
-            "DESTINATION_URL".into(),
-            "https://logs.example.com/in".into(),
-        ),
-        ("SETTLE_DELAY_SECONDS".into(), "0".into()),
-    ];
-    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = PullConfig::from_env(&env).unwrap();
-    let log = HttpSystemLog::new(
-        config.org.clone(),
-        Arc::new(StaticSecret(Secret::new("t0ken"))),
-        "test secret",
-        config.rate_limit_headroom,
-        config.okta_timeout,
-    )
-    .unwrap();
-    let destination = Arc::new(MemoryDestination::default());
-    let dead_letters = Arc::new(MemoryObjectStore::default());
-    let checkpoints = CheckpointStore::new(
-        Arc::new(MemoryObjectStore::default()),
-        "checkpoint/pull/test.json",
-    );
-    let handler = PullHandler::new(
-        config,
-        Arc::new(log),
-        destination.clone(),
-        checkpoints.clone(),
-        dead_letters.clone(),
-        Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
-    );
-    Rig {
-        okta,
-        handler,
-        destination,
-        dead_letters,
-        checkpoints,
-    }
-}
-
-fn delivered(destination: &MemoryDestination) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for body in destination.accepted() {
-        let bytes = if body.gzip {
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(
-                &mut flate2::read::GzDecoder::new(&body.bytes[..]),
-                &mut out,
-            )
-            .unwrap();
-            out
-        } else {
-            body.bytes.to_vec()
-        };
-        let items: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
-        for item in items {
-            *counts
-                .entry(item["uuid"].as_str().unwrap().to_owned())
-                .or_insert(0) += 1;
-        }
-    }
-    counts
-}
-
-fn deadline() -> Instant {
-    Instant::now() + Duration::from_secs(30)
-}
+use support::handler::{deadline, delivered, minutes_ago, rig, summary_of};
 
 #[tokio::test]
 async fn delivered_events_stay_recorded_when_the_dead_letters_fail_and_are_not_sent_again() {
@@ -204,14 +111,6 @@ async fn a_live_claim_by_another_run_stops_this_one_before_it_reads() {
             .stopped,
         "caught up"
     );
-}
-
-fn minutes_ago(n: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc() - time::Duration::minutes(n)
-}
-
-fn summary_of(s: &okta_ingest::Summary) -> &okta_ingest::telemetry::PullRun {
-    s.pull.as_ref().expect("a pull run summary")
 }
 
 #[tokio::test]

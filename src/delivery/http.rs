@@ -241,7 +241,10 @@ impl Destination for HttpDestination {
                 (true, Platform::ElasticBulk { .. }) => SUCCESS_ANSWER_CAP,
                 (true, _) => IGNORED_ANSWER_CAP,
             };
-            let (answer, _) = crate::http_body::read_capped(response, cap).await;
+            // The first bytes are enough here, so a cut answer is no error: an error answer
+            // needs only its reason, other platforms' success answers are not read, and a
+            // cut `_bulk` answer does not parse and is retried like any unreadable one.
+            let (answer, _) = crate::http_body::read_prefix(response, cap).await;
             if !status.is_success() {
                 classify(status, retry_after, &redact::answer(&answer, &secrets))?;
             }

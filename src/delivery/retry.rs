@@ -6,12 +6,9 @@ use tokio::time::Instant;
 
 use super::destination::{Destination, Rejected, SendError};
 use super::framing::Body;
+use crate::backoff::backoff;
 use crate::telemetry::ErrorCounts;
 
-/// First backoff ceiling; doubles per attempt.
-pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
-/// Largest backoff ceiling.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(20);
 /// An attempt with less time than this left is not started.
 const MIN_ATTEMPT: Duration = Duration::from_millis(250);
 
@@ -51,15 +48,6 @@ impl Failure {
             permanent: false,
         }
     }
-}
-
-/// Full-jitter backoff before attempt `attempt + 1` (AWS Architecture Blog, "Exponential
-/// Backoff And Jitter"): uniform in `[0, min(cap, base * 2^attempt)]`.
-pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(fastrand::f64())
 }
 
 /// Sends `body` until it is accepted, a permanent error occurs, or `deadline` would be passed.
@@ -179,18 +167,6 @@ mod tests {
             reason: "HTTP 503".into(),
             retry_after: after.map(Duration::from_secs),
             class: ErrorClass::Http5xx,
-        }
-    }
-
-    #[test]
-    fn backoff_stays_within_the_growing_ceiling() {
-        for attempt in 0..40 {
-            let ceiling = BACKOFF_BASE
-                .saturating_mul(1 << attempt.min(16))
-                .min(BACKOFF_CAP);
-            for _ in 0..50 {
-                assert!(backoff(attempt) <= ceiling);
-            }
         }
     }
 

@@ -18,8 +18,19 @@ use crate::secret::{CachedSecret, SecretSource};
 #[derive(Debug, Default)]
 pub(super) struct Tries {
     secret_reread: bool,
+    /// The last answer was a `use_dpop_nonce` challenge, and its nonce was taken. A second
+    /// challenge right after it means Okta refuses its own nonce: giving up beats looping.
     nonce: bool,
     new_token: bool,
+}
+
+impl Tries {
+    /// An attempt failed for another reason (5xx, a timeout, a broken body, the token
+    /// endpoint unavailable): a nonce challenge after it is not "twice in a row" but a new
+    /// one (Okta may rotate its nonce meanwhile), answered once with the new nonce.
+    pub(super) fn interrupted(&mut self) {
+        self.nonce = false;
+    }
 }
 
 struct State {

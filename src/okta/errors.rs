@@ -78,6 +78,15 @@ pub enum FetchError {
         /// Okta's error code and summary.
         detail: String,
     },
+    /// A page whose body went on past the cap: reading it whole would exhaust the memory,
+    /// and a cut page cannot be read. Nothing of it is handled.
+    #[error("Okta answered the System Log page at {url} with more than {} MiB, the most a page may take (1000 events of up to 32 KiB): nothing of it was handled, and the run stops here so the page is read again next time", cap / (1024 * 1024))]
+    PageTooLarge {
+        /// The cap, in bytes.
+        cap: usize,
+        /// The page's URL without its query.
+        url: String,
+    },
     /// The Okta secret could not be read or used.
     #[error("Okta credential: {0}")]
     Token(#[from] SecretError),

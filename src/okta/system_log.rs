@@ -15,7 +15,8 @@ use super::auth::{OktaAuth, Tries};
 use super::oauth::Presented;
 use super::pacing::Pacer;
 use super::{next_link, FetchError, FetchStats, OktaErrorBody, OktaOrg};
-use crate::delivery::backoff;
+use crate::backoff::backoff;
+use crate::http_body::{read_prefix, read_whole, BodyError};
 use crate::secret::SecretSource;
 use crate::telemetry::redact;
 
@@ -67,6 +68,9 @@ pub trait SystemLog: Send + Sync {
     /// Counters since the last call, which resets them.
     fn take_stats(&self) -> FetchStats;
 }
+
+/// An answer: its status, headers and (capped) body.
+type Answer = (StatusCode, HeaderMap, bytes::Bytes);
 
 /// What one answer means for the page being read.
 enum Step {
@@ -155,31 +159,41 @@ impl HttpSystemLog {
         let mut tries = Tries::default();
         loop {
             self.pacer.pace(deadline).await?;
-            let presented = self.auth.present(url, deadline).await?;
             attempts += 1;
-            let failure = match self.get(url, &presented, deadline).await {
+            let presented = match self.auth.present(url, deadline).await {
+                Ok(presented) => Ok(presented),
+                // The token endpoint answering 5xx or not at all is retried like the page.
+                Err(FetchError::Unavailable { reason, .. }) => Err(reason),
+                Err(e) => return Err(e),
+            };
+            let failure = match presented {
                 Err(reason) => reason,
-                Ok(answer) => match self.step(url, answer, attempts, &presented)? {
-                    Step::Done(page) => return Ok(*page),
-                    Step::Unauthorized(headers, detail) => {
-                        attempts -= 1;
-                        self.auth
-                            .unauthorized(&presented, &headers, &mut tries, detail)
-                            .await?;
-                        continue;
-                    }
-                    Step::Forbidden(detail) => return Err(self.auth.forbidden(detail).await),
-                    Step::RateLimited(detail) => {
-                        rate_limited += 1;
-                        attempts -= 1;
-                        self.pacer
-                            .wait_for_reset(&detail, rate_limited, deadline)
-                            .await?;
-                        continue;
-                    }
-                    Step::Retry(reason) => reason,
+                Ok(presented) => match self.get(url, &presented, deadline).await? {
+                    Err(reason) => reason,
+                    Ok(answer) => match self.step(url, answer, attempts, &presented)? {
+                        Step::Done(page) => return Ok(*page),
+                        Step::Unauthorized(headers, detail) => {
+                            attempts -= 1;
+                            self.auth
+                                .unauthorized(&presented, &headers, &mut tries, detail)
+                                .await?;
+                            continue;
+                        }
+                        Step::Forbidden(detail) => return Err(self.auth.forbidden(detail).await),
+                        Step::RateLimited(detail) => {
+                            rate_limited += 1;
+                            attempts -= 1;
+                            tries.interrupted();
+                            self.pacer
+                                .wait_for_reset(&detail, rate_limited, deadline)
+                                .await?;
+                            continue;
+                        }
+                        Step::Retry(reason) => reason,
+                    },
                 },
             };
+            tries.interrupted();
             if attempts >= MAX_ATTEMPTS {
                 return Err(FetchError::Unavailable {
                     attempts,
@@ -204,7 +218,7 @@ impl HttpSystemLog {
     fn step(
         &self,
         url: &Url,
-        (status, headers, body): (StatusCode, HeaderMap, bytes::Bytes),
+        (status, headers, body): Answer,
         attempts: u32,
         presented: &Presented,
     ) -> Result<Step, FetchError> {
@@ -270,13 +284,14 @@ impl HttpSystemLog {
         }
     }
 
-    /// One GET. Transport failures come back as `Err(reason)`.
+    /// One GET. Transport failures, worth another attempt, come back as `Ok(Err(reason))`; a
+    /// page over [`PAGE_BYTE_CAP`] as `Err`.
     async fn get(
         &self,
         url: &Url,
         presented: &Presented,
         deadline: Instant,
-    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), String> {
+    ) -> Result<Result<Answer, String>, FetchError> {
         let timeout = self
             .timeout
             .min(deadline.saturating_duration_since(Instant::now()));
@@ -289,27 +304,38 @@ impl HttpSystemLog {
         if let Some(proof) = &presented.dpop {
             request = request.header("DPoP", proof.clone());
         }
-        let response = request
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| format!("request failed: {}", e.without_url()))?;
+        let response = match request.timeout(timeout).send().await {
+            Ok(response) => response,
+            Err(e) => return Ok(Err(format!("request failed: {}", e.without_url()))),
+        };
         let received_at = Instant::now();
         let status = response.status();
         let headers = response.headers().clone();
         self.pacer.observe(&headers, received_at);
         self.auth.observe(&headers).await;
-        // A page holds at most `limit` events; an error answer needs only its first bytes.
-        let cap = if status.is_success() {
-            PAGE_BYTE_CAP
-        } else {
-            ERROR_BODY_CAP
-        };
-        let body = match crate::http_body::read_capped(response, cap).await {
-            (body, None) => body,
-            (_, Some(e)) => return Err(format!("reading the body failed: {}", e.without_url())),
-        };
-        Ok((status, headers, body.into()))
+        let failed = |e: reqwest::Error| format!("reading the body failed: {}", e.without_url());
+        if !status.is_success() {
+            // An error answer needs only its first bytes, for its reason.
+            return Ok(match read_prefix(response, ERROR_BODY_CAP).await {
+                (body, None) => Ok((status, headers, body.into())),
+                (_, Some(e)) => Err(failed(e)),
+            });
+        }
+        // A page must be read whole: a cut page is not JSON, and kept as one unreadable
+        // record it would lose every event past the cut while the checkpoint moved on.
+        match read_whole(response, PAGE_BYTE_CAP).await {
+            Ok(body) => Ok(Ok((status, headers, body.into()))),
+            Err(BodyError::Transport(e)) => Ok(Err(failed(e))),
+            Err(BodyError::OverCap { cap }) => {
+                let mut shown = url.clone();
+                shown.set_query(None);
+                tracing::error!(cap, url = %shown, "System Log page over the cap: stopping");
+                Err(FetchError::PageTooLarge {
+                    cap,
+                    url: shown.to_string(),
+                })
+            }
+        }
     }
 }
 

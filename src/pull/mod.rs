@@ -90,6 +90,7 @@ impl From<PullError> for Diagnostic {
             PullError::Okta(FetchError::ForeignLink { .. }) => "ForeignLink",
             PullError::Okta(FetchError::Auth { .. }) => "OAuth",
             PullError::Okta(FetchError::Token(_)) => "OktaCredential",
+            PullError::Okta(FetchError::PageTooLarge { .. }) => "OktaPageTooLarge",
             PullError::Okta(_) => "OktaUnavailable",
             PullError::Checkpoint(_) | PullError::WrongOrg { .. } => "Checkpoint",
             PullError::DeadLetters(_) => "NotKept",

@@ -134,12 +134,14 @@ fn pem_block(text: &str) -> Result<(String, Vec<u8>), String> {
         .find("-----")
         .ok_or("\"private_key\": broken PEM header")?;
     let label = rest[..label_end].to_owned();
-    let body_start = label_end + 5;
+    // The END line is looked for after the BEGIN line only: found anywhere, it may come
+    // before the body starts (`-----BEGIN X-----END X-----`), and slicing would panic.
+    let after_header = &rest[label_end + "-----".len()..];
     let end_marker = format!("-----END {label}-----");
-    let body_end = rest
+    let body_end = after_header
         .find(&end_marker)
-        .ok_or_else(|| format!("\"private_key\": no {end_marker} line"))?;
-    let body: String = rest[body_start..body_end]
+        .ok_or_else(|| format!("\"private_key\": no {end_marker} line after its BEGIN line"))?;
+    let body: String = after_header[..body_end]
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
@@ -186,5 +188,27 @@ fn der_length(out: &mut Vec<u8>, len: usize) {
             .collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn begin_and_end_markers_sharing_their_dashes_are_refused_in_words() {
+        let text = "-----BEGIN PRIVATE KEY-----END PRIVATE KEY-----";
+        let err = ClientKey::from_pem(text).err().unwrap_or_default();
+        assert!(
+            err.contains("no -----END PRIVATE KEY----- line after its BEGIN line"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_body_between_whole_lines_is_refused_as_no_key() {
+        let text = "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----";
+        let err = ClientKey::from_pem(text).err().unwrap_or_default();
+        assert!(err.contains("PKCS#8 key that does not parse"), "{err}");
     }
 }

@@ -18,6 +18,8 @@ use crate::secret::{Secret, SecretError};
 use keys::ClientKey;
 
 mod dpop;
+#[cfg(test)]
+mod key_proptests;
 mod keys;
 #[cfg(test)]
 mod tests;

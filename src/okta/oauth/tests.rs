@@ -254,7 +254,7 @@ async fn a_hostile_token_endpoint_gets_a_clear_refusal_in_time() {
         (Behaviour::Echo(400), "no OAuth error body"),
         (
             Behaviour::Huge(200, 40 * 1024 * 1024),
-            "without a readable access_token",
+            "with more than 64 KiB",
         ),
         (
             Behaviour::Redirect(302, "https://elsewhere.example/token".into()),

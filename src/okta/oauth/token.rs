@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{epoch_now, DpopKey, ServiceApp, RENEW_BEFORE, TOKEN_BODY_CAP, TOKEN_TIMEOUT};
+use crate::http_body::{read_prefix, read_whole, BodyError};
 use crate::okta::FetchError;
 use crate::secret::Secret;
 use crate::telemetry::redact;
@@ -148,7 +149,9 @@ impl TokenClient {
         }
     }
 
-    /// One token, through at most one nonce round.
+    /// One token, through at most one nonce round. A 5xx or a transport failure ends it as
+    /// [`FetchError::Unavailable`], which the System Log reader retries after a backoff with
+    /// a new call, so a nonce challenge after such a failure is a first one again.
     async fn request(
         &self,
         app: &ServiceApp,
@@ -197,13 +200,27 @@ impl TokenClient {
                 })?;
             let status = sent.status();
             let headers = sent.headers().clone();
-            let body = match crate::http_body::read_capped(sent, TOKEN_BODY_CAP).await {
-                (body, None) => body,
-                (_, Some(e)) => {
-                    return Err(FetchError::Unavailable {
-                        attempts: 1,
-                        reason: format!("reading the token answer failed: {}", e.without_url()),
-                    })
+            let failed = |e: reqwest::Error| FetchError::Unavailable {
+                attempts: 1,
+                reason: format!("reading the token answer failed: {}", e.without_url()),
+            };
+            // A token must be read whole (a cut one does not parse, and would be refused
+            // with a misleading reason); a refusal needs only its first bytes.
+            let body = if status.is_success() {
+                read_whole(sent, TOKEN_BODY_CAP).await.map_err(|e| match e {
+                    BodyError::Transport(e) => failed(e),
+                    BodyError::OverCap { cap } => FetchError::Auth {
+                        message: format!(
+                            "Okta's token endpoint answered service app {} with more than {} KiB, the most a token answer may take: refusing it",
+                            app.client_id,
+                            cap / 1024
+                        ),
+                    },
+                })?
+            } else {
+                match read_prefix(sent, TOKEN_BODY_CAP).await {
+                    (body, None) => body,
+                    (_, Some(e)) => return Err(failed(e)),
                 }
             };
             if let Some(nonce) = dpop_nonce(&headers) {
@@ -211,6 +228,12 @@ impl TokenClient {
             }
             if status.is_success() {
                 return self.accept(&body);
+            }
+            if status.is_server_error() {
+                return Err(FetchError::Unavailable {
+                    attempts: 1,
+                    reason: format!("the token endpoint answered HTTP {}", status.as_u16()),
+                });
             }
             let error: OAuthErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             if error.error == "use_dpop_nonce" && dpop_nonce(&headers).is_some() && !asked_nonce {

@@ -38,6 +38,14 @@ pub enum Failure {
     /// The normal page, with absurd rate-limit headers: nothing remaining, and a reset at
     /// `i64::MIN` seconds.
     AbsurdRateLimit,
+    /// 200 with the normal page (headers, links, events), but this many bytes of whitespace
+    /// streamed inside its JSON array: still valid JSON, only too large. Streamed in chunks, so
+    /// the fake never holds it whole.
+    OversizedPage(usize),
+    /// 401 `use_dpop_nonce` with a fresh `DPoP-Nonce`, whatever the proof carries: Okta
+    /// rotated its resource nonce (the proofs after it must carry the new one when
+    /// `nonce_on_logs` is on).
+    NewDpopNonce,
 }
 
 impl Failure {
@@ -75,6 +83,7 @@ impl Failure {
                     .truncate(BROKEN_JSON_BYTES.min(page.body.len() - 1));
                 page.returned = 0;
             }
+            Failure::OversizedPage(padding) => page.padding = *padding,
             Failure::ForeignNext => {
                 let target = page.next.as_deref().unwrap_or(&page.self_url);
                 let path = target.strip_prefix(base_url).unwrap_or(target);

@@ -188,6 +188,9 @@ impl Inner {
         if let Some(reply) = failure.and_then(Failure::replacement) {
             return reply;
         }
+        if failure == Some(&Failure::NewDpopNonce) {
+            return self.oauth.new_resource_nonce();
+        }
         self.serve_logs(base_url, req, failure, fake_now)
             .unwrap_or_else(|error| error)
     }

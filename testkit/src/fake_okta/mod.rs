@@ -25,7 +25,7 @@ use crate::okta_events::{okta_event, rfc3339_millis};
 
 pub use auth::DEFAULT_TOKEN;
 pub use failures::{Failure, FOREIGN_ORIGIN};
-pub use oauth::{OAuthSettings, TokenRequest};
+pub use oauth::{OAuthSettings, TokenFailure, TokenRequest};
 
 use auth::Auth;
 use oauth::{OAuth, TOKEN_PATH};
@@ -250,6 +250,12 @@ impl FakeOkta {
     /// rate-limit budget nor its scripted failures.
     pub fn token_requests(&self) -> Vec<TokenRequest> {
         self.shared.lock().oauth.requests().to_vec()
+    }
+
+    /// Queues `f` as the answer to one upcoming `POST /oauth2/v1/token` (FIFO), before
+    /// any check; token requests take only these, never [`FakeOkta::push_failure`]'s.
+    pub fn push_token_failure(&self, f: TokenFailure) {
+        self.shared.lock().oauth.push_failure(f);
     }
 
     /// How many token requests got an access token.

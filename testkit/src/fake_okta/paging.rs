@@ -42,6 +42,8 @@ pub(crate) struct Page {
     pub(crate) self_url: String,
     /// The `next` link, if any.
     pub(crate) next: Option<String>,
+    /// Bytes of whitespace streamed after the body's `[` (see [`Reply::padding`]).
+    pub(crate) padding: usize,
 }
 
 impl Page {
@@ -52,6 +54,7 @@ impl Page {
         Reply {
             links,
             returned: self.returned,
+            padding: self.padding,
             ..Reply::new(200, self.body)
         }
     }
@@ -140,6 +143,7 @@ impl Inner {
             returned: items.len(),
             self_url,
             next,
+            padding: 0,
         })
     }
 

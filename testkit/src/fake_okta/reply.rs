@@ -1,5 +1,6 @@
 //! One answer from the fake, and how it goes on the wire with the headers every answer carries.
 
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use time::format_description::BorrowedFormatItem;
@@ -24,6 +25,9 @@ pub(crate) struct Reply {
     pub(crate) exhausted: bool,
     /// Headers of this answer alone (`WWW-Authenticate`, `DPoP-Nonce`, ...), set last.
     pub(crate) headers: Vec<(HeaderName, String)>,
+    /// Bytes of whitespace streamed after the body's first byte, a chunk at a time and never
+    /// held whole: a page of any size that is still the same JSON.
+    pub(crate) padding: usize,
 }
 
 /// What the common headers say, read under the same lock as the answer.
@@ -48,6 +52,7 @@ impl Reply {
             returned: 0,
             exhausted: false,
             headers: Vec::new(),
+            padding: 0,
         }
     }
 
@@ -66,7 +71,11 @@ impl Reply {
     /// The HTTP response: `status`, the body, JSON content type, `Date`, the
     /// rate-limit headers, the `Link` header(s) and the answer's own headers.
     pub(crate) fn into_response(self, status: StatusCode, common: Common) -> Response {
-        let mut response = (status, self.body).into_response();
+        let mut response = if self.padding == 0 {
+            (status, self.body).into_response()
+        } else {
+            (status, padded(self.body, self.padding)).into_response()
+        };
         let h = response.headers_mut();
         let date = common
             .fake_now
@@ -89,6 +98,20 @@ impl Reply {
         }
         response
     }
+}
+
+/// `body` with `padding` spaces after its first byte, as a stream of chunks.
+fn padded(body: Vec<u8>, padding: usize) -> Body {
+    const CHUNK: usize = 64 * 1024;
+    let mut body = Bytes::from(body);
+    let rest = body.split_off(body.len().min(1));
+    let spaces = Bytes::from(vec![b' '; CHUNK]);
+    let chunks = std::iter::once(body)
+        .chain((0..padding / CHUNK).map(move |_| spaces.clone()))
+        .chain(std::iter::once(Bytes::from(vec![b' '; padding % CHUNK])))
+        .chain(std::iter::once(rest))
+        .map(Ok::<_, std::convert::Infallible>);
+    Body::from_stream(futures::stream::iter(chunks))
 }
 
 /// Sets one header, skipping a value that is not valid in a header.

@@ -1,0 +1,133 @@
+//! The real okta-pull binary driven by an operator: a manual backfill, and the connection
+//! check through the Runtime API and locally as `okta-pull check`.
+
+use okta_ingest_testkit::binary_path;
+use okta_ingest_testkit::destination::Behaviour;
+use okta_ingest_testkit::runtime_api::Invocation;
+use serde_json::Value;
+
+mod support;
+
+use support::pull::*;
+use support::BUCKET;
+
+#[tokio::test]
+async fn a_manual_backfill_sends_its_window_once_and_leaves_the_checkpoint_alone() {
+    let org = Org::start(&[("MAX_EVENT_AGE_SECONDS", "0")]).await;
+    let start = minutes_ago(24 * 60);
+    let uuids = org.okta.add_events(30, start, time::Duration::minutes(1));
+    let c = org.container().await;
+    let since =
+        okta_ingest_testkit::okta_events::rfc3339_millis(start + time::Duration::minutes(10));
+    let until =
+        okta_ingest_testkit::okta_events::rfc3339_millis(start + time::Duration::minutes(20));
+    let payload = format!(r#"{{"since":"{since}","until":"{until}"}}"#);
+    let summary = c.run(&payload, T).await.response();
+    assert_eq!(
+        (summary["mode"].as_str(), summary["forwarded"].as_u64()),
+        (Some("backfill"), Some(10)),
+        "{summary}"
+    );
+    let delivered = org.delivered();
+    assert!(uuids[10..20].iter().all(|u| delivered.get(u) == Some(&1)));
+    assert!(
+        org.checkpoint().await.is_none(),
+        "a backfill never touches the checkpoint"
+    );
+    let bad = c
+        .run(r#"{"since":"yesterday","until":"2026-11-22T00:00:00Z"}"#, T)
+        .await;
+    assert!(
+        matches!(bad, Invocation::Error { ref error_message, .. } if error_message.contains("RFC 3339")),
+        "{bad:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_connection_check_says_what_works_and_what_to_fix() {
+    let org = Org::start(&[]).await;
+    org.okta
+        .add_events(2, minutes_ago(1), time::Duration::seconds(1));
+    let c = org.container().await;
+    let report = c.run(r#"{"check":true}"#, T).await.response();
+    assert_eq!(report["ok"], true, "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(
+        checks
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["okta", "destination", "state bucket"]
+    );
+    assert!(
+        checks[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("reads the System Log"),
+        "{report}"
+    );
+    let test_event: Value =
+        serde_json::from_str(&org.destination.accepted()[0].json_array_items()[0]).unwrap();
+    assert_eq!(test_event["eventType"], "okta-ingest.connection_check");
+    assert!(org.checkpoint().await.is_none(), "a check is not a run");
+
+    // A revoked token and a destination refusing the credential, in words an operator can act on.
+    org.okta.set_tokens(&["another-token"]);
+    org.destination.set_default(Behaviour::Status(401));
+    let report = c.run(r#"{"check":true}"#, T).await.response();
+    assert_eq!(report["ok"], false);
+    let checks = report["checks"].as_array().unwrap();
+    assert!(
+        checks[0]["detail"].as_str().unwrap().contains("expired"),
+        "{report}"
+    );
+    assert!(
+        checks[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("credential was refused"),
+        "{report}"
+    );
+    assert_eq!(checks[2]["ok"], true);
+    org.assert_no_token_anywhere(&[&c]).await;
+}
+
+#[tokio::test]
+async fn the_connection_check_runs_locally_as_okta_pull_check() {
+    let org = Org::start(&[]).await;
+    org.okta.set_forbidden(true);
+    let mut env = org.moto.function_env();
+    env.extend(
+        [
+            ("OKTA_DOMAIN", org.okta.base_url()),
+            ("ALLOW_INSECURE_HTTP", "true".into()),
+            ("OKTA_TOKEN_SECRET_ARN", org.secret_arn.clone()),
+            ("STATE_BUCKET", BUCKET.into()),
+            ("DESTINATION_URL", org.destination.url()),
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let output = tokio::process::Command::new(binary_path("okta-pull"))
+        .arg("check")
+        .env_clear()
+        .envs(env)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed check exits 1:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL okta:") && stdout.contains("Read-Only Administrator"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("OK   destination:") && stdout.contains("OK   state bucket:"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(TOKEN) && !String::from_utf8_lossy(&output.stderr).contains(TOKEN));
+}
