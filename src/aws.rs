@@ -48,12 +48,16 @@ pub fn secrets_client(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager:
 
 /// A DynamoDB client. Its requests and answers are a few kilobytes, bounded by the attempt
 /// and operation timeouts above, so the SDK's stalled-stream check (a timer polled with
-/// every chunk of every body, about 3% of okta-push's CPU in `perf`) is off.
+/// every chunk of every body, about 3% of okta-push's CPU in `perf`) is off. The ledger
+/// retries throttling, conflicts and failures itself, with jitter, within the invocation's
+/// time and per item (`state::ledger`), so the SDK makes one attempt: its own retries would
+/// hide a throttle behind a timeout and spend the time the ledger has.
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(config)
         .stalled_stream_protection(
             aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
         )
+        .retry_config(aws_config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_dynamodb::Client::from_conf(dynamodb)
 }

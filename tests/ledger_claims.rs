@@ -9,135 +9,13 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use okta_ingest_testkit::destination::{Behaviour, RecordingDestination};
-use okta_ingest_testkit::function::{binary_path, FunctionProcess};
+use okta_ingest_testkit::destination::Behaviour;
 use okta_ingest_testkit::moto::Moto;
-use okta_ingest_testkit::okta_events::{
-    eventbridge_envelope, okta_event, rfc3339_millis, sqs_event,
-};
-use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
-use okta_ingest_testkit::{FakeDynamoDb, SerialProxy};
-use serde_json::Value;
-use support::{failed_ids, BUCKET};
+use okta_ingest_testkit::runtime_api::Invocation;
+use okta_ingest_testkit::SerialProxy;
+use support::failed_ids;
+use support::fleet::{batch, summaries, Fleet, Table, TABLE};
 use time::OffsetDateTime;
-
-const TABLE: &str = "okta-ingest-ledger";
-
-/// Warm push containers over one bucket, one table and one destination.
-struct Fleet {
-    moto: Moto,
-    /// What the functions talk to: moto, one request at a time (see [`SerialProxy`]).
-    _aws: SerialProxy,
-    /// The table in the testkit's DynamoDB instead of moto's, when set.
-    fake: Option<FakeDynamoDb>,
-    destination: RecordingDestination,
-    containers: Vec<(RuntimeApi, FunctionProcess)>,
-}
-
-/// Whose DynamoDB holds the ledger table.
-#[derive(Clone, Copy)]
-enum Table {
-    Moto,
-    /// The benchmark's table ([`FakeDynamoDb`]): the same tests keep it honest.
-    Testkit,
-}
-
-impl Fleet {
-    async fn start(n: usize, table: Table) -> Fleet {
-        Fleet::start_with(n, table, &[]).await
-    }
-
-    /// As [`Fleet::start`], with more settings for every container.
-    async fn start_with(n: usize, table: Table, env: &[(&str, &str)]) -> Fleet {
-        let moto = Moto::start().await;
-        moto.create_bucket(BUCKET).await;
-        moto.create_ledger_table(TABLE).await;
-        let destination = RecordingDestination::start().await;
-        let aws = SerialProxy::start(moto.addr()).await;
-        let fake = match table {
-            Table::Moto => None,
-            Table::Testkit => Some(FakeDynamoDb::start("uuid").await),
-        };
-        let mut extra: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        if let Some(fake) = &fake {
-            extra.push(("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), fake.endpoint()));
-        }
-        let mut containers = Vec::new();
-        for _ in 0..n {
-            containers.push(container(&moto, &aws, &destination, &extra).await);
-        }
-        Fleet {
-            moto,
-            _aws: aws,
-            fake,
-            destination,
-            containers,
-        }
-    }
-
-    /// The `state` of each uuid in the ledger table.
-    async fn ledger_states(&self) -> HashMap<String, String> {
-        match &self.fake {
-            Some(fake) => fake.column("state"),
-            None => self.moto.ledger_items(TABLE).await,
-        }
-    }
-
-    /// uuid -> how many accepted requests carried it.
-    fn delivered(&self) -> HashMap<String, usize> {
-        let mut seen = HashMap::new();
-        for request in self.destination.accepted() {
-            for item in request.json_array_items() {
-                let event: Value = serde_json::from_str(&item).unwrap();
-                *seen
-                    .entry(event["uuid"].as_str().unwrap().to_owned())
-                    .or_default() += 1;
-            }
-        }
-        seen
-    }
-}
-
-async fn container(
-    moto: &Moto,
-    aws: &SerialProxy,
-    destination: &RecordingDestination,
-    extra: &[(String, String)],
-) -> (RuntimeApi, FunctionProcess) {
-    let runtime = RuntimeApi::start().await;
-    let mut env = moto.function_env();
-    env.extend(
-        [
-            ("AWS_ENDPOINT_URL", aws.endpoint()),
-            ("DESTINATION_URL", destination.url()),
-            ("ALLOW_INSECURE_HTTP", "true".into()),
-            ("DESTINATION_GZIP", "false".into()),
-            ("STATE_BUCKET", BUCKET.into()),
-            ("LEDGER_TABLE", TABLE.into()),
-            ("DESTINATION_TIMEOUT_SECONDS", "2".into()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
-    env.extend(extra.iter().cloned());
-    let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
-    (runtime, function)
-}
-
-/// An SQS batch carrying `uuids` (fresh), message ids unique to `copy`.
-fn batch(uuids: &[String], copy: &str) -> String {
-    let now = rfc3339_millis(OffsetDateTime::now_utc() - time::Duration::seconds(5));
-    let bodies: Vec<(String, String)> = uuids
-        .iter()
-        .map(|u| {
-            let envelope = eventbridge_envelope(&okta_event(u, &now), &format!("eb-{u}"), &now);
-            (format!("{copy}-{u}"), envelope)
-        })
-        .collect();
-    sqs_event(&bodies)
-}
 
 /// `n` containers, `rounds` rounds of the same 50 fresh events to each at once. What a
 /// container hands back to SQS (another one is sending it) comes back after the others are
@@ -343,15 +221,6 @@ async fn pull_leaves_an_event_push_is_sending_and_takes_it_over_when_the_claim_r
     org.assert_exactly_once();
     let items = org.moto.ledger_items(TABLE).await;
     assert!(items.values().all(|s| s == "delivered"), "{items:?}");
-}
-
-/// The summary line of each invocation a container answered, in order.
-fn summaries(function: &FunctionProcess) -> Vec<Value> {
-    function
-        .json_lines()
-        .into_iter()
-        .filter(|l| l["message"] == "invocation summary")
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

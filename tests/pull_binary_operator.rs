@@ -57,7 +57,7 @@ async fn the_connection_check_says_what_works_and_what_to_fix() {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect::<Vec<_>>(),
-        ["okta", "destination", "state bucket"]
+        ["okta", "destination", "state bucket", "delivery ledger"]
     );
     assert!(
         checks[0]["detail"]
@@ -90,6 +90,28 @@ async fn the_connection_check_says_what_works_and_what_to_fix() {
     );
     assert_eq!(checks[2]["ok"], true);
     org.assert_no_token_anywhere(&[&c]).await;
+}
+
+#[tokio::test]
+async fn the_connection_check_names_a_ledger_table_that_does_not_exist() {
+    // GIVEN a function whose LEDGER_TABLE names a table no one created (a typo)
+    let org = Org::start(&[("LEDGER_TABLE", "okta-ingest-ledgr")]).await;
+    let c = org.container().await;
+    // WHEN the operator runs the connection check
+    let report = c.run(r#"{"check":true}"#, T).await.response();
+    // THEN it fails on the ledger, naming the table, the region and what to check
+    assert_eq!(report["ok"], false, "{report}");
+    let ledger = &report["checks"][3];
+    assert_eq!(ledger["name"], "delivery ledger", "{report}");
+    assert_eq!(ledger["ok"], false, "{report}");
+    let detail = ledger["detail"].as_str().unwrap();
+    for words in [
+        "table okta-ingest-ledgr (region us-east-1)",
+        "does not exist",
+        "check LEDGER_TABLE",
+    ] {
+        assert!(detail.contains(words), "{words:?} not in {detail}");
+    }
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ const STREAM_DOWN: std::ops::Range<i64> = 12..24;
 /// The destination answers 503 during these steps (20 minutes).
 const DESTINATION_DOWN: std::ops::Range<i64> = 28..30;
 const NORMAL: Duration = Duration::from_secs(20);
-const DURING_OUTAGE: Duration = Duration::from_secs(4);
+const DURING_OUTAGE: Duration = Duration::from_secs(6);
 
 struct Functions {
     push_api: RuntimeApi,

@@ -16,7 +16,7 @@ use crate::event::OktaEvent;
 use crate::state::{Claim, Key, Terms, Trouble, TroubleKind};
 use crate::telemetry::Counts;
 
-/// Longest a ledger claim may take, its retries included (and never more than a quarter of
+/// Longest a ledger claim may take, its retries included (and never more than a third of
 /// the time left): a ledger that cannot decide by then leaves the events undecided.
 const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(5);
 /// Past the budget, how long an adapter that overruns it is waited for before its answer is
@@ -60,7 +60,7 @@ impl Pipeline {
             .collect();
         let left = run.deadline.saturating_duration_since(Instant::now());
         let budget =
-            LEDGER_LOOKUP_BUDGET.min(run.stop_at.saturating_duration_since(Instant::now()) / 4);
+            LEDGER_LOOKUP_BUDGET.min(run.stop_at.saturating_duration_since(Instant::now()) / 3);
         let terms = Terms {
             now: run.now,
             lease_until: run.now + left + CLAIM_MARGIN,

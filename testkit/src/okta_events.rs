@@ -58,6 +58,12 @@ pub fn eventbridge_envelope(detail_json: &str, id: &str, time: &str) -> String {
 
 /// An SQS Lambda event with one record per `(message id, body)`.
 pub fn sqs_event(bodies: &[(String, String)]) -> String {
+    sqs_event_received(bodies, 1)
+}
+
+/// [`sqs_event`] as SQS hands the messages out for the `receive_count`th time
+/// (`attributes.ApproximateReceiveCount`).
+pub fn sqs_event_received(bodies: &[(String, String)], receive_count: u32) -> String {
     let sent = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).to_string();
     let records: Vec<String> = bodies
         .iter()
@@ -69,7 +75,7 @@ pub fn sqs_event(bodies: &[(String, String)]) -> String {
             format!(
                 concat!(
                     r#"{{"messageId":{id},"receiptHandle":{rh},"body":{body},"#,
-                    r#""attributes":{{"ApproximateReceiveCount":"1","SentTimestamp":"{sent}","SenderId":"AIDAIENQZJOLO23YVJ4VO","ApproximateFirstReceiveTimestamp":"{sent}"}},"#,
+                    r#""attributes":{{"ApproximateReceiveCount":"{receive_count}","SentTimestamp":"{sent}","SenderId":"AIDAIENQZJOLO23YVJ4VO","ApproximateFirstReceiveTimestamp":"{sent}"}},"#,
                     r#""messageAttributes":{{}},"md5OfBody":"{md5}","eventSource":"aws:sqs","#,
                     r#""eventSourceARN":"arn:aws:sqs:us-east-1:123456789012:okta-ingest","awsRegion":"us-east-1"}}"#
                 ),
@@ -78,6 +84,7 @@ pub fn sqs_event(bodies: &[(String, String)]) -> String {
                 body = json_string(body),
                 sent = sent,
                 md5 = md5,
+                receive_count = receive_count,
             )
         })
         .collect();
