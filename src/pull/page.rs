@@ -287,6 +287,46 @@ mod tests {
     }
 
     #[test]
+    fn a_backfill_resumes_at_the_oldest_event_left_not_the_newest_delivered() {
+        // Batches go out concurrently: the one holding the oldest event can fail while a
+        // later one is delivered.
+        let raws: Vec<Box<serde_json::value::RawValue>> = [
+            ("u1", "2026-11-22T09:00:00.000Z"),
+            ("u2", "2026-11-22T09:01:00.000Z"),
+            ("u3", "2026-11-22T09:02:00.000Z"),
+        ]
+        .iter()
+        .map(|(u, p)| {
+            serde_json::value::RawValue::from_string(format!(
+                r#"{{"uuid":"{u}","published":"{p}"}}"#
+            ))
+            .unwrap()
+        })
+        .collect();
+        let inputs: Vec<Input> = raws
+            .iter()
+            .map(|r| event_input(OktaEvent::from_raw(r).map_err(|_| unreachable!())))
+            .collect();
+        let outcome = Outcome {
+            fates: vec![
+                Fate::Delivered,
+                Fate::Left("destination: HTTP 503".into()),
+                Fate::Delivered,
+            ],
+            counts: Default::default(),
+            newest_delivered: Some(time::macros::datetime!(2026-11-22 09:02 UTC)),
+            dead_letter_error: None,
+        };
+        let page = page_outcome(&inputs, outcome, false);
+        assert_eq!(
+            page.oldest_left,
+            Some(time::macros::datetime!(2026-11-22 09:01 UTC))
+        );
+        assert!(matches!(page.incomplete, Some(Incomplete::Destination(_))));
+        assert_eq!(page.handled, ["u1", "u3"]);
+    }
+
+    #[test]
     fn a_malformed_event_has_one_key_whatever_run_reads_it() {
         let a: &serde_json::value::RawValue = serde_json::from_str(r#"{"uuid":7}"#).unwrap();
         let b: &serde_json::value::RawValue = serde_json::from_str(r#"{"uuid":8}"#).unwrap();

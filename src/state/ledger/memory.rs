@@ -121,15 +121,14 @@ impl MemoryLedger {
                 let detail = format!("memory ledger: scripted {}", kind.as_str());
                 return Attempt::failed(&todo, Trouble { kind, detail });
             }
-            Some(LedgerFault::SlowClaims(d)) => {
+            Some(LedgerFault::SlowClaims(d))
                 if tokio::time::timeout_at(terms.give_up_at, tokio::time::sleep(d))
                     .await
-                    .is_err()
-                {
-                    let detail = "memory ledger: no answer in time".to_owned();
-                    let kind = TroubleKind::TimedOut;
-                    return Attempt::failed(&todo, Trouble { kind, detail });
-                }
+                    .is_err() =>
+            {
+                let detail = "memory ledger: no answer in time".to_owned();
+                let kind = TroubleKind::TimedOut;
+                return Attempt::failed(&todo, Trouble { kind, detail });
             }
             _ => {}
         }

@@ -22,6 +22,9 @@ const READ_CONCURRENCY: usize = 8;
 /// Tries at a fresh key when one is taken.
 const KEY_TRIES: usize = 3;
 
+/// One pending object: its key and the uuids it holds.
+pub type Pending = (String, Vec<String>);
+
 /// The pending marks in one bucket.
 #[derive(Clone)]
 pub struct PendingMarks {
@@ -57,7 +60,7 @@ impl PendingMarks {
     }
 
     /// Every pending object, with its uuids.
-    pub async fn load(&self) -> Result<Vec<(String, Vec<String>)>, LedgerError> {
+    pub async fn load(&self) -> Result<Vec<Pending>, LedgerError> {
         let listed = self.store.list(PENDING_PREFIX).await?;
         let store = &self.store;
         let reads: Vec<_> = listed
@@ -70,11 +73,10 @@ impl PendingMarks {
                 }))
             })
             .collect();
-        let read: Vec<Result<Option<(String, Vec<String>)>, LedgerError>> =
-            futures::stream::iter(reads)
-                .buffer_unordered(READ_CONCURRENCY)
-                .collect()
-                .await;
+        let read: Vec<Result<Option<Pending>, LedgerError>> = futures::stream::iter(reads)
+            .buffer_unordered(READ_CONCURRENCY)
+            .collect()
+            .await;
         let mut objects = Vec::new();
         for r in read {
             // An object gone since the listing was applied by another run meanwhile.

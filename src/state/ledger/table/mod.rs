@@ -489,9 +489,8 @@ impl Ledger for DynamoLedger {
                 .into_iter()
                 .filter(|u| !delivered.contains(*u))
                 .collect();
-            let mut claim = until_decided(todo, terms.give_up_at, |todo| {
-                let terms = terms;
-                async move { self.attempt(todo, &terms).await }
+            let mut claim = until_decided(todo, terms.give_up_at, |todo| async move {
+                self.attempt(todo, &terms).await
             })
             .await;
             claim.delivered.extend(delivered);
