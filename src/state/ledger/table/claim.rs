@@ -82,7 +82,11 @@ impl DynamoLedger {
                 }
             }
             if !run_out.is_empty() {
-                match self.pending_among(&run_out).await {
+                let pending =
+                    tokio::time::timeout_at(terms.give_up_at, self.pending_among(&run_out))
+                        .await
+                        .unwrap_or_else(|_| Err(self.failed("no answer in time")));
+                match pending {
                     Ok(found) => {
                         for uuid in run_out {
                             if found.contains(uuid) {
