@@ -17,8 +17,10 @@ use crate::state::{Claim, Key, Terms, Trouble, TroubleKind};
 use crate::telemetry::Counts;
 
 /// Longest a ledger claim may take, its retries included (and never more than a third of
-/// the time left): a ledger that cannot decide by then leaves the events undecided.
-const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(5);
+/// the time left): a ledger that cannot decide by then leaves the events undecided. A
+/// healthy table answers in milliseconds; the budget is what a moment of throttling (or a
+/// slow local emulator) gets to pass before the events go back to their source.
+const LEDGER_LOOKUP_BUDGET: Duration = Duration::from_secs(15);
 /// Past the budget, how long an adapter that overruns it is waited for before its answer is
 /// given up for all (each request is bounded by the budget already).
 const LEDGER_GRACE: Duration = Duration::from_millis(500);

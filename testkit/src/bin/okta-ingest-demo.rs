@@ -1,6 +1,8 @@
 //! `make demo`: runs the real okta-push and okta-pull binaries against local fakes only.
 //!
-//! Starts moto server (S3, DynamoDB for the ledger, Secrets Manager) and a recording HTTP destination on 127.0.0.1,
+//! Starts moto server (S3, Secrets Manager), the testkit's DynamoDB table for the ledger (moto's
+//! copies its whole table on every transaction: a day of backlog would take minutes) and a
+//! recording HTTP destination on 127.0.0.1,
 //! drives okta-push through a local Lambda Runtime API with each file given (default: the
 //! samples in `events/`), then prints what the destination received and what was dropped or
 //! dead-lettered; then runs okta-pull twice against a fake Okta System Log API. No AWS
@@ -12,7 +14,8 @@ use std::time::Duration;
 
 use okta_ingest_testkit::okta_events::rebase_timestamps;
 use okta_ingest_testkit::{
-    binary_path, FakeOkta, FunctionProcess, Invocation, Moto, RecordingDestination, RuntimeApi,
+    binary_path, FakeDynamoDb, FakeOkta, FunctionProcess, Invocation, Moto, RecordingDestination,
+    RuntimeApi,
 };
 use serde_json::Value;
 
@@ -30,10 +33,10 @@ async fn main() {
         ];
     }
 
-    println!("Starting moto server (S3, DynamoDB, Secrets Manager), a destination and a Lambda Runtime API on 127.0.0.1 ...");
+    println!("Starting moto server (S3, Secrets Manager), a DynamoDB table for the ledger, a destination and a Lambda Runtime API on 127.0.0.1 ...");
     let moto = Moto::start().await;
     moto.create_bucket(BUCKET).await;
-    moto.create_ledger_table(TABLE).await;
+    let table = FakeDynamoDb::start("uuid").await;
     let secret_arn = moto
         .create_secret("okta-ingest/demo-destination", r#"{"token":"demo-token"}"#)
         .await;
@@ -47,6 +50,7 @@ async fn main() {
             ("DESTINATION_SECRET_ARN", secret_arn),
             ("STATE_BUCKET", BUCKET.to_owned()),
             ("LEDGER_TABLE", TABLE.to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", table.endpoint()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
@@ -58,7 +62,7 @@ async fn main() {
     report_push(&function, &moto).await;
     function.stop().await;
 
-    demo_pull(&moto, &destination).await;
+    demo_pull(&moto, &table, &destination).await;
 }
 
 /// Invokes okta-push with one sample file (dates moved to now) and shows what the
@@ -150,7 +154,7 @@ async fn report_push(function: &FunctionProcess, moto: &Moto) {
 }
 
 /// okta-pull against a fake Okta org: a first run with a day of backlog, then a late event.
-async fn demo_pull(moto: &Moto, destination: &RecordingDestination) {
+async fn demo_pull(moto: &Moto, table: &FakeDynamoDb, destination: &RecordingDestination) {
     println!(
         "\n== okta-pull: a fake Okta System Log API on 127.0.0.1 with 2,400 events of the last day"
     );
@@ -175,6 +179,7 @@ async fn demo_pull(moto: &Moto, destination: &RecordingDestination) {
             ("OKTA_TOKEN_SECRET_ARN", secret_arn),
             ("STATE_BUCKET", BUCKET.to_owned()),
             ("LEDGER_TABLE", TABLE.to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", table.endpoint()),
             ("DESTINATION_URL", destination.url()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
