@@ -66,6 +66,10 @@ async fn claims_cancelled_for_a_moment_of_throttling_are_retried_and_sent_once()
     let summary = &summaries(&fleet.containers[0].1)[0];
     assert_eq!(summary["in_flight"], 0, "{summary}");
     assert_eq!(summary["ledger_undecided"], 0, "{summary}");
+    assert_eq!(
+        summary["ledger_errors"], 0,
+        "a moment of throttling is no error: {summary}"
+    );
     assert!(table.requests_of("TransactWriteItems") >= 3, "retried");
     let states = fleet.ledger_states().await;
     assert!(sent.iter().all(|u| states[u] == "delivered"), "{states:?}");

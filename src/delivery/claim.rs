@@ -140,9 +140,18 @@ impl Pipeline {
                 "skipped events another invocation is sending (live ledger claim); their source gives them again if it fails"
             );
         }
-        if let Some(worst) = claim.worst() {
-            counts.ledger_errors += 1;
-            self.log_undecided(worst, claim.undecided.len(), unchecked);
+        match claim.worst() {
+            Some(worst) if !claim.undecided.is_empty() => {
+                counts.ledger_errors += 1;
+                self.log_undecided(worst, claim.undecided.len(), unchecked);
+            }
+            // Busy for a moment, and every event decided on a later try.
+            Some(worst) => tracing::info!(
+                ledger = %self.ledger.describe(),
+                cause = worst.kind.as_str(),
+                "the delivery ledger was busy; claims were tried again and all decided"
+            ),
+            None => {}
         }
         candidates.len() < before
     }
@@ -151,7 +160,7 @@ impl Pipeline {
     /// cause when an operator must act, a WARN when it was busy or failing.
     fn log_undecided(&self, worst: &Trouble, undecided: usize, unchecked: usize) {
         let ledger = self.ledger.describe();
-        let held_back = undecided - unchecked;
+        let held_back = undecided.saturating_sub(unchecked);
         match worst.kind {
             TroubleKind::Misconfigured | TroubleKind::Rejected => tracing::error!(
                 ledger = %ledger,

@@ -164,6 +164,10 @@ async fn a_moment_of_throttling_delays_the_claim_and_delivers_everything_once() 
         .await;
     assert!(outcome.fates.iter().all(|f| *f == Fate::Delivered));
     assert_eq!(outcome.counts.ledger_undecided, 0);
+    assert_eq!(
+        outcome.counts.ledger_errors, 0,
+        "decided in the end: no error"
+    );
     assert_eq!(rig.ledger.state("u4"), Some("delivered"));
 }
 
