@@ -143,7 +143,7 @@ impl Reply {
 
     /// The Okta error code and summary for a status: a scripted [`Failure::Status`], and
     /// the fake's own 401 and 403.
-    fn for_status(status: u16) -> Reply {
+    pub(crate) fn for_status(status: u16) -> Reply {
         let (code, summary) = match status {
             400 => ("E0000001", "Api validation failed"),
             401 => ("E0000011", "Invalid token provided"),

@@ -1,4 +1,4 @@
-//! One request from arrival to answer: a token request goes to the authorization server; any other is recorded, may hang, then rate limit, failures, auth, route and page.
+//! One request from arrival to answer: a token request goes to the authorization server; any other counts in flight (429 beyond the org's concurrency), a directory one goes to the directory; a System Log one is recorded, may hang, then rate limit, failures, auth, route and page.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,6 +11,7 @@ use axum::response::Response;
 use time::OffsetDateTime;
 
 use super::auth::Credentials;
+use super::directory::{is_directory_path, InFlight};
 use super::failures::Failure;
 use super::oauth::{TokenCall, TOKEN_PATH};
 use super::paging::{parse_params, parse_query, LOGS_PATH};
@@ -18,16 +19,16 @@ use super::reply::{Common, Reply};
 use super::{Inner, OktaRequest, Shared};
 
 /// What the answer depends on in a request.
-struct Incoming {
-    method: Method,
-    uri: Uri,
-    query: Vec<(String, String)>,
-    authorization: Option<String>,
-    dpop: Vec<String>,
+pub(crate) struct Incoming {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) authorization: Option<String>,
+    pub(crate) dpop: Vec<String>,
 }
 
 impl Incoming {
-    fn new(method: Method, uri: Uri, headers: &HeaderMap) -> Incoming {
+    pub(crate) fn new(method: Method, uri: Uri, headers: &HeaderMap) -> Incoming {
         Incoming {
             query: parse_query(uri.query().unwrap_or("")),
             authorization: headers
@@ -41,7 +42,7 @@ impl Incoming {
     }
 
     /// The request as the test will see it, before it is answered.
-    fn record(&self) -> OktaRequest {
+    pub(crate) fn record(&self) -> OktaRequest {
         OktaRequest {
             path_and_query: self
                 .uri
@@ -66,6 +67,14 @@ pub(crate) async fn handle(
 ) -> Response {
     if uri.path() == TOKEN_PATH {
         return shared.token(&method, &headers, &body);
+    }
+    // Counted until the answer is built (or the client goes away): org-wide, every API path.
+    let (_in_flight, in_flight) = InFlight::enter(&shared.in_flight);
+    if in_flight > shared.lock().directory.concurrency() {
+        return shared.refuse_concurrent(&Incoming::new(method, uri, &headers));
+    }
+    if is_directory_path(uri.path()) {
+        return shared.directory(method, uri, &headers).await;
     }
     let req = Incoming::new(method, uri, &headers);
     let (index, failure) = shared.arrive(&req);
@@ -237,7 +246,7 @@ fn route(req: &Incoming) -> Result<(), Reply> {
 }
 
 /// 405 `E0000022`.
-fn method_not_allowed() -> Reply {
+pub(crate) fn method_not_allowed() -> Reply {
     Reply::error(
         405,
         "E0000022",

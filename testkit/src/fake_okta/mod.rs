@@ -1,7 +1,8 @@
-//! A fake Okta System Log API (`GET /api/v1/logs`): persistence-ordered polling, cursors, rate limits, scripted failures, and an OAuth authorization server for API service apps.
+//! A fake Okta org: the System Log API (`GET /api/v1/logs`) with persistence-ordered polling, cursors, rate limits, scripted failures, an OAuth authorization server for API service apps, and the directory (users, groups, apps, role assignments) beside it.
 
 // This file holds the public `FakeOkta` and its state; answering is split by concern.
 mod auth; // API tokens and OAuth access tokens, 401 and 403
+mod directory; // users, groups, apps, role assignments: their lists, buckets and changes
 mod failures; // `Failure`, the scripted answers and Okta's error bodies
 mod handler; // one request from arrival to answer
 mod oauth; // `POST /oauth2/v1/token`, private_key_jwt, DPoP, the tokens it issues
@@ -13,7 +14,7 @@ mod tests;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,10 +25,14 @@ use tokio::task::JoinHandle;
 use crate::okta_events::{okta_event, rfc3339_millis};
 
 pub use auth::DEFAULT_TOKEN;
+pub use directory::{
+    Bucket, DirectoryEndpoint, DirectoryFailure, DirectoryRateLimits, PopulatedOrg, UserStatus,
+};
 pub use failures::{Failure, FOREIGN_ORIGIN};
 pub use oauth::{OAuthSettings, TokenFailure, TokenRequest};
 
 use auth::Auth;
+use directory::Directory;
 use oauth::{OAuth, TOKEN_PATH};
 use rate_limit::RateLimit;
 
@@ -72,11 +77,15 @@ struct Inner {
     combined_link: bool,
     relative_links: bool,
     requests: Vec<OktaRequest>,
+    directory: Directory,
 }
 
 /// The state the server task and the [`FakeOkta`] handle share.
 struct Shared {
     base_url: String,
+    /// Requests in flight now, for the org-wide concurrency limit (outside the lock: a
+    /// hanging request holds no lock).
+    in_flight: AtomicUsize,
     inner: Mutex<Inner>,
 }
 
@@ -110,6 +119,7 @@ impl FakeOkta {
             .expect("fake Okta: listener has no local address");
         let shared = Arc::new(Shared {
             base_url: format!("http://{addr}"),
+            in_flight: AtomicUsize::new(0),
             inner: Mutex::new(Inner {
                 events: Vec::new(),
                 auth: Auth::default(),
@@ -121,6 +131,7 @@ impl FakeOkta {
                 combined_link: false,
                 relative_links: false,
                 requests: Vec::new(),
+                directory: Directory::default(),
             }),
         });
         let app = Router::new()

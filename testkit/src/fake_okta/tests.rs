@@ -1,6 +1,7 @@
 //! The fake Okta's unit tests: shared helpers here, the tests by concern in `tests/`.
 
 mod auth;
+mod directory;
 mod failures;
 mod oauth;
 mod paging;

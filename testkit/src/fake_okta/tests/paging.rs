@@ -231,7 +231,7 @@ async fn bad_parameters_are_400() {
     let r = get(&okta, &format!("/api/v1/logs?after={polling_cursor}")).await;
     assert_eq!(r.status, 200);
     assert_eq!(uuids(&r).len(), 1);
-    assert_eq!(get(&okta, "/api/v1/users").await.status, 404);
+    assert_eq!(get(&okta, "/api/v1/zones").await.status, 404);
 }
 
 #[test]
