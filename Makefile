@@ -5,6 +5,8 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 PYTHON ?= python3
+# tests/sam_local.rs runs SAM CLI's code with the Python that `make tools` installed it for.
+export PYTHON
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 

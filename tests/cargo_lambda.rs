@@ -9,21 +9,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use okta_ingest_testkit::binary_path;
+use okta_ingest_testkit::local_fakes::{
+    check_every_sample_is_listed, delivered_uuids, forwardable_uuids, SAMPLES,
+};
+use okta_ingest_testkit::LocalFakes;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-/// Which function each sample in `events/` is for. A new sample must be added here.
-const SAMPLES: [(&str, &str); 4] = [
-    ("eventbridge-direct.json", "okta-push"),
-    ("sqs-batch.json", "okta-push"),
-    ("schedule.json", "okta-pull"),
-    ("backfill.json", "okta-pull"),
-];
 
 /// The first invoke waits for `cargo run` to find the binary up to date (or rebuild it).
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -109,97 +102,6 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
-/// `okta-ingest-fakes DIR`, with the lines it printed so far.
-struct Fakes {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Fakes {
-    async fn start(dir: &Path) -> Fakes {
-        let mut child = Command::new(binary_path("okta-ingest-fakes"))
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("cannot run okta-ingest-fakes");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let fakes = Fakes { child, lines };
-        let ready = tokio::time::timeout(Duration::from_secs(60), async {
-            while !fakes.lines().iter().any(|l| l.starts_with("ready")) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
-        assert!(
-            ready.is_ok(),
-            "okta-ingest-fakes not ready: {:?}",
-            fakes.lines()
-        );
-        fakes
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    fn okta_events(&self) -> HashSet<String> {
-        self.json_lines("okta_events")
-            .into_iter()
-            .flat_map(|v| strings(&v))
-            .collect()
-    }
-
-    /// Every request the destination answered, in order.
-    fn destination_requests(&self) -> Vec<Value> {
-        self.json_lines("destination")
-    }
-
-    fn json_lines(&self, key: &str) -> Vec<Value> {
-        self.lines()
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter_map(|v| v.get(key).cloned())
-            .collect()
-    }
-
-    async fn stop(mut self) {
-        self.terminate();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
-    }
-
-    /// SIGTERM: our own binary stops moto server before it exits (SIGKILL would orphan it).
-    fn terminate(&self) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-    }
-}
-
-impl Drop for Fakes {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_owned))
-        .collect()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -258,42 +160,6 @@ async fn invoke(function: &str, port: u16, file: &Path, watch: &Watch) -> Value 
     })
 }
 
-/// The uuids of a sample SQS batch that okta-push must forward: well-formed, fresh
-/// (published less than 24 h ago), first copy only.
-fn fresh_uuids(sqs_batch: &str) -> HashSet<String> {
-    let batch: Value = serde_json::from_str(sqs_batch).expect("sqs-batch.json is JSON");
-    let now = time::OffsetDateTime::now_utc();
-    let mut out = HashSet::new();
-    for record in batch["Records"].as_array().expect("Records") {
-        let Some(body) = record["body"].as_str() else {
-            continue;
-        };
-        let Ok(envelope) = serde_json::from_str::<Value>(body) else {
-            continue;
-        };
-        let detail = &envelope["detail"];
-        let (Some(uuid), Some(published)) = (detail["uuid"].as_str(), detail["published"].as_str())
-        else {
-            continue;
-        };
-        let published =
-            time::OffsetDateTime::parse(published, &time::format_description::well_known::Rfc3339)
-                .expect("sample published is RFC 3339");
-        if now - published < time::Duration::hours(24) {
-            out.insert(uuid.to_owned());
-        }
-    }
-    out
-}
-
-fn uuids_of(requests: &[Value]) -> Vec<String> {
-    requests
-        .iter()
-        .filter(|r| (200..300).contains(&r["status"].as_u64().unwrap_or(0)))
-        .flat_map(|r| strings(&r["uuids"]))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sample_through_cargo_lambda_watch_and_invoke() {
     let version = std::process::Command::new("cargo")
@@ -303,33 +169,25 @@ async fn every_sample_through_cargo_lambda_watch_and_invoke() {
         version.is_ok_and(|o| o.status.success()),
         "cargo-lambda is not installed: run `make tools` (it installs cargo-lambda from PyPI)"
     );
-    let mut names: Vec<String> = std::fs::read_dir(root().join("events"))
-        .expect("events/")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    let mut covered: Vec<String> = SAMPLES.iter().map(|(n, _)| n.to_string()).collect();
-    covered.sort();
-    assert_eq!(names, covered, "every file in events/ is invoked here");
+    check_every_sample_is_listed(&root());
 
     let dir = root()
         .join("target")
         .join(format!("cargo-lambda-test-{}", std::process::id()));
-    let fakes = Fakes::start(&dir).await;
+    let fakes = LocalFakes::start(&dir).await;
     let port = free_port();
-    let watch = Watch::start(port, &dir.join("env"), dir.join("watch.log"));
+    let watch = Watch::start(port, &fakes.env_file(), dir.join("watch.log"));
     wait_listening(port, &watch).await;
 
     let mut answers = HashMap::new();
     let mut seen = 0;
     let mut received = HashMap::new();
     for (name, function) in SAMPLES {
-        let answer = invoke(function, port, &dir.join("events").join(name), &watch).await;
+        let answer = invoke(function, port, &fakes.sample(name), &watch).await;
         // The destination's lines arrive within its 50 ms poll.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let requests = fakes.destination_requests();
-        received.insert(name, uuids_of(&requests[seen..]));
+        received.insert(name, delivered_uuids(&requests[seen..]));
         seen = requests.len();
         answers.insert(name, answer);
     }
@@ -341,8 +199,9 @@ async fn every_sample_through_cargo_lambda_watch_and_invoke() {
 
     // The SQS sample's fresh events, less the one the direct sample already delivered.
     let sqs_sample =
-        std::fs::read_to_string(dir.join("events/sqs-batch.json")).expect("rebased sample");
-    let fresh = fresh_uuids(&sqs_sample);
+        std::fs::read_to_string(fakes.sample("sqs-batch.json")).expect("rebased sample");
+    // MAX_EVENT_AGE_SECONDS is left at its default, a day.
+    let fresh = forwardable_uuids(&sqs_sample, Some(Duration::from_secs(86_400)));
     assert_eq!(fresh.len(), 3, "the sample holds three fresh events");
     assert!(fresh.contains(&direct_uuid[0]), "{direct_uuid:?} {fresh:?}");
     let mut pushed = received["sqs-batch.json"].clone();
@@ -376,5 +235,4 @@ async fn every_sample_through_cargo_lambda_watch_and_invoke() {
 
     drop(watch);
     fakes.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
