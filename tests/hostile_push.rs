@@ -212,7 +212,7 @@ async fn a_stalled_s3_delays_the_events_and_never_passes_the_deadline() {
         stack.destination.accepted().is_empty(),
         "nothing sent unchecked"
     );
-    let summary = &stack.summaries()[0];
+    let summary = &stack.first_summaries(1).await[0];
     assert_eq!(summary["ledger_undecided"], 3, "{summary}");
     assert_eq!(summary["in_flight"], 0, "{summary}");
     assert_eq!(summary["not_kept"], 2, "{summary}");
@@ -230,7 +230,7 @@ async fn a_stalled_s3_delays_the_events_and_never_passes_the_deadline() {
         failed_ids(&response),
         vec![bodies[5].0.clone(), bodies[6].0.clone()]
     );
-    let summary = &stack.summaries()[1];
+    let summary = &stack.first_summaries(2).await[1];
     assert_eq!(summary["forwarded"], 3, "{summary}");
     assert_eq!(summary["ledger_unchecked"], 3, "{summary}");
 }
@@ -263,7 +263,7 @@ async fn a_stalled_ledger_table_delays_the_events_then_sends_them_on_the_last_re
         "the malformed ones are kept, not handed back: {response}"
     );
     assert!(stack.destination.accepted().is_empty());
-    let summary = &stack.summaries()[0];
+    let summary = &stack.first_summaries(1).await[0];
     assert_eq!(summary["dead_lettered"], 2, "{summary}");
     assert_eq!(summary["ledger_undecided"], 3, "{summary}");
     assert_eq!(summary["ledger_errors"], 1, "{summary}");
@@ -283,7 +283,7 @@ async fn a_stalled_ledger_table_delays_the_events_then_sends_them_on_the_last_re
         started.elapsed()
     );
     assert_eq!(failed_ids(&response), Vec::<String>::new());
-    let summary = &stack.summaries()[1];
+    let summary = &stack.first_summaries(2).await[1];
     assert_eq!(summary["forwarded"], 3, "{summary}");
     assert_eq!(summary["ledger_unchecked"], 3, "{summary}");
 }

@@ -12,7 +12,7 @@ use okta_ingest_testkit::okta_events::gunzip_ndjson;
 use okta_ingest_testkit::runtime_api::RuntimeApi;
 use serde_json::Value;
 use support::failed_ids;
-use support::fleet::{batch, batch_received, summaries, Fleet, Table};
+use support::fleet::{batch, batch_received, first_summaries, Fleet, Table};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -63,7 +63,7 @@ async fn claims_cancelled_for_a_moment_of_throttling_are_retried_and_sent_once()
     // taken for "in flight" and handed back
     assert_eq!(failed_ids(&answer), Vec::<String>::new());
     assert_each_once(&fleet, &sent);
-    let summary = &summaries(&fleet.containers[0].1)[0];
+    let summary = &first_summaries(&fleet.containers[0].1, 1).await[0];
     assert_eq!(summary["in_flight"], 0, "{summary}");
     assert_eq!(summary["ledger_undecided"], 0, "{summary}");
     assert_eq!(
@@ -97,7 +97,7 @@ async fn a_uuid_dynamodb_cannot_hold_is_kept_and_the_others_go_out_once_however_
     assert_eq!(failed_ids(&first), Vec::<String>::new());
     assert_eq!(failed_ids(&second), Vec::<String>::new());
     assert_each_once(&fleet, &given[..99]);
-    let s = summaries(&fleet.containers[0].1);
+    let s = first_summaries(&fleet.containers[0].1, 2).await;
     assert_eq!(
         (s[0]["malformed"].as_u64(), s[0]["dead_lettered"].as_u64()),
         (Some(1), Some(1))
@@ -134,7 +134,7 @@ async fn marks_the_table_leaves_unprocessed_are_kept_and_a_later_copy_is_not_sen
         .response();
     // THEN they go out, and the marks the table would not take are kept as pending marks
     assert_eq!(failed_ids(&first), Vec::<String>::new());
-    let summary = &summaries(&fleet.containers[0].1)[0];
+    let summary = &first_summaries(&fleet.containers[0].1, 1).await[0];
     assert_eq!(summary["ledger_pending"], 100, "{summary}");
     let pending = fleet
         .moto
@@ -150,7 +150,7 @@ async fn marks_the_table_leaves_unprocessed_are_kept_and_a_later_copy_is_not_sen
         .response();
     // THEN it is seen as delivered: acknowledged, not sent again
     assert_eq!(failed_ids(&copy), Vec::<String>::new());
-    let summary = &summaries(&fleet.containers[1].1)[0];
+    let summary = &first_summaries(&fleet.containers[1].1, 1).await[0];
     assert_eq!(summary["already_delivered"], 100, "{summary}");
     assert_each_once(&fleet, &sent);
 }
@@ -174,7 +174,9 @@ async fn claims_throttled_past_every_retry_delay_copies_at_two_containers_and_se
         // THEN each hands every message back to SQS, sending nothing, and says why
         for (c, answer) in answers.iter().enumerate() {
             assert_eq!(failed_ids(answer).len(), 100, "container {c}: {answer}");
-            let summary = summaries(&fleet.containers[c].1).pop().unwrap();
+            let summary = first_summaries(&fleet.containers[c].1, receive as usize).await
+                [receive as usize - 1]
+                .clone();
             assert_eq!(summary["ledger_throttled"], 100, "{summary}");
             assert_eq!(summary["in_flight"], 0, "{summary}");
         }
@@ -250,6 +252,7 @@ async fn a_table_that_does_not_exist_is_named_and_its_events_go_out_only_on_the_
     // THEN they go back to SQS, and one ERROR line names the table and the cause in words
     assert_eq!(failed_ids(&first).len(), 20, "{first}");
     assert!(fleet.delivered().is_empty());
+    first_summaries(function, 1).await;
     let lines = errors(function);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let error = lines[0]["error"].as_str().unwrap_or_default();
@@ -257,7 +260,7 @@ async fn a_table_that_does_not_exist_is_named_and_its_events_go_out_only_on_the_
         error.contains("okta-ingest-ledgr") && error.contains("does not exist"),
         "{error}"
     );
-    assert_eq!(summaries(function)[0]["ledger_errors"], 1);
+    assert_eq!(first_summaries(function, 1).await[0]["ledger_errors"], 1);
     // WHEN they come for the last time the queue allows (maxReceiveCount 5)
     let last = runtime
         .invoke(batch_received(&sent, "copy0", 5), T)
@@ -265,7 +268,7 @@ async fn a_table_that_does_not_exist_is_named_and_its_events_go_out_only_on_the_
         .response();
     // THEN they go out without the duplicate check, counted, instead of into the DLQ
     assert_eq!(failed_ids(&last), Vec::<String>::new());
-    let summary = &summaries(function)[1];
+    let summary = &first_summaries(function, 2).await[1];
     assert_eq!(summary["ledger_unchecked"], 20, "{summary}");
     assert_each_once(&fleet, &sent);
 }
@@ -286,6 +289,7 @@ async fn a_table_the_function_may_not_use_is_named_with_what_to_check() {
         .await
         .response();
     assert_eq!(failed_ids(&answer).len(), 5, "{answer}");
+    first_summaries(function, 1).await;
     let lines = errors(function);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["cause"], "misconfigured");

@@ -149,3 +149,8 @@ pub fn summaries(function: &FunctionProcess) -> Vec<Value> {
         .filter(|l| l["message"] == "invocation summary")
         .collect()
 }
+
+/// The summaries of the first `n` invocations (see [`super::first_summaries_of`]).
+pub async fn first_summaries(function: &FunctionProcess, n: usize) -> Vec<Value> {
+    super::first_summaries_of(function, n).await
+}

@@ -94,6 +94,11 @@ impl Stack {
             .collect()
     }
 
+    /// The summaries of the first `n` invocations, waiting for them to be read.
+    pub async fn first_summaries(&self, n: usize) -> Vec<Value> {
+        first_summaries_of(&self.function, n).await
+    }
+
     pub async fn dead_letters(&self) -> Vec<Value> {
         let mut lines = Vec::new();
         for key in self.moto.list_keys(BUCKET, "dead-letter/push/").await {
@@ -136,4 +141,25 @@ pub fn failed_ids(response: &Value) -> Vec<String> {
         .collect();
     ids.sort();
     ids
+}
+
+/// The summary lines of the first `n` invocations of `function`, waiting (up to 10 s) for its
+/// output to be read that far: the answer can arrive before its log lines do.
+pub async fn first_summaries_of(
+    function: &okta_ingest_testkit::FunctionProcess,
+    n: usize,
+) -> Vec<Value> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let lines: Vec<Value> = function
+            .json_lines()
+            .into_iter()
+            .filter(|l| l["message"] == "invocation summary")
+            .collect();
+        if lines.len() >= n || std::time::Instant::now() > until {
+            assert!(lines.len() >= n, "{} summaries, wanted {n}", lines.len());
+            return lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
