@@ -188,3 +188,29 @@ async fn a_claim_that_never_answers_leaves_its_events_undecided_in_time() {
         .iter()
         .all(|f| matches!(f, Fate::Undecided(why) if why.contains("timed out"))));
 }
+
+#[tokio::test]
+async fn a_claim_that_may_have_landed_after_no_answer_is_given_up_at_the_end() {
+    // GIVEN a claim of this container's on u0 that landed although no answer came in time
+    let rig = rig();
+    let now = OffsetDateTime::now_utc();
+    let terms = crate::state::Terms {
+        now,
+        lease_until: now + Duration::from_secs(60),
+        give_up_at: Instant::now() + Duration::from_secs(1),
+        read_first: false,
+    };
+    let key = [("u0", now)];
+    assert!(rig.ledger.claim(&key, terms).await.undecided.is_empty());
+    rig.ledger
+        .script([LedgerFault::SlowClaims(Duration::from_secs(60))]);
+    // WHEN the pipeline's claim of u0 times out
+    let raws = events(1);
+    let outcome = rig
+        .pipeline
+        .deliver(&inputs(&raws), &run(Redelivery::Never, &|_| false))
+        .await;
+    // THEN u0 is not sent, and the claim it may hold is released for the next copy
+    assert!(matches!(outcome.fates[0], Fate::Undecided(_)));
+    assert_eq!(rig.ledger.state("u0"), None);
+}

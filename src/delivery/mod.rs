@@ -208,8 +208,12 @@ impl Pipeline {
         // New events (push) are encoded while the ledger claims them: the claim nearly
         // always gives them all, and if it does not, they are encoded again without the
         // ones it kept back. Nothing is sent before the claim has answered.
+        // Undecided because no answer came (a timeout, a 5xx): the claim may have landed
+        // anyway, and is given up at the end with the others this call did not deliver.
+        let maybe_claimed: Vec<String>;
         let prepared = if run.repeats_likely {
             let claim = self.ask_ledger(&candidates, run).await;
+            maybe_claimed = claim.outcome_unknown();
             self.apply_claim(claim, &mut candidates, &mut fates, &mut counts, run);
             None
         } else {
@@ -218,6 +222,7 @@ impl Pipeline {
                 self.ask_ledger(&candidates, run),
                 self.forwarder.prepare(&events)
             );
+            maybe_claimed = claim.outcome_unknown();
             let dropped = self.apply_claim(claim, &mut candidates, &mut fates, &mut counts, run);
             (!dropped).then_some(prepared)
         };
@@ -252,6 +257,7 @@ impl Pipeline {
                         .iter()
                         .filter(|(i, _)| fates[*i] != Some(Fate::Delivered))
                         .map(|(_, e)| e.uuid.as_ref())
+                        .chain(maybe_claimed.iter().map(String::as_str))
                         .collect()
                 } else {
                     Vec::new()

@@ -164,6 +164,17 @@ impl Claim {
         self.trouble.iter().min_by_key(|t| rank(t.kind))
     }
 
+    /// The undecided uuids whose claim may have been written all the same: no answer came
+    /// (timed out) or an answer that does not say (a 5xx, a dropped connection). A refusal
+    /// (throttled, conflicting, rejected, misconfigured) wrote nothing.
+    pub fn outcome_unknown(&self) -> Vec<String> {
+        self.undecided
+            .iter()
+            .filter(|(_, k)| matches!(k, TroubleKind::TimedOut | TroubleKind::Unavailable))
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
     /// Undecided because the store was busy (throttled or conflicting).
     pub fn throttled(&self) -> usize {
         self.undecided

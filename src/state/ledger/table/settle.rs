@@ -41,11 +41,21 @@ impl DynamoLedger {
         let marks_until = terms.give_up_at - PENDING_WRITE_TIME.min(left / 4);
         // Releases are rare (what was not delivered) and conditional: one request each. One
         // that fails only keeps the claim until its lease runs out.
-        let releases: Vec<_> = released.iter().map(|uuid| self.release(uuid)).collect();
+        let releases: Vec<_> = released
+            .iter()
+            .map(|uuid| tokio::time::timeout_at(marks_until, self.release(uuid)))
+            .collect();
         let freed = futures::stream::iter(releases)
             .buffer_unordered(CONCURRENCY)
-            .collect::<Vec<()>>();
-        let (unwritten, _) = tokio::join!(self.mark(&uuids, terms.now, marks_until), freed);
+            .collect::<Vec<_>>();
+        let (unwritten, freed) = tokio::join!(self.mark(&uuids, terms.now, marks_until), freed);
+        let kept: Vec<String> = freed
+            .into_iter()
+            .filter_map(|r| r.unwrap_or_else(|_| Some("no answer in time".to_owned())))
+            .collect();
+        if let Some(first) = kept.first() {
+            tracing::warn!(count = kept.len(), error = %first, "could not release some claims: they hold until their lease runs out");
+        }
         if unwritten.uuids.is_empty() {
             return Ok(Settled::default());
         }
@@ -188,9 +198,9 @@ impl DynamoLedger {
         }
     }
 
-    /// Deletes the claim on `uuid` if it is still this container's. A failure only keeps it
-    /// until its lease runs out.
-    async fn release(&self, uuid: &str) {
+    /// Deletes the claim on `uuid` if it is still this container's; why not, if it could not.
+    /// A failure only keeps the claim until its lease runs out.
+    async fn release(&self, uuid: &str) -> Option<String> {
         let sent = self
             .client
             .delete_item()
@@ -204,15 +214,15 @@ impl DynamoLedger {
             .send()
             .await;
         match sent {
-            Ok(_) => {}
+            Ok(_) => None,
             // Delivered meanwhile, taken over, or never ours (the claim did not land).
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-            Err(e) => {
-                let trouble = errors::classify(&self.location, &e);
-                tracing::warn!(uuid, error = %trouble.detail, "could not release a claim: it holds until its lease runs out");
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                None
             }
+            Err(e) => Some(errors::classify(&self.location, &e).detail),
         }
     }
 
