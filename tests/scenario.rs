@@ -13,7 +13,8 @@ use std::time::Duration;
 use okta_ingest_testkit::destination::Behaviour;
 use okta_ingest_testkit::okta_events::{eventbridge_envelope, rfc3339_millis, sqs_event};
 use okta_ingest_testkit::{
-    binary_path, FakeOkta, FunctionProcess, Moto, RecordingDestination, RuntimeApi, SerialProxy,
+    binary_path, FakeDynamoDb, FakeOkta, FunctionProcess, Moto, RecordingDestination, RuntimeApi,
+    SerialProxy,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -73,17 +74,21 @@ async fn every_event_lands_exactly_once_across_push_pull_outages_and_replay() {
     okta.set_tokens(&["scenario-token"]);
     let moto = Moto::start().await;
     moto.create_bucket(BUCKET).await;
-    moto.create_ledger_table(TABLE).await;
     let token_arn = moto.create_secret("scenario/okta", "scenario-token").await;
     let destination = RecordingDestination::start().await;
-    // The functions reach moto one request at a time (see SerialProxy: moto's DynamoDB
-    // transactions are not safe side by side).
+    // The functions reach moto one request at a time (see SerialProxy).
     let aws = SerialProxy::start(moto.addr()).await;
+    // The ledger table answers as fast as DynamoDB does: moto copies its whole table for
+    // every transaction, so with a day of events a claim would outlast the short
+    // invocations of the outage, and a claim that lands after its claimer gave up holds
+    // its events until the lease runs out (tests/ledger_claims.rs runs on moto's table).
+    let table = FakeDynamoDb::start("uuid").await;
 
     let mut common = moto.function_env();
     common.extend(
         [
             ("AWS_ENDPOINT_URL", aws.endpoint()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", table.endpoint()),
             ("STATE_BUCKET", BUCKET.to_owned()),
             ("LEDGER_TABLE", TABLE.to_owned()),
             ("DESTINATION_URL", destination.url()),
