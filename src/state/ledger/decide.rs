@@ -9,9 +9,9 @@ use tokio::time::Instant;
 
 use super::{Claim, Trouble, TroubleKind};
 
-/// The first pause before trying again.
+/// The first pause's ceiling before trying again.
 const FIRST_PAUSE: Duration = Duration::from_millis(40);
-/// The longest pause.
+/// The largest pause's ceiling.
 const LONGEST_PAUSE: Duration = Duration::from_millis(1_500);
 
 /// What one attempt decided for the uuids it was given.
@@ -42,15 +42,11 @@ impl<'u> Attempt<'u> {
     }
 }
 
-/// The pause before try `n` (0 for the first retry): exponential, half of it random (equal
-/// jitter), so that containers throttled together do not come back together.
+/// The pause before try `n` (0 for the first retry): [`crate::backoff`]'s full jitter with
+/// the ledger's own, shorter ceilings, so that containers throttled together do not come
+/// back together.
 pub(crate) fn pause(n: u32) -> Duration {
-    let ceiling = FIRST_PAUSE
-        .saturating_mul(2u32.saturating_pow(n.min(16)))
-        .min(LONGEST_PAUSE);
-    let half = ceiling / 2;
-    let jitter = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
-    half + Duration::from_micros(fastrand::u64(0..=jitter))
+    crate::backoff::backoff_within(n, FIRST_PAUSE, LONGEST_PAUSE)
 }
 
 /// Runs `attempt` on `uuids`, then again on what came back undecided for a reason a retry
