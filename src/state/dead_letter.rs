@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use super::store::{Condition, Listed, ObjectStore, StoreError};
+use super::store::{put_new, Condition, Listed, ObjectStore, StoreError};
 
 /// Key prefix for everything dead-lettered.
 pub const DEAD_LETTER_PREFIX: &str = "dead-letter/";
@@ -131,22 +131,16 @@ impl DeadLetters {
         now: OffsetDateTime,
     ) -> Result<String, DeadLetterError> {
         let body = crate::gzip::compress(&to_ndjson(records, now));
-        let mut attempt = 1;
-        loop {
-            let key = object_key(origin, now, request_id);
-            match self
-                .store
-                .put(&key, body.clone(), "application/gzip", Condition::IfAbsent)
-                .await
-            {
-                Ok(_) => return Ok(key),
-                Err(StoreError::Conflict { location }) if attempt < KEEP_ATTEMPTS => {
-                    tracing::warn!(%location, attempt, "dead-letter key already taken; writing under a new key");
-                    attempt += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let new_key = || object_key(origin, now, request_id);
+        let key = put_new(
+            self.store.as_ref(),
+            new_key,
+            body,
+            "application/gzip",
+            KEEP_ATTEMPTS,
+        )
+        .await?;
+        Ok(key)
     }
 
     /// The objects under `prefix`, in key order.

@@ -74,3 +74,30 @@ pub trait ObjectStore: Send + Sync {
     /// Where `key` is, for messages: `s3://bucket/key`.
     fn location(&self, key: &str) -> String;
 }
+
+/// Writes `body` as a new object under a key `new_key` draws, never over an existing one:
+/// the write is conditional on the key being free, and a taken key is drawn again, up to
+/// `tries` keys. Returns the key written.
+pub async fn put_new(
+    store: &dyn ObjectStore,
+    mut new_key: impl FnMut() -> String,
+    body: Vec<u8>,
+    content_type: &'static str,
+    tries: usize,
+) -> Result<String, StoreError> {
+    let mut attempt = 1;
+    loop {
+        let key = new_key();
+        match store
+            .put(&key, body.clone(), content_type, Condition::IfAbsent)
+            .await
+        {
+            Ok(_) => return Ok(key),
+            Err(StoreError::Conflict { location }) if attempt < tries => {
+                tracing::warn!(%location, attempt, "key already taken; writing under a new key");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::objects::{decode_keys, encode_keys};
 use super::LedgerError;
-use crate::state::store::{Condition, ObjectStore};
+use crate::state::store::{put_new, ObjectStore};
 
 /// Key prefix of the pending marks.
 pub const PENDING_PREFIX: &str = "ledger-pending/";
@@ -41,22 +41,9 @@ impl PendingMarks {
     pub async fn keep(&self, uuids: &[&str], now: OffsetDateTime) -> Result<String, LedgerError> {
         let body = encode_keys(uuids).into_bytes();
         let ms = now.unix_timestamp_nanos() / 1_000_000;
-        let mut last = None;
-        for _ in 0..KEY_TRIES {
-            let key = format!("{PENDING_PREFIX}{ms:013}-{:016x}.jsonl", fastrand::u64(..));
-            match self
-                .store
-                .put(&key, body.clone(), "text/plain", Condition::IfAbsent)
-                .await
-            {
-                Ok(_) => return Ok(self.store.location(&key)),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.map_or_else(
-            || LedgerError::at(self.store.location(PENDING_PREFIX), "not written"),
-            LedgerError::from,
-        ))
+        let new_key = || format!("{PENDING_PREFIX}{ms:013}-{:016x}.jsonl", fastrand::u64(..));
+        let key = put_new(self.store.as_ref(), new_key, body, "text/plain", KEY_TRIES).await?;
+        Ok(self.store.location(&key))
     }
 
     /// Every pending object, with its uuids.
