@@ -161,23 +161,27 @@ impl Pipeline {
     fn log_undecided(&self, worst: &Trouble, undecided: usize, unchecked: usize) {
         let ledger = self.ledger.describe();
         let held_back = undecided.saturating_sub(unchecked);
+        // One line, its level by who must act; tracing takes the level as a macro name.
+        macro_rules! line {
+            ($level:ident, $message:literal) => {
+                tracing::$level!(
+                    ledger = %ledger,
+                    cause = worst.kind.as_str(),
+                    error = %worst.detail,
+                    undecided,
+                    held_back,
+                    unchecked,
+                    $message
+                )
+            };
+        }
         match worst.kind {
-            TroubleKind::Misconfigured | TroubleKind::Rejected => tracing::error!(
-                ledger = %ledger,
-                cause = worst.kind.as_str(),
-                error = %worst.detail,
-                undecided,
-                held_back,
-                unchecked,
+            TroubleKind::Misconfigured | TroubleKind::Rejected => line!(
+                error,
                 "the delivery ledger refused its requests: events it could not decide are handed back to their source (or sent without the duplicate check on their last try) until this is fixed"
             ),
-            _ => tracing::warn!(
-                ledger = %ledger,
-                cause = worst.kind.as_str(),
-                error = %worst.detail,
-                undecided,
-                held_back,
-                unchecked,
+            _ => line!(
+                warn,
                 "the delivery ledger could not decide some events in time: they are handed back to their source (or sent without the duplicate check on their last try)"
             ),
         }

@@ -205,10 +205,6 @@ impl Ledger for MemoryLedger {
         "memory".to_owned()
     }
 
-    fn claims(&self) -> bool {
-        true
-    }
-
     fn read<'a>(
         &'a self,
         events: &'a [Key<'a>],

@@ -198,8 +198,11 @@ pub trait Ledger: Send + Sync {
     /// Where it is, for the start-up line: `dynamodb:TABLE`, `s3-objects`, `memory`.
     fn describe(&self) -> String;
 
-    /// Whether a claim keeps other invocations from sending the same events.
-    fn claims(&self) -> bool;
+    /// Whether a claim keeps other invocations from sending the same events (every store
+    /// but the S3 objects).
+    fn claims(&self) -> bool {
+        true
+    }
 
     /// Which of `events` the ledger shows delivered (eventually consistent).
     fn read<'a>(

@@ -115,10 +115,6 @@ impl Ledger for DynamoLedger {
         format!("dynamodb:{}", self.table)
     }
 
-    fn claims(&self) -> bool {
-        true
-    }
-
     fn read<'a>(
         &'a self,
         events: &'a [Key<'a>],
