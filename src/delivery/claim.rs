@@ -233,16 +233,10 @@ impl Pipeline {
         }
         let give_up_at = keep_by(run);
         let budget = give_up_at.saturating_duration_since(Instant::now());
-        let terms = Terms {
-            now: run.now,
-            lease_until: run.now,
-            give_up_at,
-            read_first: false,
-        };
         // The adapters stop by `give_up_at` themselves; this only bounds one that does not.
         let settled = tokio::time::timeout(
             budget.max(LEDGER_GRACE),
-            self.ledger.settle(delivered, released, terms),
+            self.ledger.settle(delivered, released, run.now, give_up_at),
         )
         .await;
         match settled {

@@ -233,7 +233,8 @@ impl Ledger for MemoryLedger {
         &'a self,
         delivered: &'a [Key<'a>],
         released: &'a [&'a str],
-        terms: Terms,
+        now: time::OffsetDateTime,
+        _give_up_at: Instant,
     ) -> BoxFuture<'a, Result<Settled, LedgerError>> {
         Box::pin(async move {
             {
@@ -251,7 +252,7 @@ impl Ledger for MemoryLedger {
             }
             match &self.pending {
                 Some(p) => {
-                    p.keep(&uuids, terms.now).await?;
+                    p.keep(&uuids, now).await?;
                     Ok(Settled {
                         pending: uuids.len(),
                     })

@@ -214,14 +214,15 @@ pub trait Ledger: Send + Sync {
     fn claim<'a>(&'a self, events: &'a [Key<'a>], terms: Terms) -> BoxFuture<'a, Claim>;
 
     /// Records `delivered` as delivered and gives up this container's claims on `released`
-    /// (claimed, not delivered), so a later copy, a replay or pull can send them. Marks are
-    /// retried until `terms.give_up_at`; what is still unwritten is kept as pending marks
+    /// (claimed, not delivered), so a later copy, a replay or pull can send them, at `now`.
+    /// Marks are retried until `give_up_at`; what is still unwritten is kept as pending marks
     /// where the ledger has them ([`Settled::pending`]), an error where it has not.
     fn settle<'a>(
         &'a self,
         delivered: &'a [Key<'a>],
         released: &'a [&'a str],
-        terms: Terms,
+        now: OffsetDateTime,
+        give_up_at: Instant,
     ) -> BoxFuture<'a, Result<Settled, LedgerError>>;
 
     /// Applies pending marks earlier invocations left; returns how many were applied.

@@ -255,7 +255,8 @@ impl Ledger for ObjectLedger {
         &'a self,
         delivered: &'a [Key<'a>],
         _released: &'a [&'a str],
-        _terms: Terms,
+        _now: OffsetDateTime,
+        _give_up_at: tokio::time::Instant,
     ) -> BoxFuture<'a, Result<Settled, LedgerError>> {
         Box::pin(async move {
             if !delivered.is_empty() {

@@ -98,7 +98,10 @@ async fn marks_the_table_does_not_take_are_kept_and_a_later_copy_is_seen_as_deli
     let events = keys(&["a", "b"]);
     one.claim(&events, terms).await;
     one.script([LedgerFault::Unprocessed, LedgerFault::Unprocessed]);
-    let settled = one.settle(&events, &[], terms).await.unwrap();
+    let settled = one
+        .settle(&events, &[], terms.now, terms.give_up_at)
+        .await
+        .unwrap();
     assert_eq!(settled.pending, 2);
     assert_eq!(store.keys(PENDING_PREFIX).len(), 1);
     // The claims run out; a copy reaches another container, which must not send it again.
@@ -116,8 +119,9 @@ async fn marks_the_table_does_not_take_are_kept_and_a_later_copy_is_seen_as_deli
 async fn without_pending_marks_unwritten_marks_are_an_error() {
     let ledger = MemoryLedger::default();
     ledger.script([LedgerFault::Unprocessed]);
+    let terms = terms_for(Duration::from_secs(1));
     let err = ledger
-        .settle(&keys(&["a"]), &[], terms_for(Duration::from_secs(1)))
+        .settle(&keys(&["a"]), &[], terms.now, terms.give_up_at)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("unprocessed"), "{err}");
@@ -129,7 +133,9 @@ async fn a_released_claim_can_be_taken_by_anyone_at_once() {
     let two = one.sharing();
     let terms = terms_for(Duration::from_secs(5));
     one.claim(&keys(&["a"]), terms).await;
-    one.settle(&[], &["a"], terms).await.unwrap();
+    one.settle(&[], &["a"], terms.now, terms.give_up_at)
+        .await
+        .unwrap();
     assert_eq!(one.state("a"), None);
     assert!(two.claim(&keys(&["a"]), terms).await.in_flight.is_empty());
 }

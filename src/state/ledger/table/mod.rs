@@ -155,9 +155,10 @@ impl Ledger for DynamoLedger {
         &'a self,
         delivered: &'a [Key<'a>],
         released: &'a [&'a str],
-        terms: Terms,
+        now: OffsetDateTime,
+        give_up_at: Instant,
     ) -> BoxFuture<'a, Result<Settled, LedgerError>> {
-        Box::pin(self.settle_claims(delivered, released, terms))
+        Box::pin(self.settle_claims(delivered, released, now, give_up_at))
     }
 
     fn catch_up(&self, give_up_at: Instant) -> BoxFuture<'_, Result<usize, LedgerError>> {

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::super::decide::pause;
-use super::super::{Key, LedgerError, Settled, Terms};
+use super::super::{Key, LedgerError, Settled};
 use super::{
     errors, expires, n, s, DynamoLedger, CLAIMED, CONCURRENCY, DELIVERED, EXPIRES, OWNER, STATE,
     UUID, WRITES_PER_BATCH, WRITE_CONCURRENCY,
@@ -34,11 +34,12 @@ impl DynamoLedger {
         &self,
         delivered: &[Key<'_>],
         released: &[&str],
-        terms: Terms,
+        now: OffsetDateTime,
+        give_up_at: Instant,
     ) -> Result<Settled, LedgerError> {
         let uuids: Vec<&str> = delivered.iter().map(|(u, _)| *u).collect();
-        let left = terms.give_up_at.saturating_duration_since(Instant::now());
-        let marks_until = terms.give_up_at - PENDING_WRITE_TIME.min(left / 4);
+        let left = give_up_at.saturating_duration_since(Instant::now());
+        let marks_until = give_up_at - PENDING_WRITE_TIME.min(left / 4);
         // Releases are rare (what was not delivered) and conditional: one request each. One
         // that fails only keeps the claim until its lease runs out.
         let releases: Vec<_> = released
@@ -48,7 +49,7 @@ impl DynamoLedger {
         let freed = futures::stream::iter(releases)
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<_>>();
-        let (unwritten, freed) = tokio::join!(self.mark(&uuids, terms.now, marks_until), freed);
+        let (unwritten, freed) = tokio::join!(self.mark(&uuids, now, marks_until), freed);
         let kept: Vec<String> = freed
             .into_iter()
             .filter_map(|r| r.unwrap_or_else(|_| Some("no answer in time".to_owned())))
@@ -66,10 +67,9 @@ impl DynamoLedger {
                 unwritten.reason
             )));
         };
-        let kept =
-            tokio::time::timeout_at(terms.give_up_at, pending.keep(&unwritten.uuids, terms.now))
-                .await
-                .unwrap_or_else(|_| Err(self.failed("no time left to keep the pending marks")));
+        let kept = tokio::time::timeout_at(give_up_at, pending.keep(&unwritten.uuids, now))
+            .await
+            .unwrap_or_else(|_| Err(self.failed("no time left to keep the pending marks")));
         match kept {
             Ok(key) => {
                 tracing::warn!(count = unwritten.uuids.len(), reason = %unwritten.reason, pending = %key, "delivered marks the table did not take in time are kept as pending marks: a later copy is still seen as delivered");
