@@ -59,3 +59,36 @@ fn max_receive_count(env: &(impl Env + ?Sized)) -> Result<NonZeroU32, ConfigErro
         .and_then(NonZeroU32::new)
         .ok_or_else(|| ConfigError::new(VAR, format!("{n} is out of range")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receive_count(value: Option<&str>) -> Result<NonZeroU32, ConfigError> {
+        let env: Vec<(&str, &str)> = value
+            .map(|v| vec![("QUEUE_MAX_RECEIVE_COUNT", v)])
+            .unwrap_or_default();
+        max_receive_count(&env[..])
+    }
+
+    #[test]
+    fn the_queue_receive_count_defaults_to_the_templates_and_typos_are_refused_by_name() {
+        assert_eq!(
+            receive_count(None).unwrap().get(),
+            DEFAULT_MAX_RECEIVE_COUNT
+        );
+        assert_eq!(receive_count(Some(" 10 ")).unwrap().get(), 10);
+        assert_eq!(receive_count(Some("1000")).unwrap().get(), 1000);
+        for (typo, expected) in [
+            ("0", "greater than 0"),
+            ("five", "greater than 0"),
+            ("-3", "greater than 0"),
+            ("1001", "more than SQS allows"),
+            ("99999999999999999999", "greater than 0"),
+        ] {
+            let err = receive_count(Some(typo)).unwrap_err();
+            assert_eq!(err.variable, "QUEUE_MAX_RECEIVE_COUNT", "{typo}");
+            assert!(err.problem.contains(expected), "{typo}: {err}");
+        }
+    }
+}

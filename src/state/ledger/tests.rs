@@ -139,3 +139,21 @@ async fn a_released_claim_can_be_taken_by_anyone_at_once() {
     assert_eq!(one.state("a"), None);
     assert!(two.claim(&keys(&["a"]), terms).await.in_flight.is_empty());
 }
+
+#[tokio::test]
+async fn marks_neither_written_nor_kept_are_an_error_naming_both() {
+    // GIVEN a table leaving marks unprocessed and a bucket that refuses every request
+    let store = Arc::new(MemoryObjectStore::default());
+    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let ledger = MemoryLedger::default().with_pending(PendingMarks::new(store));
+    ledger.script([LedgerFault::Unprocessed]);
+    let terms = terms_for(Duration::from_secs(1));
+    // WHEN delivered events are settled
+    let err = ledger
+        .settle(&keys(&["a"]), &[], terms.now, terms.give_up_at)
+        .await
+        .unwrap_err();
+    // THEN the caller learns nothing was recorded, and why
+    assert!(err.to_string().contains("store unavailable"), "{err}");
+    assert_eq!(ledger.state("a"), None);
+}
