@@ -17,11 +17,13 @@ use tokio::process::{Child, Command};
 use crate::function::binary_path;
 
 /// Which function each sample in `events/` is for. A new sample must be added here.
-pub const SAMPLES: [(&str, &str); 4] = [
+pub const SAMPLES: [(&str, &str); 6] = [
     ("eventbridge-direct.json", "okta-push"),
     ("sqs-batch.json", "okta-push"),
     ("schedule.json", "okta-pull"),
     ("backfill.json", "okta-pull"),
+    ("directory-full.json", "okta-pull"),
+    ("directory-changes.json", "okta-pull"),
 ];
 
 /// How long `okta-ingest-fakes` may take to start moto and write its files.
