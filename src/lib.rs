@@ -19,6 +19,7 @@ mod aws;
 mod backoff;
 pub mod config;
 mod delivery;
+mod directory;
 mod event;
 mod gzip;
 mod http_body;

@@ -6,11 +6,13 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 mod destination;
+mod directory;
 mod filter;
 mod pull;
 mod push;
 
 pub(crate) use destination::{is_org_label, org_label};
+pub use directory::DirectoryConfig;
 pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
 pub use filter::EventFilter;
 pub use pull::PullConfig;
@@ -59,6 +61,9 @@ pub const PULL_VARIABLES: &[&str] = &[
     "RATE_LIMIT_HEADROOM",
     "OKTA_TIMEOUT_SECONDS",
     "SETTLE_DELAY_SECONDS",
+    "DIRECTORY_USER_FIELDS",
+    "DIRECTORY_FULL_INTERVAL_HOURS",
+    "DIRECTORY_STATE_PREFIX",
 ];
 
 /// The largest number of seconds any setting takes: a year.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{
     allow_insecure_http, ledger_table, max_event_age, org_label, seconds_var, state_bucket,
-    ConfigError, DestinationConfig, Env,
+    ConfigError, DestinationConfig, DirectoryConfig, Env,
 };
 use crate::okta::OktaOrg;
 use crate::state::DEAD_LETTER_PREFIX;
@@ -47,6 +47,8 @@ pub struct PullConfig {
     pub settle_delay: Duration,
     /// Where events go.
     pub destination: DestinationConfig,
+    /// The directory runs' settings.
+    pub directory: DirectoryConfig,
 }
 
 impl PullConfig {
@@ -129,6 +131,7 @@ impl PullConfig {
             settle_delay: seconds_var(env, "SETTLE_DELAY_SECONDS", DEFAULT_SETTLE_DELAY, true)?,
             okta_timeout: seconds_var(env, "OKTA_TIMEOUT_SECONDS", DEFAULT_OKTA_TIMEOUT, false)?,
             destination,
+            directory: DirectoryConfig::from_env(env)?,
         })
     }
 }

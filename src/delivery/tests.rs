@@ -67,6 +67,7 @@ fn run(redelivery: Redelivery) -> Run<'static> {
         known: &|_| false,
         unchecked: &|_| false,
         repeats_likely: redelivery != Redelivery::Never,
+        filter_event_types: true,
     }
 }
 

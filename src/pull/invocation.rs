@@ -9,6 +9,7 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::directory::DirectoryRun;
 use crate::lambda::BadRequest;
 
 /// Okta refuses `since` more than 180 days back.
@@ -23,6 +24,8 @@ pub(crate) enum PullInvocation {
     Backfill(Backfill),
     /// `{"check": true}`: the connection check.
     Check,
+    /// `{"directory": "full"}` or `{"directory": "changes"}`: a directory run.
+    Directory(DirectoryRun),
 }
 
 /// A backfill window, checked.
@@ -45,6 +48,7 @@ struct Payload {
     until: Option<String>,
     max_event_age_seconds: Option<u64>,
     check: Option<bool>,
+    directory: Option<String>,
     #[serde(rename = "version")]
     _version: Option<IgnoredAny>,
     #[serde(rename = "id")]
@@ -65,13 +69,19 @@ struct Payload {
     _detail: Option<IgnoredAny>,
 }
 
-const EXPECTED: &str = "expected {} or the schedule's event (a scheduled run), {\"since\": \"2026-11-21T00:00:00Z\", \"until\": \"2026-11-21T06:00:00Z\"} (a backfill, optionally with \"max_event_age_seconds\") or {\"check\": true}";
+const EXPECTED: &str = "expected {} or the schedule's event (a scheduled run), {\"since\": \"2026-11-21T00:00:00Z\", \"until\": \"2026-11-21T06:00:00Z\"} (a backfill, optionally with \"max_event_age_seconds\"), {\"check\": true} or {\"directory\": \"full\"} / {\"directory\": \"changes\"}";
 
 impl PullInvocation {
     /// Reads `payload`; `now` bounds how far back a backfill may start.
     pub(crate) fn parse(payload: &str, now: OffsetDateTime) -> Result<Self, BadRequest> {
         let p: Payload = serde_json::from_str(payload)
             .map_err(|e| BadRequest(format!("okta-pull request: {e}; {EXPECTED}")))?;
+        if let Some(run) = &p.directory {
+            if p.check.is_some() || p.since.is_some() || p.until.is_some() || p.max_event_age_seconds.is_some() {
+                return Err(BadRequest::field("directory", "must be alone: a directory run takes no other field"));
+            }
+            return DirectoryRun::parse(run).map(PullInvocation::Directory);
+        }
         match (&p.check, &p.since, &p.until, p.max_event_age_seconds) {
             (Some(true), None, None, None) => Ok(PullInvocation::Check),
             (Some(_), _, _, _) => Err(BadRequest::field(
@@ -138,6 +148,14 @@ mod tests {
             PullInvocation::parse(r#"{"check":true}"#, NOW),
             Ok(PullInvocation::Check)
         );
+        assert_eq!(
+            PullInvocation::parse(include_str!("../../events/directory-full.json"), NOW),
+            Ok(PullInvocation::Directory(DirectoryRun::Full))
+        );
+        assert_eq!(
+            PullInvocation::parse(include_str!("../../events/directory-changes.json"), NOW),
+            Ok(PullInvocation::Directory(DirectoryRun::Changes))
+        );
         let backfill = include_str!("../../events/backfill.json");
         assert_eq!(
             PullInvocation::parse(backfill, NOW),
@@ -184,6 +202,9 @@ mod tests {
             ),
             (r#"{"check":"yes"}"#, "invalid type"),
             (r#"{"check":false}"#, "check: must be true"),
+            (r#"{"directory":"delta"}"#, "expected \"full\""),
+            (r#"{"directory":"full","check":true}"#, "directory: must be alone"),
+            (r#"{"directory":true}"#, "invalid type"),
             (r#"{"max_event_age_seconds":-1}"#, "invalid value"),
             ("[]", "expected {}"),
         ] {

@@ -13,7 +13,8 @@ use crate::config::{Env, PullConfig};
 use crate::delivery::{Destination, Forwarder, HttpDestination, Outcome, Pipeline};
 use crate::event::format_rfc3339;
 use crate::lambda::{self, BadRequest, StartupError};
-use crate::okta::{FetchError, HttpSystemLog, SystemLog};
+use crate::directory::{Directory, DirectoryError, DirectoryReport, DirectoryRun};
+use crate::okta::{FetchError, HttpSystemLog, OktaLists, SystemLog};
 use crate::secret::{SecretSource, SecretsManagerSource};
 use crate::state::{
     CheckpointError, CheckpointStore, DeadLetterError, DeadLetters, Ledger, ObjectStore,
@@ -72,6 +73,10 @@ pub enum PullError {
     /// A payload that is not an invocation okta-pull reads.
     #[error("bad request: {0}")]
     BadRequest(#[from] BadRequest),
+    /// A directory run failed (what it delivered stays delivered; its checkpoint says
+    /// where the next one goes on).
+    #[error("directory run: {0}")]
+    Directory(#[from] DirectoryError),
     /// A backfill could not finish in this invocation.
     #[error("backfill stopped before the end of its window: {reason}. The window still to do is {resume_from} to {until}: invoke again with since={resume_from} and until={until} to finish")]
     BackfillIncomplete {
@@ -99,6 +104,13 @@ impl From<PullError> for Diagnostic {
             PullError::Loop { .. } => "Loop",
             PullError::BadRequest(_) => "BadRequest",
             PullError::BackfillIncomplete { .. } => "BackfillIncomplete",
+            PullError::Directory(DirectoryError::Okta(FetchError::ForbiddenList { .. })) => {
+                "Forbidden"
+            }
+            PullError::Directory(DirectoryError::Okta(FetchError::Unauthorized { .. })) => {
+                "Unauthorized"
+            }
+            PullError::Directory(_) => "Directory",
         };
         Diagnostic {
             error_type: lambda::error_type(kind),
@@ -162,6 +174,9 @@ pub struct PullHandler {
     log: Arc<dyn SystemLog>,
     pipeline: Pipeline,
     checkpoints: CheckpointStore,
+    /// The state bucket (dead letters, and the directory's state).
+    state: Arc<dyn ObjectStore>,
+    directory: Option<Directory>,
     clock: fn() -> OffsetDateTime,
 }
 
@@ -179,10 +194,23 @@ impl PullHandler {
         PullHandler {
             config,
             log,
-            pipeline: Pipeline::new(forwarder, ledger, DeadLetters::new(dead_letters)),
+            pipeline: Pipeline::new(forwarder, ledger, DeadLetters::new(dead_letters.clone())),
             checkpoints,
+            state: dead_letters,
+            directory: None,
             clock: OffsetDateTime::now_utc,
         }
+    }
+
+    /// Adds the directory runs, reading Okta's lists through `lists` (in production the
+    /// same client as the System Log, so both keep to the same rate limits).
+    pub fn with_directory(mut self, lists: Arc<dyn OktaLists>) -> Self {
+        self.directory = Some(Directory::new(
+            lists,
+            self.state.clone(),
+            self.config.directory.clone(),
+        ));
+        self
     }
 
     /// Builds the production handler: configuration from `env`, AWS and HTTP clients.
@@ -220,14 +248,16 @@ impl PullHandler {
             ledger = %ledger.describe(),
             "okta-pull ready"
         );
+        let log = Arc::new(log);
         Ok(Self::new(
             config,
-            Arc::new(log),
+            log.clone(),
             Arc::new(destination),
             checkpoints,
             state,
             ledger,
-        ))
+        )
+        .with_directory(log))
     }
 
     /// Replaces the wall clock (tests).
@@ -280,6 +310,9 @@ impl PullHandler {
         let started = Instant::now();
         let mut tally = Tally::default();
         let (mode, result) = match invocation {
+            PullInvocation::Directory(run) => {
+                return self.run_directory(run, request_id, deadline, started).await
+            }
             PullInvocation::Check => {
                 return Err(PullError::BadRequest(BadRequest(
                     "{\"check\": true} is answered by the connection check, not a run".into(),
@@ -298,6 +331,39 @@ impl PullHandler {
         let summary = self.summary(mode, &tally, result.as_ref().err(), started);
         summary.log(true);
         result.map(|()| summary)
+    }
+
+    /// A directory run, with its summary logged and returned.
+    async fn run_directory(
+        &self,
+        run: DirectoryRun,
+        request_id: &str,
+        deadline: Instant,
+        started: Instant,
+    ) -> Result<Summary, PullError> {
+        let Some(directory) = &self.directory else {
+            return Err(PullError::BadRequest(BadRequest(
+                "this okta-pull reads no directory".into(),
+            )));
+        };
+        let mut report = DirectoryReport::default();
+        let result = directory
+            .run(run, &self.pipeline, request_id, self.clock, deadline, &mut report)
+            .await;
+        let mut part = report.summary(run, directory.lists());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "directory run failed");
+            part.stopped = format!("error: {e}");
+            part.completed = false;
+        }
+        let summary = Summary {
+            counts: report.counts,
+            directory: Some(part),
+            ms: elapsed_ms(started),
+            ..Summary::default()
+        };
+        summary.log(true);
+        result.map(|()| summary).map_err(PullError::from)
     }
 
     /// The run's summary, with its lag: 0 when it reached the end of the log.
@@ -347,6 +413,7 @@ impl PullHandler {
                 },
             }),
             replay: None,
+            directory: None,
             ms: elapsed_ms(started),
         }
     }

@@ -186,6 +186,7 @@ impl<'a> PushInvocation<'a> {
             Payload {
                 records: Some(records),
                 replay: None,
+                directory: None,
                 ..
             } => Ok(PushInvocation::Sqs(
                 records
@@ -211,6 +212,7 @@ impl<'a> PushInvocation<'a> {
             Payload {
                 records: None,
                 replay: None,
+                directory: None,
                 source,
                 detail,
                 id,

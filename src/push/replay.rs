@@ -180,6 +180,7 @@ impl PushHandler {
                     known: &|_| false,
                     unchecked: &|_| false,
                     repeats_likely: true,
+                    filter_event_types: true,
                 },
             )
             .await;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::telemetry::directory::DirectoryRunSummary;
 use crate::telemetry::metrics::{Metrics, Unit};
 
 /// Delivery latencies kept per invocation, for the `DeliveryLatency` metric.
@@ -242,6 +243,9 @@ pub struct Summary {
     /// A replay's dead-letter objects.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplayRun>,
+    /// A directory run's records and progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectoryRunSummary>,
     /// Wall time of the invocation.
     pub ms: u64,
 }
@@ -260,6 +264,9 @@ impl Summary {
                 m.value("PullLagSeconds", Unit::Seconds, lag);
             }
         }
+        if let Some(d) = &self.directory {
+            d.add_metrics(&mut m);
+        }
         m
     }
 
@@ -271,7 +278,10 @@ impl Summary {
         let c = &self.counts;
         let p = self.pull.as_ref();
         let r = self.replay.as_ref();
+        let d = self.directory.as_ref();
+        let directory = d.and_then(|d| serde_json::to_string(d).ok());
         let message = match (p, r) {
+            (_, _) if d.is_some() => "directory run summary",
             (Some(_), _) => "run summary",
             (None, Some(_)) => "replay summary",
             (None, None) => "invocation summary",
@@ -317,6 +327,7 @@ impl Summary {
             lag_seconds = p.and_then(|p| p.lag_seconds),
             future_stamped = p.map(|p| p.future_stamped),
             gap_filled = p.map(|p| p.gap_filled),
+            directory = directory.as_deref(),
             ms = self.ms,
             "{message}"
         );

@@ -68,14 +68,16 @@ pub fn rig_with_secret(okta: FakeOkta, secret: &str, extra: &[(&str, &str)]) -> 
         Arc::new(MemoryObjectStore::default()),
         "checkpoint/pull/test.json",
     );
+    let log = Arc::new(log);
     let handler = PullHandler::new(
         config,
-        Arc::new(log),
+        log.clone(),
         destination.clone(),
         checkpoints.clone(),
         dead_letters.clone(),
         Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
-    );
+    )
+    .with_directory(log);
     Rig {
         okta,
         handler,

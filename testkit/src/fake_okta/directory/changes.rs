@@ -86,6 +86,7 @@ impl FakeOkta {
         f(&mut inner.directory.store, now)
     }
 
+
     /// Pins the directory clock (what changes stamp in `created`, `lastUpdated`, ...) at `t`,
     /// cut to milliseconds as the JSON shows it. Until pinned it follows the fake clock.
     pub fn set_directory_clock(&self, t: OffsetDateTime) {
@@ -154,7 +155,7 @@ impl FakeOkta {
 
     /// Deletes a user: gone from every list, group (bumping its `lastMembershipUpdated`) and app.
     pub fn delete_user(&self, id: &str) {
-        self.change(|s, now| {
+        self.delete(id, ("user.lifecycle.delete.completed", "User"), |s, now| {
             let seq = must(Kind::User, id);
             s.users
                 .remove(&seq)
@@ -190,7 +191,7 @@ impl FakeOkta {
 
     /// Deletes a group: gone from every list and app; its members stay.
     pub fn delete_group(&self, id: &str) {
-        self.change(|s, _| {
+        self.delete(id, ("group.lifecycle.delete", "UserGroup"), |s, _| {
             let seq = must(Kind::Group, id);
             s.groups
                 .remove(&seq)
@@ -242,7 +243,7 @@ impl FakeOkta {
 
     /// Deletes an app: gone from the list for good, with its assignments.
     pub fn delete_app(&self, id: &str) {
-        self.change(|s, _| {
+        self.delete(id, ("application.lifecycle.delete", "AppInstance"), |s, _| {
             let seq = must(Kind::App, id);
             s.apps
                 .remove(&seq)

@@ -1,6 +1,7 @@
 //! The fake org's directory (Okta's Management API): users, groups and their members, apps and their assignments, admin role assignments, served beside the System Log by the same `FakeOkta`.
 
 // This file holds the public types and the directory's state; the rest is split by concern.
+mod audit; // the System Log events of deletions
 mod changes; // `FakeOkta`'s methods that build an org and change it between runs
 mod controls; // `FakeOkta`'s methods that script budgets, failures, refusals and cursors
 mod limits; // the per-endpoint rate-limit buckets and the org-wide concurrency limit

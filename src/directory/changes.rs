@@ -1,0 +1,504 @@
+//! A changes run: users and groups changed since the last one (Okta's `search` on
+//! `lastUpdated` and `lastMembershipUpdated`), the members of groups whose membership moved,
+//! the apps (no change filter: compared with the state), and users, groups and apps the
+//! System Log says were deleted. Each version is sent once (its ledger key); a version a
+//! snapshot already sent or is sending is left to it.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use url::Url;
+
+use super::deliver::{Left, Outgoing};
+use super::full::redacted;
+use super::kind::{Action, Kind};
+use super::record::{changed_key, deleted_key, deleted_record, filtered, object_record, Head, Stamp};
+use super::run::{Ctx, DirectoryError, DirectoryReport};
+use super::state::{self, KindState};
+use super::walk::{load_json, save_json, FullCheckpoint};
+use crate::event::format_rfc3339;
+use crate::okta::{FetchError, ListPage};
+use crate::state::{Condition, Lease, StoreError};
+
+/// Okta's search is eventually consistent: each run reads this far back past the last one.
+const OVERLAP: time::Duration = time::Duration::minutes(5);
+/// How far back the very first changes run reads.
+const FIRST_LOOKBACK: time::Duration = time::Duration::minutes(15);
+/// Pages of one list after which it is taken as endless.
+const MAX_PAGES: usize = 10_000;
+/// The System Log events that report a deletion, and the target type each names.
+const DELETIONS: [(&str, &str, Kind); 3] = [
+    ("user.lifecycle.delete.completed", "User", Kind::User),
+    ("group.lifecycle.delete", "UserGroup", Kind::Group),
+    ("application.lifecycle.delete", "AppInstance", Kind::App),
+];
+
+/// Where changes runs stand, kept in `<prefix>changes.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ChangesCheckpoint {
+    org: String,
+    /// The next run reads changes after this (unix seconds).
+    since: i64,
+    /// The last run's id.
+    run: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<Lease>,
+}
+
+/// The deletion record of `id` last seen at `version`.
+pub(super) fn deletion(stamp: &Stamp, kind: Kind, id: &str, version: &str) -> Outgoing {
+    Outgoing {
+        key: deleted_key(kind, id, version),
+        json: deleted_record(stamp, kind, id),
+        kind: Some(kind),
+        deleted: true,
+    }
+}
+
+fn parse_time(t: &str) -> Option<i64> {
+    OffsetDateTime::parse(t, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp)
+}
+
+fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .map(format_rfc3339)
+        .unwrap_or_default()
+}
+
+/// Why the run stopped early.
+enum Stop {
+    Left(String),
+    Failed(DirectoryError),
+}
+
+impl From<DirectoryError> for Stop {
+    fn from(e: DirectoryError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<Left> for Stop {
+    fn from(Left(why): Left) -> Self {
+        Stop::Left(why)
+    }
+}
+
+/// What one changes run works with.
+struct Window {
+    since: i64,
+    now: i64,
+    stamp: Stamp,
+    /// The latest snapshot's listing start per kind: versions older than it are its to send.
+    snapshot: Option<FullCheckpoint>,
+}
+
+impl Window {
+    /// Whether the latest snapshot sends this version: it began listing the kind in a later
+    /// second (a version of the same second may be sent by both, as `snapshot` and `changed`).
+    fn snapshot_sends(&self, kind: Kind, version: &str) -> bool {
+        let Some(from) = self.snapshot.as_ref().and_then(|s| s.listed_from(kind)) else {
+            return false;
+        };
+        parse_time(version).is_some_and(|v| v < from)
+    }
+}
+
+impl Ctx<'_> {
+    fn changes_key(&self) -> String {
+        format!("{}changes.json", self.prefix())
+    }
+
+    /// Everything changed since the last changes run.
+    pub(super) async fn changes(&self, report: &mut DirectoryReport) -> Result<(), DirectoryError> {
+        let key = self.changes_key();
+        let now_t = (self.clock)();
+        let now = now_t.unix_timestamp();
+        let org = self.dir.lists.org().authority();
+        let loaded: Option<(ChangesCheckpoint, String)> = load_json(self.store(), &key).await?;
+        if let Some((cp, _)) = &loaded {
+            if cp.org != org {
+                return Err(StoreError::Failed {
+                    location: self.store().location(&key),
+                    message: format!("belongs to {}, not {org}: set DIRECTORY_STATE_PREFIX to a prefix of its own", cp.org),
+                }
+                .into());
+            }
+            if let Some(held) = cp.lease.as_ref().filter(|l| l.until_unix > now) {
+                report.stopped = format!("another invocation ({}) is reading the changes", held.owner);
+                return Ok(());
+            }
+        }
+        let run = format!("changes-{}-{:04x}", format_rfc3339(now_t).replace([':', '-'], ""), fastrand::u16(..));
+        report.run_id = run.clone();
+        let since = loaded
+            .as_ref()
+            .map_or(now_t - FIRST_LOOKBACK, |(cp, _)| {
+                OffsetDateTime::from_unix_timestamp(cp.since).unwrap_or(now_t - FIRST_LOOKBACK)
+            })
+            .unix_timestamp();
+        let left = self.deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut cp = ChangesCheckpoint {
+            org,
+            since,
+            run: run.clone(),
+            lease: Some(Lease {
+                owner: self.request_id.to_owned(),
+                until_unix: now.saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX / 2)).saturating_add(1),
+            }),
+        };
+        let condition = loaded.as_ref().map_or(Condition::IfAbsent, |(_, e)| Condition::IfMatch(e));
+        let etag = match save_json(self.store(), &key, &cp, condition).await {
+            Ok(e) => e,
+            Err(StoreError::Conflict { .. }) => {
+                report.stopped = "another invocation started reading the changes first".into();
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let snapshot = load_json::<FullCheckpoint>(self.store(), &format!("{}full.json", self.prefix()))
+            .await?
+            .map(|(s, _)| s);
+        let window = Window { since, now, stamp: self.stamp(&run), snapshot };
+        let result = self.read_changes(&window, report).await;
+        cp.lease = None;
+        let outcome = match result {
+            Ok(()) => {
+                cp.since = now.saturating_sub(OVERLAP.whole_seconds());
+                report.completed = true;
+                report.stopped = format!("read the changes from {} to {}", rfc3339(since), rfc3339(now));
+                Ok(())
+            }
+            Err(Stop::Left(why)) => {
+                report.stopped = format!("{why}: the changes since {} are read again next run", rfc3339(since));
+                Ok(())
+            }
+            Err(Stop::Failed(e)) => Err(e),
+        };
+        if let Err(e) = save_json(self.store(), &key, &cp, Condition::IfMatch(&etag)).await {
+            tracing::warn!(error = %e, "could not save the changes checkpoint: the next run reads the same changes again (the ledger drops the repeats)");
+        }
+        outcome
+    }
+
+    async fn read_changes(&self, w: &Window, report: &mut DirectoryReport) -> Result<(), Stop> {
+        let since = rfc3339(w.since);
+        let org = self.dir.lists.org();
+        // Users, DEPROVISIONED ones included (search returns them).
+        let users = org.api_url(
+            "/api/v1/users",
+            &[("search", &format!("lastUpdated gt \"{since}\"")), ("limit", "200")],
+        );
+        self.each_page(users, report, |ctx, page| ctx.changed_objects(w, Kind::User, page))
+            .await?;
+        // Groups whose profile or membership changed.
+        let groups = org.api_url(
+            "/api/v1/groups",
+            &[
+                ("search", &format!("lastUpdated gt \"{since}\" or lastMembershipUpdated gt \"{since}\"")),
+                ("limit", "200"),
+            ],
+        );
+        let mut moved: Vec<(String, String)> = Vec::new();
+        self.each_page(groups, report, |ctx, page| {
+            for item in &page.items {
+                if let Some(h) = Head::of(item) {
+                    let membership = h.last_membership_updated.as_deref().unwrap_or_default();
+                    if parse_time(membership).is_some_and(|t| t > w.since) {
+                        moved.push((h.id().to_owned(), membership.to_owned()));
+                    }
+                }
+            }
+            let changed: Vec<&RawValue> = page
+                .items
+                .iter()
+                .map(AsRef::as_ref)
+                .filter(|item| Head::of(item).is_some_and(|h| parse_time(h.version()).is_none_or(|t| t > w.since)))
+                .collect();
+            ctx.changed_from(w, Kind::Group, &changed)
+        })
+        .await?;
+        let deleted = self.deletions_from_log(w, report).await?;
+        self.memberships(w, &moved, &deleted, report).await?;
+        self.apps(w, &deleted, report).await
+    }
+
+    /// Reads every page from `url`, handing each to `handle` and sending what it returns.
+    async fn each_page(
+        &self,
+        url: Url,
+        report: &mut DirectoryReport,
+        mut handle: impl FnMut(&Self, &ListPage) -> Vec<Outgoing>,
+    ) -> Result<(), Stop> {
+        let mut next = Some(url);
+        let mut pages = 0usize;
+        while let Some(url) = next.take() {
+            if !self.has_time() {
+                return Err(Stop::Left("out of time".into()));
+            }
+            let page = self.fetch(&url).await?;
+            report.pages = report.pages.saturating_add(1);
+            pages += 1;
+            let records = handle(self, &page);
+            self.send(&records, report).await?;
+            next = match page.next {
+                Some(n) if n == page.url || pages >= MAX_PAGES => {
+                    return Err(Stop::Failed(DirectoryError::Okta(FetchError::Rejected {
+                        status: 200,
+                        detail: format!("the list at {} does not end (its next link is the page itself, or it passed {MAX_PAGES} pages)", redacted(&page.url)),
+                    })));
+                }
+                n => n,
+            };
+        }
+        Ok(())
+    }
+
+    /// Every page from `url`, for lists read whole before deciding (members, apps).
+    async fn read_list(&self, url: Url, report: &mut DirectoryReport) -> Result<Vec<Box<RawValue>>, Stop> {
+        let mut items = Vec::new();
+        self.each_page(url, report, |_, page| {
+            items.extend(page.items.iter().cloned());
+            Vec::new()
+        })
+        .await?;
+        Ok(items)
+    }
+
+    async fn fetch(&self, url: &Url) -> Result<ListPage, Stop> {
+        match self.dir.lists.list(url, self.stop_at).await {
+            Ok(page) => Ok(page),
+            Err(FetchError::OutOfTime { reason }) => Err(Stop::Left(format!("out of time ({reason})"))),
+            Err(e) => Err(Stop::Failed(e.into())),
+        }
+    }
+
+    fn changed_objects(&self, w: &Window, kind: Kind, page: &ListPage) -> Vec<Outgoing> {
+        let items: Vec<&RawValue> = page.items.iter().map(AsRef::as_ref).collect();
+        self.changed_from(w, kind, &items)
+    }
+
+    /// `changed` records of `items`, but not versions the latest snapshot sends.
+    fn changed_from(&self, w: &Window, kind: Kind, items: &[&RawValue]) -> Vec<Outgoing> {
+        let fields = self.dir.config.user_fields.as_deref();
+        items
+            .iter()
+            .filter_map(|item| {
+                let h = Head::of(item)?;
+                if w.snapshot_sends(kind, h.version()) {
+                    return None;
+                }
+                let object = filtered(item, kind, fields);
+                Some(Outgoing {
+                    key: changed_key(kind, h.id(), h.version()),
+                    json: object_record(&w.stamp, kind, Action::Changed, h.id(), &object),
+                    kind: Some(kind),
+                    deleted: false,
+                })
+            })
+            .collect()
+    }
+
+    /// Users, groups and apps the System Log reports deleted since the last run; sent now.
+    async fn deletions_from_log(&self, w: &Window, report: &mut DirectoryReport) -> Result<BTreeSet<(Kind, String)>, Stop> {
+        let filter = DELETIONS
+            .iter()
+            .map(|(t, _, _)| format!("eventType eq \"{t}\""))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let url = self.dir.lists.org().api_url(
+            "/api/v1/logs",
+            &[
+                ("since", &rfc3339(w.since)),
+                // Whole seconds: the second now is in is read whole.
+                ("until", &rfc3339(w.now.saturating_add(1))),
+                ("filter", &filter),
+                ("limit", "1000"),
+            ],
+        );
+        let mut deleted = BTreeSet::new();
+        self.each_page(url, report, |_, page| {
+            let mut out = Vec::new();
+            for event in &page.items {
+                for (kind, id) in deleted_targets(event) {
+                    if deleted.insert((kind, id.clone())) {
+                        out.push(deletion(&w.stamp, kind, &id, ""));
+                    }
+                }
+            }
+            out
+        })
+        .await?;
+        Ok(deleted)
+    }
+
+    /// Members of the groups whose membership moved, compared with the state: additions
+    /// `changed`, removals (and members of deleted groups) `deleted`.
+    async fn memberships(
+        &self,
+        w: &Window,
+        moved: &[(String, String)],
+        deleted: &BTreeSet<(Kind, String)>,
+        report: &mut DirectoryReport,
+    ) -> Result<(), Stop> {
+        let gone_groups: Vec<&str> = deleted.iter().filter(|(k, _)| *k == Kind::Group).map(|(_, id)| id.as_str()).collect();
+        if moved.is_empty() && gone_groups.is_empty() {
+            return Ok(());
+        }
+        let key = state::state_key(self.prefix(), Kind::GroupMember);
+        let Some((mut st, etag)) = state::load(self.store(), &key).await.map_err(DirectoryError::from)? else {
+            tracing::info!("no membership state yet: the first snapshot reports the memberships");
+            return Ok(());
+        };
+        let kind = Kind::GroupMember;
+        for (group, version) in moved {
+            let url = self.dir.lists.org().api_url(&format!("/api/v1/groups/{group}/users"), &[("limit", "200")]);
+            let members = match self.read_list(url, report).await {
+                Err(Stop::Failed(DirectoryError::Okta(FetchError::Rejected { status: 404, .. }))) => Vec::new(),
+                other => other?,
+            };
+            let fields = self.dir.config.user_fields.as_deref();
+            let mut now_in: BTreeSet<String> = BTreeSet::new();
+            let mut out = Vec::new();
+            for item in &members {
+                let Some(h) = Head::of(item) else { continue };
+                let id = format!("{group}/{}", h.id());
+                if st.entries.0.get(id.as_str()).is_none() {
+                    let object = filtered(item, kind, fields);
+                    out.push(Outgoing {
+                        key: changed_key(kind, &id, version),
+                        json: object_record(&w.stamp, kind, Action::Changed, &id, &object),
+                        kind: Some(kind),
+                        deleted: false,
+                    });
+                }
+                now_in.insert(id);
+            }
+            let removed: Vec<(String, String)> = st
+                .entries
+                .children(group)
+                .filter(|(id, _)| !now_in.contains(*id))
+                .map(|(id, e)| (id.to_owned(), e.version.to_string()))
+                .collect();
+            out.extend(removed.iter().map(|(id, v)| deletion(&w.stamp, kind, id, v)));
+            self.send(&out, report).await?;
+            for (id, _) in &removed {
+                st.entries.0.remove(id.as_str());
+            }
+            for id in now_in {
+                st.entries.see(kind, &id, version, w.now);
+            }
+        }
+        for group in gone_groups {
+            let members: Vec<(String, String)> = st.entries.children(group).map(|(id, e)| (id.to_owned(), e.version.to_string())).collect();
+            let out: Vec<Outgoing> = members.iter().map(|(id, v)| deletion(&w.stamp, kind, id, v)).collect();
+            self.send(&out, report).await?;
+            for (id, _) in &members {
+                st.entries.0.remove(id.as_str());
+            }
+        }
+        self.keep_state(&key, &st, &etag).await;
+        Ok(())
+    }
+
+    /// Every app, compared with the state: new or changed ones `changed`, missing ones `deleted`.
+    async fn apps(&self, w: &Window, deleted: &BTreeSet<(Kind, String)>, report: &mut DirectoryReport) -> Result<(), Stop> {
+        let key = state::state_key(self.prefix(), Kind::App);
+        let Some((mut st, etag)) = state::load(self.store(), &key).await.map_err(DirectoryError::from)? else {
+            tracing::info!("no app state yet: the first snapshot reports the apps");
+            return Ok(());
+        };
+        let url = self.dir.lists.org().api_url("/api/v1/apps", &[("limit", "200")]);
+        let apps = self.read_list(url, report).await?;
+        let mut listed: BTreeSet<String> = BTreeSet::new();
+        let mut changed: Vec<&RawValue> = Vec::new();
+        for item in &apps {
+            let Some(h) = Head::of(item) else { continue };
+            if st.entries.0.get(h.id()).is_none_or(|e| *e.version != *h.version()) {
+                changed.push(item);
+            }
+            listed.insert(h.id().to_owned());
+        }
+        let mut out = self.changed_from(w, Kind::App, &changed);
+        let gone: Vec<(String, String)> = st
+            .entries
+            .0
+            .iter()
+            .filter(|(id, e)| !listed.contains(id.as_ref()) && e.observed < w.now && !deleted.contains(&(Kind::App, id.to_string())))
+            .map(|(id, e)| (id.to_string(), e.version.to_string()))
+            .collect();
+        out.extend(gone.iter().map(|(id, v)| deletion(&w.stamp, Kind::App, id, v)));
+        self.send(&out, report).await?;
+        for (id, _) in &gone {
+            st.entries.0.remove(id.as_str());
+        }
+        for item in &changed {
+            if let Some(h) = Head::of(item) {
+                st.entries.see(Kind::App, h.id(), h.version(), w.now);
+            }
+        }
+        self.keep_state(&key, &st, &etag).await;
+        Ok(())
+    }
+
+    /// Writes a state this run changed, unless a snapshot replaced it meanwhile (its
+    /// comparison then reports the same deletions under the same ledger keys: nothing twice).
+    async fn keep_state(&self, key: &str, st: &KindState, etag: &str) {
+        match state::save(self.store(), key, st, Condition::IfMatch(etag)).await {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not save the directory state: the next snapshot compares with the older one"),
+        }
+    }
+}
+
+/// `(kind, id)` of what a deletion event of the System Log names.
+fn deleted_targets(event: &RawValue) -> Vec<(Kind, String)> {
+    #[derive(Deserialize)]
+    struct Event {
+        #[serde(default, rename = "eventType")]
+        event_type: String,
+        #[serde(default)]
+        target: Vec<Target>,
+    }
+    #[derive(Deserialize)]
+    struct Target {
+        #[serde(default)]
+        id: String,
+        #[serde(default, rename = "type")]
+        kind: String,
+    }
+    let Ok(e) = serde_json::from_str::<Event>(event.get()) else {
+        return Vec::new();
+    };
+    let Some((_, target_type, kind)) = DELETIONS.iter().find(|(t, _, _)| *t == e.event_type) else {
+        return Vec::new();
+    };
+    e.target
+        .into_iter()
+        .filter(|t| t.kind == *target_type && !t.id.is_empty())
+        .map(|t| (*kind, t.id))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletion_events_name_their_targets_only() {
+        let raw = |s: &str| RawValue::from_string(s.to_owned()).unwrap();
+        let user = raw(r#"{"eventType":"user.lifecycle.delete.completed","target":[{"id":"00u1","type":"User"},{"id":"00a","type":"AppInstance"}]}"#);
+        assert_eq!(deleted_targets(&user), vec![(Kind::User, "00u1".to_string())]);
+        let group = raw(r#"{"eventType":"group.lifecycle.delete","target":[{"id":"00g1","type":"UserGroup"}]}"#);
+        assert_eq!(deleted_targets(&group), vec![(Kind::Group, "00g1".to_string())]);
+        for other in [
+            r#"{"eventType":"user.session.start","target":[{"id":"00u1","type":"User"}]}"#,
+            r#"{"eventType":"user.lifecycle.delete.completed","target":"nope"}"#,
+            r#"[]"#,
+        ] {
+            assert!(deleted_targets(&raw(other)).is_empty(), "{other}");
+        }
+    }
+}
