@@ -39,7 +39,7 @@ mod proptests;
 pub use delivery::{Body, Destination, HttpDestination, MemoryDestination, Rejected, SendError};
 pub use event::OktaEvent;
 pub use lambda::{BadRequest, RawPayloads, StartupError};
-pub use okta::{FetchError, HttpSystemLog, SystemLog};
+pub use okta::{Bucket, FetchError, HttpSystemLog, ListPage, OktaLists, OktaOrg, SystemLog};
 pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
 pub use push::{PushError, PushHandler, PushPayload, PushResponse, ReplayRequest};
 pub use secret::{Secret, SecretSource, StaticSecret};

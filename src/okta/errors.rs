@@ -80,12 +80,34 @@ pub enum FetchError {
     },
     /// A page whose body went on past the cap: reading it whole would exhaust the memory,
     /// and a cut page cannot be read. Nothing of it is handled.
-    #[error("Okta answered the System Log page at {url} with more than {} MiB, the most a page may take (1000 events of up to 32 KiB): nothing of it was handled, and the run stops here so the page is read again next time", cap / (1024 * 1024))]
+    #[error("Okta answered the {what} at {url} with more than {} MiB, the most a page may take: nothing of it was handled, and the run stops here so the page is read again next time", cap / (1024 * 1024))]
     PageTooLarge {
         /// The cap, in bytes.
         cap: usize,
         /// The page's URL without its query.
         url: String,
+        /// What the page was, and why it may not be that large.
+        what: &'static str,
+    },
+    /// 403 on a directory (Management API) list: the credential lacks a scope or admin role.
+    #[error(
+        "Okta refused {endpoint} to this credential (HTTP 403, {detail}): reading it needs {needs}"
+    )]
+    ForbiddenList {
+        /// The endpoint's path, ids replaced by `{id}`, without query.
+        endpoint: String,
+        /// Okta's error code and summary.
+        detail: String,
+        /// The OAuth scope (and admin role) the endpoint needs.
+        needs: &'static str,
+    },
+    /// A directory list answered 200 with a body that is not a list, through every attempt.
+    #[error("Okta answered the list at {url} with a body that is not a list of objects after every attempt: {detail}")]
+    NotAList {
+        /// The list's URL without its query.
+        url: String,
+        /// What the body was instead (its shape, never its content).
+        detail: String,
     },
     /// The Okta secret could not be read or used.
     #[error("Okta credential: {0}")]

@@ -1,5 +1,5 @@
-//! The Okta org: its address, the System Log URLs on it, and the only host the credential
-//! is ever sent to.
+//! The Okta org: its address, the System Log and Management API URLs on it, and the only
+//! host the credential is ever sent to.
 
 use time::OffsetDateTime;
 use url::Url;
@@ -129,6 +129,25 @@ impl OktaOrg {
         url
     }
 
+    /// `path` on the org with `query`, each name and value percent-encoded (a space as
+    /// `%20`, as Okta's documentation writes `search` and `filter` expressions).
+    pub fn api_url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        url.set_path(path);
+        let encode = |s: &str| -> String {
+            // Form encoding writes a space as `+` and a `+` as `%2B`: every `+` is a space.
+            url::form_urlencoded::byte_serialize(s.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        };
+        let pairs: Vec<String> = query
+            .iter()
+            .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+            .collect();
+        url.set_query((!pairs.is_empty()).then(|| pairs.join("&")).as_deref());
+        url
+    }
+
     fn logs_url(&self) -> Url {
         let mut url = self.base.clone();
         url.set_path("/api/v1/logs");
@@ -220,6 +239,35 @@ mod tests {
         ] {
             assert!(!org.owns(&Url::parse(foreign).unwrap()), "{foreign}");
         }
+    }
+
+    #[test]
+    fn api_urls_encode_their_query() {
+        let org = OktaOrg::parse("acme.okta.com", false).unwrap();
+        let url = org.api_url(
+            "/api/v1/users",
+            &[
+                (
+                    "search",
+                    r#"lastUpdated gt "2026-11-21T09:00:00.000Z" & a+b"#,
+                ),
+                ("limit", "200"),
+            ],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://acme.okta.com/api/v1/users?search=lastUpdated%20gt%20%222026-11-21T09%3A00%3A00.000Z%22%20%26%20a%2Bb&limit=200"
+        );
+        let decoded: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(
+            decoded[0].1,
+            r#"lastUpdated gt "2026-11-21T09:00:00.000Z" & a+b"#
+        );
+        assert!(org.owns(&url));
+        assert_eq!(
+            org.api_url("/api/v1/apps", &[]).as_str(),
+            "https://acme.okta.com/api/v1/apps"
+        );
     }
 
     #[test]

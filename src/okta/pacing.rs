@@ -1,5 +1,6 @@
-//! Keeping to Okta's rate limits: the reserved share of each window is left to other
-//! clients, a 429 waits for the announced reset (or backs off), and the counters of a run.
+//! Keeping to Okta's rate limits, bucket by bucket: the reserved share of each window is left
+//! to other clients, a 429 waits for its bucket's announced reset (or backs off), and the
+//! counters of a run.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-use super::{FetchError, RateLimit};
+use super::{Bucket, FetchError, RateLimit};
 
 /// Waits for a rate-limit reset on 429 before giving up on a page within a run.
 const MAX_RATE_LIMITED: u32 = 5;
@@ -42,10 +43,12 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The rate-limit state of one reader, from the last answer, and the run's counters.
+/// The rate-limit state of one reader, from the last answer in each bucket, and the run's
+/// counters.
 pub(super) struct Pacer {
     headroom: f64,
-    rate: Mutex<Option<RateLimit>>,
+    /// Indexed by [`Bucket::index`]: a request waits only on its own bucket's window.
+    rates: Mutex<[Option<RateLimit>; Bucket::ALL.len()]>,
     stats: Mutex<FetchStats>,
 }
 
@@ -54,17 +57,22 @@ impl Pacer {
     pub(super) fn new(headroom: f64) -> Self {
         Pacer {
             headroom,
-            rate: Mutex::new(None),
+            rates: Mutex::new([None; Bucket::ALL.len()]),
             stats: Mutex::new(FetchStats::default()),
         }
     }
 
-    /// Takes the rate-limit headers of an answer. Only this answer's count: a 429 without
-    /// them must not reuse an old reset.
-    pub(super) fn observe(&self, headers: &HeaderMap, received_at: Instant) {
-        if let Ok(mut r) = self.rate.lock() {
-            *r = RateLimit::from_headers(headers, received_at);
+    /// Takes the rate-limit headers of an answer from `bucket`. Only this answer's count: a
+    /// 429 without them must not reuse an old reset.
+    pub(super) fn observe(&self, bucket: Bucket, headers: &HeaderMap, received_at: Instant) {
+        if let Ok(mut r) = self.rates.lock() {
+            r[bucket.index()] = RateLimit::from_headers(headers, received_at);
         }
+    }
+
+    /// The last rate-limit state `bucket` reported.
+    fn rate(&self, bucket: Bucket) -> Option<RateLimit> {
+        self.rates.lock().ok().and_then(|r| r[bucket.index()])
     }
 
     /// Counts something in this run's counters.
@@ -82,9 +90,11 @@ impl Pacer {
             .unwrap_or_default()
     }
 
-    /// After a 429: waits until the window resets, or gives up if that is past `deadline`.
+    /// After a 429 from `bucket`: waits until its window resets, or gives up if that is past
+    /// `deadline`.
     pub(super) async fn wait_for_reset(
         &self,
+        bucket: Bucket,
         detail: &str,
         rate_limited: u32,
         deadline: Instant,
@@ -93,10 +103,7 @@ impl Pacer {
         // The reset Okta announced, if this 429 came with one still ahead; otherwise (no
         // headers, or a reset already past) exponential backoff, never a tight loop.
         let announced = self
-            .rate
-            .lock()
-            .ok()
-            .and_then(|r| *r)
+            .rate(bucket)
             .and_then(|r| r.reset_at())
             .filter(|at| *at > now);
         let wait_until = announced.or_else(|| now.checked_add(rate_limited_backoff(rate_limited)));
@@ -107,15 +114,15 @@ impl Pacer {
                 reason: format!("Okta rate limit (HTTP 429, {detail}) resets after the deadline"),
             });
         };
-        tracing::warn!(detail = %detail, wait_ms = millis(wait_until.saturating_duration_since(Instant::now())), "Okta answered 429: waiting for the rate-limit window to reset");
+        tracing::warn!(bucket = ?bucket, detail = %detail, wait_ms = millis(wait_until.saturating_duration_since(Instant::now())), "Okta answered 429: waiting for the rate-limit window to reset");
         self.sleep_until(wait_until).await;
         Ok(())
     }
 
-    /// Keeps the reserved share of the window: when the last response left no more than
-    /// that, waits for the window to reset.
-    pub(super) async fn pace(&self, deadline: Instant) -> Result<(), FetchError> {
-        let Some(rate) = self.rate.lock().ok().and_then(|r| *r) else {
+    /// Keeps the reserved share of `bucket`'s window: when its last response left no more
+    /// than that, waits for that window to reset.
+    pub(super) async fn pace(&self, bucket: Bucket, deadline: Instant) -> Result<(), FetchError> {
+        let Some(rate) = self.rate(bucket) else {
             return Ok(());
         };
         if !rate.must_wait(self.headroom) {
@@ -137,6 +144,7 @@ impl Pacer {
         };
         self.count(|s| s.rate_limit_waits += 1);
         tracing::info!(
+            bucket = ?bucket,
             remaining = rate.remaining,
             limit = rate.limit,
             wait_ms = millis(reset_at.saturating_duration_since(Instant::now())),
