@@ -26,9 +26,20 @@ async fn a_snapshot_sends_every_object_once_between_its_run_records() {
     assert_eq!(count(&t, "group", "snapshot"), 4);
     assert_eq!(count(&t, "group_member", "snapshot"), 20);
     assert_eq!(count(&t, "app", "snapshot"), 3);
-    assert_eq!(count(&t, "app_user", "snapshot"), 12);
-    assert_eq!(count(&t, "app_group", "snapshot"), 1);
-    assert_eq!(count(&t, "admin_role", "snapshot"), 2, "a user's and a group's role: {t:?}");
+    // Each app's direct users, and (scope GROUP) the members of its assigned group.
+    let app_users: Vec<&str> = records
+        .iter()
+        .filter(|r| r["okta_directory"]["kind"] == "app_user")
+        .map(|r| r["okta_directory"]["id"].as_str().unwrap())
+        .collect();
+    assert!(app_users.len() >= 12, "{app_users:?}");
+    for (_, _, pair) in headers(&records).iter().filter(|x| x.0 == "group_member") {
+        if let Some(user) = pair.strip_prefix(&format!("{}/", org.groups[0])) {
+            assert!(app_users.contains(&format!("{}/{user}", org.apps[0]).as_str()), "{user}");
+        }
+    }
+    assert_eq!(count(&t, "app_group", "snapshot"), 3, "one group per app");
+    assert_eq!(count(&t, "admin_role", "snapshot"), 3, "two of a user's and a group's: {t:?}");
     let h = headers(&records);
     assert_eq!(h.first().map(|x| (x.0.as_str(), x.1.as_str())), Some(("run", "started")));
     assert_eq!(h.last().map(|x| (x.0.as_str(), x.1.as_str())), Some(("run", "completed")));
@@ -131,7 +142,7 @@ async fn a_changes_run_sends_exactly_the_edits_memberships_and_deletions_once() 
     assert!(!deleted.is_empty());
     for (kind, _, id) in &deleted {
         assert!(
-            kind == "app_user" && id.starts_with(&format!("{}/", org.apps[1])),
+            (kind == "app_user" || kind == "app_group") && id.starts_with(&format!("{}/", org.apps[1])),
             "reported once already, by the changes run: {deleted:?}"
         );
     }
@@ -166,9 +177,14 @@ async fn the_next_snapshot_reports_what_disappeared_since_the_last_once() {
         ("group".to_string(), org.groups[1].clone()),
         ("admin_role".to_string(), format!("{}/{assignment}", org.users[2])),
     ];
-    // The deleted group's members went with it.
-    for k in 0..3 {
-        expected.push(("group_member".into(), format!("{}/{}", org.groups[1], org.users[(3 + k) % 10])));
+    // The deleted group's members went with it, and its app assignment, and the app users
+    // it alone gave the app (the fake's org: app 1 has users 2 and 3, and group 1: 3, 4, 5).
+    for k in 3..6 {
+        expected.push(("group_member".into(), format!("{}/{}", org.groups[1], org.users[k])));
+    }
+    expected.push(("app_group".into(), format!("{}/{}", org.apps[1], org.groups[1])));
+    for k in 4..6 {
+        expected.push(("app_user".into(), format!("{}/{}", org.apps[1], org.users[k])));
     }
     expected.sort();
     assert_eq!(deleted, expected);

@@ -90,6 +90,8 @@ impl From<Left> for Stop {
 struct Window {
     since: i64,
     now: i64,
+    /// `now` in milliseconds, for what is seen.
+    now_ms: i64,
     stamp: Stamp,
     /// The latest snapshot's listing start per kind: versions older than it are its to send.
     snapshot: Option<FullCheckpoint>,
@@ -161,7 +163,7 @@ impl Ctx<'_> {
         let snapshot = load_json::<FullCheckpoint>(self.store(), &format!("{}full.json", self.prefix()))
             .await?
             .map(|(s, _)| s);
-        let window = Window { since, now, stamp: self.stamp(&run), snapshot };
+        let window = Window { since, now, now_ms: super::full::unix_ms(now_t), stamp: self.stamp(&run), snapshot };
         let result = self.read_changes(&window, report).await;
         cp.lease = None;
         let outcome = match result {
@@ -388,7 +390,7 @@ impl Ctx<'_> {
                 st.entries.0.remove(id.as_str());
             }
             for id in now_in {
-                st.entries.see(kind, &id, version, w.now);
+                st.entries.see(kind, &id, version, w.now_ms);
             }
         }
         for group in gone_groups {
@@ -426,7 +428,7 @@ impl Ctx<'_> {
             .entries
             .0
             .iter()
-            .filter(|(id, e)| !listed.contains(id.as_ref()) && e.observed < w.now && !deleted.contains(&(Kind::App, id.to_string())))
+            .filter(|(id, e)| !listed.contains(id.as_ref()) && e.observed < w.now_ms && !deleted.contains(&(Kind::App, id.to_string())))
             .map(|(id, e)| (id.to_string(), e.version.to_string()))
             .collect();
         out.extend(gone.iter().map(|(id, v)| deletion(&w.stamp, Kind::App, id, v)));
@@ -436,7 +438,7 @@ impl Ctx<'_> {
         }
         for item in &changed {
             if let Some(h) = Head::of(item) {
-                st.entries.see(Kind::App, h.id(), h.version(), w.now);
+                st.entries.see(Kind::App, h.id(), h.version(), w.now_ms);
             }
         }
         self.keep_state(&key, &st, &etag).await;

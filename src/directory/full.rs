@@ -35,6 +35,11 @@ fn unix(t: time::OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
+/// Unix milliseconds: when an entry was seen.
+pub(super) fn unix_ms(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 fn at(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .map(format_rfc3339)
@@ -76,7 +81,7 @@ impl Ctx<'_> {
                     );
                     return Ok(());
                 }
-                (self.new_snapshot(&org, now), Some(etag))
+                (self.new_snapshot(&org), Some(etag))
             }
             Some((cp, etag)) => {
                 if let Some(held) = cp.lease.as_ref().filter(|l| l.until_unix > now) {
@@ -90,7 +95,7 @@ impl Ctx<'_> {
                 }
                 (cp, Some(etag))
             }
-            None => (self.new_snapshot(&org, now), None),
+            None => (self.new_snapshot(&org), None),
         };
         report.run_id = cp.run.clone();
         let left = self.deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -118,14 +123,14 @@ impl Ctx<'_> {
         result
     }
 
-    fn new_snapshot(&self, org: &str, now: i64) -> FullCheckpoint {
+    fn new_snapshot(&self, org: &str) -> FullCheckpoint {
         let run = format!(
             "full-{}-{:04x}",
             format_rfc3339((self.clock)()).replace([':', '-'], ""),
             fastrand::u16(..)
         );
         tracing::info!(run = %run, "starting a directory snapshot");
-        FullCheckpoint::start(org.to_owned(), run, now)
+        FullCheckpoint::start(org.to_owned(), run, unix_ms((self.clock)()))
     }
 
     /// Reads from the checkpoint on, saving it every [`PAGES_PER_SAVE`] pages and before
@@ -212,6 +217,7 @@ impl Ctx<'_> {
             },
         };
         let now = unix((self.clock)());
+        let now_ms = unix_ms((self.clock)());
         if let Some(kind) = step.kind() {
             cp.begin(kind, now);
         }
@@ -221,7 +227,7 @@ impl Ctx<'_> {
         };
         report.pages = report.pages.saturating_add(1);
         cp.list_pages = cp.list_pages.saturating_add(1);
-        let (records, parents) = self.records(cp, step, parent.as_ref(), &page, seen, now);
+        let (records, parents) = self.records(cp, step, parent.as_ref(), &page, seen, now_ms);
         let sent_before = report.sent;
         self.send(&records, report).await.map_err(|Left(why)| Stop::Left(why))?;
         for k in Kind::ALL {
@@ -257,7 +263,7 @@ impl Ctx<'_> {
         parent: Option<&Parent>,
         page: &ListPage,
         seen: &mut Seen,
-        now: i64,
+        now_ms: i64,
     ) -> (Vec<Outgoing>, (Vec<Parent>, Vec<Parent>)) {
         let stamp = self.stamp(&cp.run);
         let fields = self.dir.config.user_fields.as_deref();
@@ -295,7 +301,7 @@ impl Ctx<'_> {
                 kind: Some(kind),
                 deleted: false,
             });
-            seen.0[kind as usize].see(kind, &id, &version, now);
+            seen.0[kind as usize].see(kind, &id, &version, now_ms);
         }
         (out, parents)
     }
@@ -435,7 +441,7 @@ impl Ctx<'_> {
                 .entries
                 .0
                 .iter()
-                .filter(|(id, e)| e.observed < cp.started && !seen.0.contains_key(*id))
+                .filter(|(id, e)| e.observed < cp.started_ms && !seen.0.contains_key(*id))
                 .map(|(id, e)| (id.as_ref(), e.version.as_ref()))
                 .collect();
             for batch in gone.chunks(500) {
@@ -455,7 +461,7 @@ impl Ctx<'_> {
                 match next.0.get_mut(id) {
                     Some(n) if kind.is_pair() => n.version = e.version.clone(),
                     Some(_) => {}
-                    None if e.observed >= cp.started => {
+                    None if e.observed >= cp.started_ms => {
                         next.0.insert(id.clone(), e.clone());
                     }
                     None => {}

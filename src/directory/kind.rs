@@ -52,8 +52,7 @@ impl Kind {
         !matches!(self, Kind::User | Kind::Group | Kind::App)
     }
 
-    /// The field holding an object's version: `lastUpdated` for everything that has one;
-    /// a membership (the user as the group lists it) is versioned by the group instead.
+    /// Its place in [`Kind::ALL`].
     pub(super) fn index(self) -> usize {
         Kind::ALL.iter().position(|k| *k == self).unwrap_or(0)
     }
@@ -90,11 +89,6 @@ impl PerKind {
     pub fn add(&mut self, kind: Kind, n: usize) {
         let slot = &mut self.0[kind.index()];
         *slot = slot.saturating_add(n);
-    }
-
-    /// The sum over every kind.
-    pub fn total(&self) -> usize {
-        self.0.iter().fold(0usize, |a, b| a.saturating_add(*b))
     }
 
     /// `{"user": 3, ...}`, only kinds with a count.

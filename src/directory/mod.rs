@@ -9,7 +9,6 @@
 //! or repeated runs never send one twice. See docs/directory.md.
 
 mod changes;
-mod config;
 mod deliver;
 mod full;
 mod kind;
@@ -18,6 +17,4 @@ mod run;
 mod state;
 mod walk;
 
-pub use config::DirectoryConfig;
-pub use kind::Kind;
-pub use run::{DirectoryError, DirectoryReport, DirectoryRun, Directory};
+pub use run::{Directory, DirectoryError, DirectoryReport, DirectoryRun};

@@ -22,7 +22,7 @@ pub(super) struct Entry {
     /// Its version (`lastUpdated`; for a membership, its group's `lastMembershipUpdated`
     /// when the pair was first seen).
     pub version: Box<str>,
-    /// When it was seen (unix seconds).
+    /// When it was seen (unix milliseconds).
     pub observed: i64,
 }
 
@@ -238,7 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn state_round_trips_and_pairs_are_ranges() {
-        let store = MemoryObjectStore::new();
+        let store = MemoryObjectStore::default();
         let mut entries = Entries::default();
         entries.see(Kind::GroupMember, "00g1/00u1", "v1", 10);
         entries.see(Kind::GroupMember, "00g1/00u2", "v1", 10);
@@ -258,7 +258,7 @@ mod tests {
 
     #[tokio::test]
     async fn chunks_add_up_and_go_away() {
-        let store = MemoryObjectStore::new();
+        let store = MemoryObjectStore::default();
         for n in 0..3u32 {
             let mut e = Entries::default();
             e.see(Kind::User, &format!("00u{n}"), "v", i64::from(n));
@@ -275,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreadable_state_says_where_and_what_to_do() {
-        let store = MemoryObjectStore::new();
+        let store = MemoryObjectStore::default();
         store
             .put("p/state/user.json.gz", b"plain".to_vec(), "x", Condition::None)
             .await

@@ -97,6 +97,9 @@ pub(super) struct FullCheckpoint {
     pub run: String,
     /// When it started (unix seconds).
     pub started: i64,
+    /// The same in milliseconds: what a changes run saw after it is kept, not deleted.
+    #[serde(default)]
+    pub started_ms: i64,
     /// When it completed (unix seconds), once it has.
     #[serde(default)]
     pub completed_at: Option<i64>,
@@ -144,12 +147,13 @@ pub(super) struct FullCheckpoint {
 
 impl FullCheckpoint {
     /// A snapshot starting now.
-    pub fn start(org: String, run: String, now: i64) -> Self {
+    pub fn start(org: String, run: String, now_ms: i64) -> Self {
         FullCheckpoint {
             version: FULL_VERSION,
             org,
             run,
-            started: now,
+            started: now_ms.div_euclid(1000),
+            started_ms: now_ms,
             completed_at: None,
             step: Step::Users,
             index: 0,

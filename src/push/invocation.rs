@@ -186,7 +186,6 @@ impl<'a> PushInvocation<'a> {
             Payload {
                 records: Some(records),
                 replay: None,
-                directory: None,
                 ..
             } => Ok(PushInvocation::Sqs(
                 records
@@ -212,7 +211,6 @@ impl<'a> PushInvocation<'a> {
             Payload {
                 records: None,
                 replay: None,
-                directory: None,
                 source,
                 detail,
                 id,

@@ -15,6 +15,7 @@ use okta_ingest_testkit::runtime_api::{Invocation, RuntimeApi};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub mod directory;
 pub mod fleet;
 pub mod handler;
 pub mod platform;
