@@ -13,8 +13,10 @@ use tokio::time::Instant;
 
 /// No record twice (run records aside).
 fn assert_once(records: &[serde_json::Value]) {
-    let mut h: Vec<(String, String, String)> =
-        headers(records).into_iter().filter(|x| x.0 != "run").collect();
+    let mut h: Vec<(String, String, String)> = headers(records)
+        .into_iter()
+        .filter(|x| x.0 != "run")
+        .collect();
     let n = h.len();
     h.sort();
     h.dedup();
@@ -39,13 +41,21 @@ async fn a_snapshot_that_does_not_fit_resumes_until_complete_within_its_rate_lim
         assert!(invocations < 120, "the snapshot never completed");
         let s = rig
             .handler
-            .handle_payload(r#"{"directory":"full"}"#, &format!("run-{invocations}"), Instant::now() + Duration::from_millis(900))
+            .handle_payload(
+                r#"{"directory":"full"}"#,
+                &format!("run-{invocations}"),
+                Instant::now() + Duration::from_millis(900),
+            )
             .await
             .unwrap();
         if dir(&s).snapshot_completed {
             break;
         }
-        assert!(!dir(&s).completed && !dir(&s).stopped.is_empty(), "{:?}", dir(&s));
+        assert!(
+            !dir(&s).completed && !dir(&s).stopped.is_empty(),
+            "{:?}",
+            dir(&s)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(invocations > 2, "it took {invocations} invocations");
@@ -54,7 +64,10 @@ async fn a_snapshot_that_does_not_fit_resumes_until_complete_within_its_rate_lim
     let t = tally(&records);
     assert_eq!(count(&t, "user", "snapshot"), 450);
     assert_eq!(count(&t, "group_member", "snapshot"), 36);
-    assert!(count(&t, "app_user", "snapshot") >= 6, "direct, and through groups: {t:?}");
+    assert!(
+        count(&t, "app_user", "snapshot") >= 6,
+        "direct, and through groups: {t:?}"
+    );
     assert_eq!(count(&t, "run", "started"), 1);
     assert_eq!(count(&t, "run", "completed"), 1);
     assert_eq!(rig.okta.count_status(429), 0, "paced inside every bucket");
@@ -65,7 +78,10 @@ async fn two_invocations_at_once_never_both_run_the_snapshot() {
     let rig = dir_rig(&[]).await;
     rig.okta.populate(20, 2, 1, 2, 2);
     // The first one's first page is slow: the second starts while it holds the snapshot.
-    rig.okta.push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::Hang(Duration::from_millis(700)));
+    rig.okta.push_directory_failure(
+        DirectoryEndpoint::Users,
+        DirectoryFailure::Hang(Duration::from_millis(700)),
+    );
     let second = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         rig.run("full", "run-b").await
@@ -73,7 +89,11 @@ async fn two_invocations_at_once_never_both_run_the_snapshot() {
     let (a, b) = tokio::join!(rig.run("full", "run-a"), second);
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(dir(&a).snapshot_completed, "{:?}", dir(&a));
-    assert!(dir(&b).stopped.contains("holds the snapshot"), "{:?}", dir(&b));
+    assert!(
+        dir(&b).stopped.contains("holds the snapshot"),
+        "{:?}",
+        dir(&b)
+    );
     assert_eq!(dir(&b).pages, 0);
     assert_once(&rig.records());
 }
@@ -87,19 +107,31 @@ async fn refused_admin_roles_are_skipped_and_never_reported_deleted() {
     assert_eq!(count(&tally(&rig.records()), "admin_role", "snapshot"), 1);
     let first = rig.records().len();
 
-    rig.okta.set_directory_forbidden(DirectoryEndpoint::RoleAssignees, true);
+    rig.okta
+        .set_directory_forbidden(DirectoryEndpoint::RoleAssignees, true);
     rig.age_snapshot(25).await;
     let s = rig.run("full", "full-2").await.unwrap();
     assert!(dir(&s).snapshot_completed, "{:?}", dir(&s));
-    assert!(dir(&s).stopped.contains("without admin_role"), "{:?}", dir(&s));
+    assert!(
+        dir(&s).stopped.contains("without admin_role"),
+        "{:?}",
+        dir(&s)
+    );
     let second = rig.records()[first..].to_vec();
     let t = tally(&second);
     assert_eq!(count(&t, "user", "snapshot"), 5, "the rest goes on: {t:?}");
-    assert_eq!(count(&t, "admin_role", "deleted"), 0, "not readable is not gone");
+    assert_eq!(
+        count(&t, "admin_role", "deleted"),
+        0,
+        "not readable is not gone"
+    );
     let completed = &second.last().unwrap()["okta_directory"]["detail"]["partial"][0];
     assert_eq!(completed["kind"], "admin_role");
     let reason = completed["reason"].as_str().unwrap();
-    assert!(reason.contains("okta.roles.read") && reason.contains("Super Administrator"), "{reason}");
+    assert!(
+        reason.contains("okta.roles.read") && reason.contains("Super Administrator"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -109,16 +141,25 @@ async fn a_list_that_never_ends_is_cut_and_its_kind_not_compared() {
     rig.run("full", "full-1").await.unwrap();
     let first = rig.records().len();
     rig.okta.delete_group(&org.groups[0]);
-    rig.okta.push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::NextSelf);
+    rig.okta
+        .push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::NextSelf);
     rig.age_snapshot(25).await;
     let s = rig.run("full", "full-2").await.unwrap();
     assert!(dir(&s).snapshot_completed, "{:?}", dir(&s));
     let second = rig.records()[first..].to_vec();
     assert_once(&second);
     let t = tally(&second);
-    assert_eq!(count(&t, "user", "snapshot"), 6, "the page read is delivered");
+    assert_eq!(
+        count(&t, "user", "snapshot"),
+        6,
+        "the page read is delivered"
+    );
     assert_eq!(count(&t, "user", "deleted"), 0);
-    assert_eq!(count(&t, "group", "deleted"), 1, "other kinds are compared: {t:?}");
+    assert_eq!(
+        count(&t, "group", "deleted"),
+        1,
+        "other kinds are compared: {t:?}"
+    );
     let partial = &second.last().unwrap()["okta_directory"]["detail"]["partial"];
     assert_eq!(partial[0]["kind"], "user", "{partial}");
 }
@@ -128,24 +169,37 @@ async fn a_forgotten_cursor_restarts_its_list_without_sending_twice() {
     let rig = dir_rig(&[]).await;
     rig.okta.populate(450, 1, 0, 1, 0);
     // The second users page is refused as Okta refuses a cursor it no longer knows.
-    rig.okta.push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::Hang(Duration::ZERO));
-    rig.okta.push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::Status(400));
+    rig.okta.push_directory_failure(
+        DirectoryEndpoint::Users,
+        DirectoryFailure::Hang(Duration::ZERO),
+    );
+    rig.okta
+        .push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::Status(400));
     let s = rig.run("full", "full-1").await.unwrap();
     assert!(dir(&s).snapshot_completed, "{:?}", dir(&s));
     let records = rig.records();
     assert_once(&records);
     assert_eq!(count(&tally(&records), "user", "snapshot"), 450);
-    assert_eq!(s.counts.already_delivered, 200, "the first page, read again: {:?}", s.counts);
+    assert_eq!(
+        s.counts.already_delivered, 200,
+        "the first page, read again: {:?}",
+        s.counts
+    );
 }
 
 #[tokio::test]
 async fn a_huge_profile_a_bare_429_and_a_deleted_parent_lose_nothing() {
     let rig = dir_rig(&[]).await;
     let org = rig.okta.populate(5, 2, 1, 2, 1);
-    rig.okta.push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::HugeProfile);
-    rig.okta.push_directory_failure(DirectoryEndpoint::Groups, DirectoryFailure::TooManyRequestsBare);
+    rig.okta
+        .push_directory_failure(DirectoryEndpoint::Users, DirectoryFailure::HugeProfile);
+    rig.okta.push_directory_failure(
+        DirectoryEndpoint::Groups,
+        DirectoryFailure::TooManyRequestsBare,
+    );
     // A group gone between its listing and its members' (404 on its members).
-    rig.okta.push_directory_failure(DirectoryEndpoint::GroupUsers, DirectoryFailure::Status(404));
+    rig.okta
+        .push_directory_failure(DirectoryEndpoint::GroupUsers, DirectoryFailure::Status(404));
     let s = rig.run("full", "full-1").await.unwrap();
     let d = dir(&s);
     assert!(d.snapshot_completed, "{d:?}");
@@ -156,23 +210,33 @@ async fn a_huge_profile_a_bare_429_and_a_deleted_parent_lose_nothing() {
         .find(|r| r["okta_directory"]["id"] == org.users[0].as_str())
         .expect("the user with 1 MB of profile is delivered");
     assert!(huge["object"].to_string().len() > 1_000_000);
-    assert_eq!(count(&tally(&records), "group_member", "snapshot"), 2, "the other group's members");
+    assert_eq!(
+        count(&tally(&records), "group_member", "snapshot"),
+        2,
+        "the other group's members"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_credential_fails_the_run_by_name_and_the_next_one_resumes() {
     let rig = dir_rig(&[]).await;
     rig.okta.populate(5, 1, 0, 1, 0);
-    rig.okta.set_directory_forbidden(DirectoryEndpoint::Groups, true);
+    rig.okta
+        .set_directory_forbidden(DirectoryEndpoint::Groups, true);
     let e = rig.run("full", "full-1").await.unwrap_err();
     assert!(e.contains("okta.groups.read"), "{e}");
     let users = count(&tally(&rig.records()), "user", "snapshot");
     assert_eq!(users, 5, "what was read before is delivered");
-    rig.okta.set_directory_forbidden(DirectoryEndpoint::Groups, false);
+    rig.okta
+        .set_directory_forbidden(DirectoryEndpoint::Groups, false);
     let s = rig.run("full", "full-2").await.unwrap();
     assert!(dir(&s).snapshot_completed, "{:?}", dir(&s));
     let records = rig.records();
     assert_once(&records);
     assert_eq!(count(&tally(&records), "group", "snapshot"), 1);
-    assert_eq!(count(&tally(&records), "run", "started"), 1, "the same snapshot, resumed");
+    assert_eq!(
+        count(&tally(&records), "run", "started"),
+        1,
+        "the same snapshot, resumed"
+    );
 }

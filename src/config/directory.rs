@@ -63,7 +63,11 @@ impl DirectoryConfig {
                 (!fields.is_empty()).then_some(fields)
             }
         };
-        let interval = count_var(env, "DIRECTORY_FULL_INTERVAL_HOURS", DEFAULT_FULL_INTERVAL_HOURS)?;
+        let interval = count_var(
+            env,
+            "DIRECTORY_FULL_INTERVAL_HOURS",
+            DEFAULT_FULL_INTERVAL_HOURS,
+        )?;
         if interval.get() > MAX_FULL_INTERVAL_HOURS {
             return Err(ConfigError::new(
                 "DIRECTORY_FULL_INTERVAL_HOURS",
@@ -74,8 +78,16 @@ impl DirectoryConfig {
             None => DEFAULT_STATE_PREFIX.to_owned(),
             Some(p) => {
                 let p = p.trim().trim_start_matches('/');
-                let p = if p.ends_with('/') { p.to_owned() } else { format!("{p}/") };
-                if p.len() < 2 || p.len() > 512 || p.starts_with(DEAD_LETTER_PREFIX) || p.chars().any(char::is_control) {
+                let p = if p.ends_with('/') {
+                    p.to_owned()
+                } else {
+                    format!("{p}/")
+                };
+                if p.len() < 2
+                    || p.len() > 512
+                    || p.starts_with(DEAD_LETTER_PREFIX)
+                    || p.chars().any(char::is_control)
+                {
                     return Err(ConfigError::new(
                         "DIRECTORY_STATE_PREFIX",
                         "must be an S3 key prefix of 1 to 511 characters outside dead-letter/, e.g. okta-directory/",
@@ -113,20 +125,34 @@ mod tests {
             ("DIRECTORY_STATE_PREFIX", "/dir"),
         ])
         .unwrap();
-        assert_eq!(c.user_fields, Some(vec!["login".into(), "department".into()]));
+        assert_eq!(
+            c.user_fields,
+            Some(vec!["login".into(), "department".into()])
+        );
         assert_eq!(c.full_interval, Duration::from_secs(6 * 3600));
         assert_eq!(c.prefix, "dir/");
-        assert_eq!(read(&[("DIRECTORY_USER_FIELDS", " ")]).unwrap().user_fields, None);
+        assert_eq!(
+            read(&[("DIRECTORY_USER_FIELDS", " ")]).unwrap().user_fields,
+            None
+        );
     }
 
     #[test]
     fn mistakes_name_the_variable() {
         for (var, value, expected) in [
-            ("DIRECTORY_USER_FIELDS", "login;email", "not a profile attribute"),
+            (
+                "DIRECTORY_USER_FIELDS",
+                "login;email",
+                "not a profile attribute",
+            ),
             ("DIRECTORY_FULL_INTERVAL_HOURS", "0", "greater than 0"),
             ("DIRECTORY_FULL_INTERVAL_HOURS", "daily", "whole number"),
             ("DIRECTORY_FULL_INTERVAL_HOURS", "1000", "30 days"),
-            ("DIRECTORY_STATE_PREFIX", "dead-letter/x", "outside dead-letter/"),
+            (
+                "DIRECTORY_STATE_PREFIX",
+                "dead-letter/x",
+                "outside dead-letter/",
+            ),
         ] {
             let e = read(&[(var, value)]).unwrap_err();
             assert_eq!(e.variable, var);

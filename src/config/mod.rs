@@ -12,8 +12,8 @@ mod pull;
 mod push;
 
 pub(crate) use destination::{is_org_label, org_label};
-pub use directory::DirectoryConfig;
 pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
+pub use directory::DirectoryConfig;
 pub use filter::EventFilter;
 pub use pull::PullConfig;
 pub use push::PushConfig;

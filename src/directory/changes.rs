@@ -15,7 +15,9 @@ use url::Url;
 use super::deliver::{Left, Outgoing};
 use super::full::redacted;
 use super::kind::{Action, Kind};
-use super::record::{changed_key, deleted_key, deleted_record, filtered, object_record, Head, Stamp};
+use super::record::{
+    changed_key, deleted_key, deleted_record, filtered, object_record, Head, Stamp,
+};
 use super::run::{Ctx, DirectoryError, DirectoryReport};
 use super::state::{self, KindState};
 use super::walk::{load_json, save_json, FullCheckpoint};
@@ -59,7 +61,9 @@ pub(super) fn deletion(stamp: &Stamp, kind: Kind, id: &str, version: &str) -> Ou
 }
 
 fn parse_time(t: &str) -> Option<i64> {
-    OffsetDateTime::parse(t, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp)
+    OffsetDateTime::parse(t, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -129,11 +133,16 @@ impl Ctx<'_> {
                 .into());
             }
             if let Some(held) = cp.lease.as_ref().filter(|l| l.until_unix > now) {
-                report.stopped = format!("another invocation ({}) is reading the changes", held.owner);
+                report.stopped =
+                    format!("another invocation ({}) is reading the changes", held.owner);
                 return Ok(());
             }
         }
-        let run = format!("changes-{}-{:04x}", format_rfc3339(now_t).replace([':', '-'], ""), fastrand::u16(..));
+        let run = format!(
+            "changes-{}-{:04x}",
+            format_rfc3339(now_t).replace([':', '-'], ""),
+            fastrand::u16(..)
+        );
         report.run_id = run.clone();
         let since = loaded
             .as_ref()
@@ -141,17 +150,23 @@ impl Ctx<'_> {
                 OffsetDateTime::from_unix_timestamp(cp.since).unwrap_or(now_t - FIRST_LOOKBACK)
             })
             .unix_timestamp();
-        let left = self.deadline.saturating_duration_since(tokio::time::Instant::now());
+        let left = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
         let mut cp = ChangesCheckpoint {
             org,
             since,
             run: run.clone(),
             lease: Some(Lease {
                 owner: self.request_id.to_owned(),
-                until_unix: now.saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX / 2)).saturating_add(1),
+                until_unix: now
+                    .saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX / 2))
+                    .saturating_add(1),
             }),
         };
-        let condition = loaded.as_ref().map_or(Condition::IfAbsent, |(_, e)| Condition::IfMatch(e));
+        let condition = loaded
+            .as_ref()
+            .map_or(Condition::IfAbsent, |(_, e)| Condition::IfMatch(e));
         let etag = match save_json(self.store(), &key, &cp, condition).await {
             Ok(e) => e,
             Err(StoreError::Conflict { .. }) => {
@@ -160,21 +175,35 @@ impl Ctx<'_> {
             }
             Err(e) => return Err(e.into()),
         };
-        let snapshot = load_json::<FullCheckpoint>(self.store(), &format!("{}full.json", self.prefix()))
-            .await?
-            .map(|(s, _)| s);
-        let window = Window { since, now, now_ms: super::full::unix_ms(now_t), stamp: self.stamp(&run), snapshot };
+        let snapshot =
+            load_json::<FullCheckpoint>(self.store(), &format!("{}full.json", self.prefix()))
+                .await?
+                .map(|(s, _)| s);
+        let window = Window {
+            since,
+            now,
+            now_ms: super::full::unix_ms(now_t),
+            stamp: self.stamp(&run),
+            snapshot,
+        };
         let result = self.read_changes(&window, report).await;
         cp.lease = None;
         let outcome = match result {
             Ok(()) => {
                 cp.since = now.saturating_sub(OVERLAP.whole_seconds());
                 report.completed = true;
-                report.stopped = format!("read the changes from {} to {}", rfc3339(since), rfc3339(now));
+                report.stopped = format!(
+                    "read the changes from {} to {}",
+                    rfc3339(since),
+                    rfc3339(now)
+                );
                 Ok(())
             }
             Err(Stop::Left(why)) => {
-                report.stopped = format!("{why}: the changes since {} are read again next run", rfc3339(since));
+                report.stopped = format!(
+                    "{why}: the changes since {} are read again next run",
+                    rfc3339(since)
+                );
                 Ok(())
             }
             Err(Stop::Failed(e)) => Err(e),
@@ -191,15 +220,23 @@ impl Ctx<'_> {
         // Users, DEPROVISIONED ones included (search returns them).
         let users = org.api_url(
             "/api/v1/users",
-            &[("search", &format!("lastUpdated gt \"{since}\"")), ("limit", "200")],
+            &[
+                ("search", &format!("lastUpdated gt \"{since}\"")),
+                ("limit", "200"),
+            ],
         );
-        self.each_page(users, report, |ctx, page| ctx.changed_objects(w, Kind::User, page))
-            .await?;
+        self.each_page(users, report, |ctx, page| {
+            ctx.changed_objects(w, Kind::User, page)
+        })
+        .await?;
         // Groups whose profile or membership changed.
         let groups = org.api_url(
             "/api/v1/groups",
             &[
-                ("search", &format!("lastUpdated gt \"{since}\" or lastMembershipUpdated gt \"{since}\"")),
+                (
+                    "search",
+                    &format!("lastUpdated gt \"{since}\" or lastMembershipUpdated gt \"{since}\""),
+                ),
                 ("limit", "200"),
             ],
         );
@@ -217,7 +254,10 @@ impl Ctx<'_> {
                 .items
                 .iter()
                 .map(AsRef::as_ref)
-                .filter(|item| Head::of(item).is_some_and(|h| parse_time(h.version()).is_none_or(|t| t > w.since)))
+                .filter(|item| {
+                    Head::of(item)
+                        .is_some_and(|h| parse_time(h.version()).is_none_or(|t| t > w.since))
+                })
                 .collect();
             ctx.changed_from(w, Kind::Group, &changed)
         })
@@ -259,7 +299,11 @@ impl Ctx<'_> {
     }
 
     /// Every page from `url`, for lists read whole before deciding (members, apps).
-    async fn read_list(&self, url: Url, report: &mut DirectoryReport) -> Result<Vec<Box<RawValue>>, Stop> {
+    async fn read_list(
+        &self,
+        url: Url,
+        report: &mut DirectoryReport,
+    ) -> Result<Vec<Box<RawValue>>, Stop> {
         let mut items = Vec::new();
         self.each_page(url, report, |_, page| {
             items.extend(page.items.iter().cloned());
@@ -272,7 +316,9 @@ impl Ctx<'_> {
     async fn fetch(&self, url: &Url) -> Result<ListPage, Stop> {
         match self.dir.lists.list(url, self.stop_at).await {
             Ok(page) => Ok(page),
-            Err(FetchError::OutOfTime { reason }) => Err(Stop::Left(format!("out of time ({reason})"))),
+            Err(FetchError::OutOfTime { reason }) => {
+                Err(Stop::Left(format!("out of time ({reason})")))
+            }
             Err(e) => Err(Stop::Failed(e.into())),
         }
     }
@@ -304,7 +350,11 @@ impl Ctx<'_> {
     }
 
     /// Users, groups and apps the System Log reports deleted since the last run; sent now.
-    async fn deletions_from_log(&self, w: &Window, report: &mut DirectoryReport) -> Result<BTreeSet<(Kind, String)>, Stop> {
+    async fn deletions_from_log(
+        &self,
+        w: &Window,
+        report: &mut DirectoryReport,
+    ) -> Result<BTreeSet<(Kind, String)>, Stop> {
         let filter = DELETIONS
             .iter()
             .map(|(t, _, _)| format!("eventType eq \"{t}\""))
@@ -345,20 +395,33 @@ impl Ctx<'_> {
         deleted: &BTreeSet<(Kind, String)>,
         report: &mut DirectoryReport,
     ) -> Result<(), Stop> {
-        let gone_groups: Vec<&str> = deleted.iter().filter(|(k, _)| *k == Kind::Group).map(|(_, id)| id.as_str()).collect();
+        let gone_groups: Vec<&str> = deleted
+            .iter()
+            .filter(|(k, _)| *k == Kind::Group)
+            .map(|(_, id)| id.as_str())
+            .collect();
         if moved.is_empty() && gone_groups.is_empty() {
             return Ok(());
         }
         let key = state::state_key(self.prefix(), Kind::GroupMember);
-        let Some((mut st, etag)) = state::load(self.store(), &key).await.map_err(DirectoryError::from)? else {
+        let Some((mut st, etag)) = state::load(self.store(), &key)
+            .await
+            .map_err(DirectoryError::from)?
+        else {
             tracing::info!("no membership state yet: the first snapshot reports the memberships");
             return Ok(());
         };
         let kind = Kind::GroupMember;
         for (group, version) in moved {
-            let url = self.dir.lists.org().api_url(&format!("/api/v1/groups/{group}/users"), &[("limit", "200")]);
+            let url = self.dir.lists.org().api_url(
+                &format!("/api/v1/groups/{group}/users"),
+                &[("limit", "200")],
+            );
             let members = match self.read_list(url, report).await {
-                Err(Stop::Failed(DirectoryError::Okta(FetchError::Rejected { status: 404, .. }))) => Vec::new(),
+                Err(Stop::Failed(DirectoryError::Okta(FetchError::Rejected {
+                    status: 404,
+                    ..
+                }))) => Vec::new(),
                 other => other?,
             };
             let fields = self.dir.config.user_fields.as_deref();
@@ -367,7 +430,7 @@ impl Ctx<'_> {
             for item in &members {
                 let Some(h) = Head::of(item) else { continue };
                 let id = format!("{group}/{}", h.id());
-                if st.entries.0.get(id.as_str()).is_none() {
+                if !st.entries.0.contains_key(id.as_str()) {
                     let object = filtered(item, kind, fields);
                     out.push(Outgoing {
                         key: changed_key(kind, &id, version),
@@ -384,7 +447,11 @@ impl Ctx<'_> {
                 .filter(|(id, _)| !now_in.contains(*id))
                 .map(|(id, e)| (id.to_owned(), e.version.to_string()))
                 .collect();
-            out.extend(removed.iter().map(|(id, v)| deletion(&w.stamp, kind, id, v)));
+            out.extend(
+                removed
+                    .iter()
+                    .map(|(id, v)| deletion(&w.stamp, kind, id, v)),
+            );
             self.send(&out, report).await?;
             for (id, _) in &removed {
                 st.entries.0.remove(id.as_str());
@@ -394,8 +461,15 @@ impl Ctx<'_> {
             }
         }
         for group in gone_groups {
-            let members: Vec<(String, String)> = st.entries.children(group).map(|(id, e)| (id.to_owned(), e.version.to_string())).collect();
-            let out: Vec<Outgoing> = members.iter().map(|(id, v)| deletion(&w.stamp, kind, id, v)).collect();
+            let members: Vec<(String, String)> = st
+                .entries
+                .children(group)
+                .map(|(id, e)| (id.to_owned(), e.version.to_string()))
+                .collect();
+            let out: Vec<Outgoing> = members
+                .iter()
+                .map(|(id, v)| deletion(&w.stamp, kind, id, v))
+                .collect();
             self.send(&out, report).await?;
             for (id, _) in &members {
                 st.entries.0.remove(id.as_str());
@@ -406,19 +480,36 @@ impl Ctx<'_> {
     }
 
     /// Every app, compared with the state: new or changed ones `changed`, missing ones `deleted`.
-    async fn apps(&self, w: &Window, deleted: &BTreeSet<(Kind, String)>, report: &mut DirectoryReport) -> Result<(), Stop> {
+    async fn apps(
+        &self,
+        w: &Window,
+        deleted: &BTreeSet<(Kind, String)>,
+        report: &mut DirectoryReport,
+    ) -> Result<(), Stop> {
         let key = state::state_key(self.prefix(), Kind::App);
-        let Some((mut st, etag)) = state::load(self.store(), &key).await.map_err(DirectoryError::from)? else {
+        let Some((mut st, etag)) = state::load(self.store(), &key)
+            .await
+            .map_err(DirectoryError::from)?
+        else {
             tracing::info!("no app state yet: the first snapshot reports the apps");
             return Ok(());
         };
-        let url = self.dir.lists.org().api_url("/api/v1/apps", &[("limit", "200")]);
+        let url = self
+            .dir
+            .lists
+            .org()
+            .api_url("/api/v1/apps", &[("limit", "200")]);
         let apps = self.read_list(url, report).await?;
         let mut listed: BTreeSet<String> = BTreeSet::new();
         let mut changed: Vec<&RawValue> = Vec::new();
         for item in &apps {
             let Some(h) = Head::of(item) else { continue };
-            if st.entries.0.get(h.id()).is_none_or(|e| *e.version != *h.version()) {
+            if st
+                .entries
+                .0
+                .get(h.id())
+                .is_none_or(|e| *e.version != *h.version())
+            {
                 changed.push(item);
             }
             listed.insert(h.id().to_owned());
@@ -428,10 +519,17 @@ impl Ctx<'_> {
             .entries
             .0
             .iter()
-            .filter(|(id, e)| !listed.contains(id.as_ref()) && e.observed < w.now_ms && !deleted.contains(&(Kind::App, id.to_string())))
+            .filter(|(id, e)| {
+                !listed.contains(id.as_ref())
+                    && e.observed < w.now_ms
+                    && !deleted.contains(&(Kind::App, id.to_string()))
+            })
             .map(|(id, e)| (id.to_string(), e.version.to_string()))
             .collect();
-        out.extend(gone.iter().map(|(id, v)| deletion(&w.stamp, Kind::App, id, v)));
+        out.extend(
+            gone.iter()
+                .map(|(id, v)| deletion(&w.stamp, Kind::App, id, v)),
+        );
         self.send(&out, report).await?;
         for (id, _) in &gone {
             st.entries.0.remove(id.as_str());
@@ -450,7 +548,9 @@ impl Ctx<'_> {
     async fn keep_state(&self, key: &str, st: &KindState, etag: &str) {
         match state::save(self.store(), key, st, Condition::IfMatch(etag)).await {
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not save the directory state: the next snapshot compares with the older one"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not save the directory state: the next snapshot compares with the older one")
+            }
         }
     }
 }
@@ -491,10 +591,20 @@ mod tests {
     #[test]
     fn deletion_events_name_their_targets_only() {
         let raw = |s: &str| RawValue::from_string(s.to_owned()).unwrap();
-        let user = raw(r#"{"eventType":"user.lifecycle.delete.completed","target":[{"id":"00u1","type":"User"},{"id":"00a","type":"AppInstance"}]}"#);
-        assert_eq!(deleted_targets(&user), vec![(Kind::User, "00u1".to_string())]);
-        let group = raw(r#"{"eventType":"group.lifecycle.delete","target":[{"id":"00g1","type":"UserGroup"}]}"#);
-        assert_eq!(deleted_targets(&group), vec![(Kind::Group, "00g1".to_string())]);
+        let user = raw(
+            r#"{"eventType":"user.lifecycle.delete.completed","target":[{"id":"00u1","type":"User"},{"id":"00a","type":"AppInstance"}]}"#,
+        );
+        assert_eq!(
+            deleted_targets(&user),
+            vec![(Kind::User, "00u1".to_string())]
+        );
+        let group = raw(
+            r#"{"eventType":"group.lifecycle.delete","target":[{"id":"00g1","type":"UserGroup"}]}"#,
+        );
+        assert_eq!(
+            deleted_targets(&group),
+            vec![(Kind::Group, "00g1".to_string())]
+        );
         for other in [
             r#"{"eventType":"user.session.start","target":[{"id":"00u1","type":"User"}]}"#,
             r#"{"eventType":"user.lifecycle.delete.completed","target":"nope"}"#,

@@ -59,16 +59,14 @@ impl Ctx<'_> {
         let interval = i64::try_from(self.dir.config.full_interval.as_secs()).unwrap_or(i64::MAX);
         let loaded: Option<(FullCheckpoint, String)> = load_json(self.store(), &key).await?;
         let (mut cp, etag) = match loaded {
-            Some((cp, _)) if cp.org != org => {
-                return Err(StoreError::Failed {
-                    location: self.store().location(&key),
-                    message: format!(
-                        "belongs to {}, not {org}: set DIRECTORY_STATE_PREFIX to a prefix of its own",
-                        cp.org
-                    ),
-                }
-                .into())
+            Some((cp, _)) if cp.org != org => return Err(StoreError::Failed {
+                location: self.store().location(&key),
+                message: format!(
+                    "belongs to {}, not {org}: set DIRECTORY_STATE_PREFIX to a prefix of its own",
+                    cp.org
+                ),
             }
+            .into()),
             Some((cp, etag)) if cp.step == Step::Done => {
                 let completed = cp.completed_at.unwrap_or(cp.started);
                 if completed.saturating_add(interval) > now {
@@ -98,14 +96,18 @@ impl Ctx<'_> {
             None => (self.new_snapshot(&org), None),
         };
         report.run_id = cp.run.clone();
-        let left = self.deadline.saturating_duration_since(tokio::time::Instant::now());
+        let left = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
         cp.lease = Some(Lease {
             owner: self.request_id.to_owned(),
             until_unix: now
                 .saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX / 2))
                 .saturating_add(1),
         });
-        let condition = etag.as_deref().map_or(Condition::IfAbsent, Condition::IfMatch);
+        let condition = etag
+            .as_deref()
+            .map_or(Condition::IfAbsent, Condition::IfMatch);
         let mut etag = match save_json(self.store(), &key, &cp, condition).await {
             Ok(etag) => etag,
             Err(StoreError::Conflict { .. }) => {
@@ -178,7 +180,10 @@ impl Ctx<'_> {
                     match self.page(cp, step, &mut seen, report).await {
                         Ok(()) => {}
                         Err(Stop::Left(why)) => {
-                            report.stopped = format!("{why}: the snapshot goes on from {} at the next invocation", cp.progress());
+                            report.stopped = format!(
+                                "{why}: the snapshot goes on from {} at the next invocation",
+                                cp.progress()
+                            );
                             return self.save(cp, etag, &mut seen).await;
                         }
                         Err(Stop::Failed(e)) => {
@@ -229,10 +234,13 @@ impl Ctx<'_> {
         cp.list_pages = cp.list_pages.saturating_add(1);
         let (records, parents) = self.records(cp, step, parent.as_ref(), &page, seen, now_ms);
         let sent_before = report.sent;
-        self.send(&records, report).await.map_err(|Left(why)| Stop::Left(why))?;
+        self.send(&records, report)
+            .await
+            .map_err(|Left(why)| Stop::Left(why))?;
         for k in Kind::ALL {
             let i = k as usize;
-            cp.sent[i] = cp.sent[i].saturating_add(report.sent.0[i].saturating_sub(sent_before.0[i]));
+            cp.sent[i] =
+                cp.sent[i].saturating_add(report.sent.0[i].saturating_sub(sent_before.0[i]));
         }
         match step {
             Step::Groups => cp.groups.extend(parents.0),
@@ -278,19 +286,32 @@ impl Ctx<'_> {
             match step {
                 Step::Groups => {
                     let version = head.last_membership_updated.as_deref().unwrap_or_default();
-                    parents.0.push(Parent { id: id.into(), version: version.into() });
+                    parents.0.push(Parent {
+                        id: id.into(),
+                        version: version.into(),
+                    });
                     if head.has_admin_privilege() {
-                        parents.1.push(Parent { id: id.into(), version: String::new() });
+                        parents.1.push(Parent {
+                            id: id.into(),
+                            version: String::new(),
+                        });
                     }
                 }
-                Step::Apps | Step::RoleAssignees => parents.0.push(Parent { id: id.into(), version: String::new() }),
+                Step::Apps | Step::RoleAssignees => parents.0.push(Parent {
+                    id: id.into(),
+                    version: String::new(),
+                }),
                 _ => {}
             }
             let Some(kind) = step.kind() else { continue };
             let (id, version) = match parent {
                 Some(p) if kind.is_pair() => (
                     format!("{}/{id}", p.id),
-                    if step == Step::GroupMembers { p.version.clone() } else { head.version().to_owned() },
+                    if step == Step::GroupMembers {
+                        p.version.clone()
+                    } else {
+                        head.version().to_owned()
+                    },
                 ),
                 _ => (id.to_owned(), head.version().to_owned()),
             };
@@ -323,7 +344,9 @@ impl Ctx<'_> {
                 cp.next = None;
                 Ok(())
             }
-            FetchError::Rejected { status: 400, .. } if cp.next.is_some() && cp.restarts < MAX_RESTARTS => {
+            FetchError::Rejected { status: 400, .. }
+                if cp.next.is_some() && cp.restarts < MAX_RESTARTS =>
+            {
                 tracing::warn!(error = %e, list = %cp.progress(), "Okta refused the list's cursor: reading the list again from its start");
                 cp.next = None;
                 cp.restarts += 1;
@@ -350,7 +373,15 @@ impl Ctx<'_> {
             for kind in Kind::ALL {
                 let entries = &seen.0[kind as usize];
                 if !entries.0.is_empty() {
-                    state::save_chunk(self.store(), self.prefix(), &cp.run, kind, cp.chunks, entries).await?;
+                    state::save_chunk(
+                        self.store(),
+                        self.prefix(),
+                        &cp.run,
+                        kind,
+                        cp.chunks,
+                        entries,
+                    )
+                    .await?;
                 }
             }
             cp.chunks = cp.chunks.saturating_add(1);
@@ -373,7 +404,9 @@ impl Ctx<'_> {
                 continue;
             }
             if let Err(Left(why)) = self.compare(cp, kind, &stamp, report).await? {
-                report.stopped = format!("{why}: the comparison with the last snapshot goes on at the next invocation");
+                report.stopped = format!(
+                    "{why}: the comparison with the last snapshot goes on at the next invocation"
+                );
                 return Ok(());
             }
         }
@@ -398,7 +431,8 @@ impl Ctx<'_> {
             deleted: false,
         };
         if let Err(Left(why)) = self.send(&[completed], report).await {
-            report.stopped = format!("{why}: the snapshot's completion is sent at the next invocation");
+            report.stopped =
+                format!("{why}: the snapshot's completion is sent at the next invocation");
             return Ok(());
         }
         cp.step = Step::Done;
@@ -411,7 +445,11 @@ impl Ctx<'_> {
             true => "snapshot completed".into(),
             false => format!(
                 "snapshot completed without {} (see the completed record)",
-                cp.partial.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")
+                cp.partial
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         Ok(())
@@ -467,17 +505,28 @@ impl Ctx<'_> {
                     None => {}
                 }
             }
-            let new = state::KindState { run: cp.run.clone(), entries: next };
-            let condition = prev_etag.as_deref().map_or(Condition::IfAbsent, Condition::IfMatch);
+            let new = state::KindState {
+                run: cp.run.clone(),
+                entries: next,
+            };
+            let condition = prev_etag
+                .as_deref()
+                .map_or(Condition::IfAbsent, Condition::IfMatch);
             match state::save(self.store(), &key, &new, condition).await {
                 Ok(_) => return Ok(Ok(())),
                 Err(state::StateError::Store(StoreError::Conflict { .. })) => {
-                    tracing::info!(kind = kind.as_str(), "a changes run wrote the state meanwhile: comparing again");
+                    tracing::info!(
+                        kind = kind.as_str(),
+                        "a changes run wrote the state meanwhile: comparing again"
+                    );
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Err(Left(format!("the {} state kept changing under the comparison", kind.as_str()))))
+        Ok(Err(Left(format!(
+            "the {} state kept changing under the comparison",
+            kind.as_str()
+        ))))
     }
 }
 

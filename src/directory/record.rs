@@ -48,7 +48,7 @@ fn finish(record: &Record<'_>) -> Box<RawValue> {
     serde_json::to_string(record)
         .ok()
         .and_then(|s| RawValue::from_string(s).ok())
-        .unwrap_or_else(|| Box::<RawValue>::default())
+        .unwrap_or_default()
 }
 
 /// The record of `object` (Okta's JSON, as returned or filtered), `kind` `id`, `action`.
@@ -202,11 +202,13 @@ pub(super) fn filtered<'r>(
     kind: Kind,
     fields: Option<&[String]>,
 ) -> Cow<'r, RawValue> {
-    let Some(fields) = fields.filter(|_| matches!(kind, Kind::User | Kind::GroupMember | Kind::AppUser))
+    let Some(fields) =
+        fields.filter(|_| matches!(kind, Kind::User | Kind::GroupMember | Kind::AppUser))
     else {
         return Cow::Borrowed(raw);
     };
-    let Ok(mut value) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
+    let Ok(mut value) =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
     else {
         return Cow::Borrowed(raw);
     };
@@ -236,13 +238,20 @@ mod tests {
 
     #[test]
     fn a_record_wraps_the_object_unchanged() {
-        let object = RawValue::from_string(r#"{"id":"00u1","profile":{"login":"a@b"}, "z":1}"#.into()).unwrap();
+        let object =
+            RawValue::from_string(r#"{"id":"00u1","profile":{"login":"a@b"}, "z":1}"#.into())
+                .unwrap();
         let r = object_record(&stamp(), Kind::User, Action::Snapshot, "00u1", &object);
         let v: serde_json::Value = serde_json::from_str(r.get()).unwrap();
         assert_eq!(v["okta_directory"]["kind"], "user");
         assert_eq!(v["okta_directory"]["action"], "snapshot");
         assert_eq!(v["okta_directory"]["org"], "acme.okta.com");
-        assert!(r.get().ends_with(r#""object":{"id":"00u1","profile":{"login":"a@b"}, "z":1}}"#), "{}", r.get());
+        assert!(
+            r.get()
+                .ends_with(r#""object":{"id":"00u1","profile":{"login":"a@b"}, "z":1}}"#),
+            "{}",
+            r.get()
+        );
     }
 
     #[test]
@@ -271,10 +280,16 @@ mod tests {
         let fields = vec!["login".to_string(), "department".to_string()];
         let cut = filtered(&object, Kind::User, Some(&fields));
         let v: serde_json::Value = serde_json::from_str(cut.get()).unwrap();
-        assert_eq!(v["profile"], serde_json::json!({"login":"a@b","department":"IT"}));
+        assert_eq!(
+            v["profile"],
+            serde_json::json!({"login":"a@b","department":"IT"})
+        );
         assert_eq!(v["status"], "ACTIVE");
         // Not a user's profile: untouched.
-        assert_eq!(filtered(&object, Kind::App, Some(&fields)).get(), object.get());
+        assert_eq!(
+            filtered(&object, Kind::App, Some(&fields)).get(),
+            object.get()
+        );
         assert_eq!(filtered(&object, Kind::User, None).get(), object.get());
     }
 

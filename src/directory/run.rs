@@ -212,7 +212,10 @@ mod tests {
         assert_eq!(DirectoryRun::parse("changes"), Ok(DirectoryRun::Changes));
         for bad in ["Full", "delta", ""] {
             let e = DirectoryRun::parse(bad).unwrap_err();
-            assert!(e.0.contains("\"full\"") && e.0.contains("\"changes\""), "{e}");
+            assert!(
+                e.0.contains("\"full\"") && e.0.contains("\"changes\""),
+                "{e}"
+            );
         }
     }
 }

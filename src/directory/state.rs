@@ -115,7 +115,11 @@ pub(super) fn chunk_prefix(prefix: &str, run: &str) -> String {
 }
 
 fn chunk_key(prefix: &str, run: &str, kind: Kind, n: u32) -> String {
-    format!("{}{}-{n:05}.json.gz", chunk_prefix(prefix, run), kind.as_str())
+    format!(
+        "{}{}-{n:05}.json.gz",
+        chunk_prefix(prefix, run),
+        kind.as_str()
+    )
 }
 
 /// Reads the object at `key`: its content and version, or `None`.
@@ -194,7 +198,13 @@ pub(super) async fn save_chunk(
         run: run.to_owned(),
         entries: entries.clone(),
     };
-    save(store, &chunk_key(prefix, run, kind, n), &state, Condition::None).await?;
+    save(
+        store,
+        &chunk_key(prefix, run, kind, n),
+        &state,
+        Condition::None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -244,9 +254,14 @@ mod tests {
         entries.see(Kind::GroupMember, "00g1/00u2", "v1", 10);
         entries.see(Kind::GroupMember, "00g10/00u1", "v1", 10);
         entries.see(Kind::GroupMember, "00g1/00u1", "v2", 20);
-        let state = KindState { run: "r1".into(), entries };
+        let state = KindState {
+            run: "r1".into(),
+            entries,
+        };
         let key = state_key("okta-directory/", Kind::GroupMember);
-        save(&store, &key, &state, Condition::IfAbsent).await.unwrap();
+        save(&store, &key, &state, Condition::IfAbsent)
+            .await
+            .unwrap();
         let (back, _) = load(&store, &key).await.unwrap().unwrap();
         assert_eq!(back, state);
         let members: Vec<&str> = back.entries.children("00g1").map(|(id, _)| id).collect();
@@ -262,13 +277,31 @@ mod tests {
         for n in 0..3u32 {
             let mut e = Entries::default();
             e.see(Kind::User, &format!("00u{n}"), "v", i64::from(n));
-            save_chunk(&store, "p/", "r1", Kind::User, n, &e).await.unwrap();
+            save_chunk(&store, "p/", "r1", Kind::User, n, &e)
+                .await
+                .unwrap();
         }
         let mut g = Entries::default();
         g.see(Kind::Group, "00g1", "v", 1);
-        save_chunk(&store, "p/", "r1", Kind::Group, 0, &g).await.unwrap();
-        assert_eq!(load_chunks(&store, "p/", "r1", Kind::User).await.unwrap().0.len(), 3);
-        assert_eq!(load_chunks(&store, "p/", "r1", Kind::Group).await.unwrap().0.len(), 1);
+        save_chunk(&store, "p/", "r1", Kind::Group, 0, &g)
+            .await
+            .unwrap();
+        assert_eq!(
+            load_chunks(&store, "p/", "r1", Kind::User)
+                .await
+                .unwrap()
+                .0
+                .len(),
+            3
+        );
+        assert_eq!(
+            load_chunks(&store, "p/", "r1", Kind::Group)
+                .await
+                .unwrap()
+                .0
+                .len(),
+            1
+        );
         delete_chunks(&store, "p/", "r1").await;
         assert!(store.list("p/runs/").await.unwrap().is_empty());
     }
@@ -277,7 +310,12 @@ mod tests {
     async fn an_unreadable_state_says_where_and_what_to_do() {
         let store = MemoryObjectStore::default();
         store
-            .put("p/state/user.json.gz", b"plain".to_vec(), "x", Condition::None)
+            .put(
+                "p/state/user.json.gz",
+                b"plain".to_vec(),
+                "x",
+                Condition::None,
+            )
             .await
             .unwrap();
         let e = load(&store, "p/state/user.json.gz").await.unwrap_err();

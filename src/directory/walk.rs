@@ -72,7 +72,10 @@ impl Step {
 
     /// Whether the admin role lists: a 403 there skips them, not the snapshot.
     pub fn is_roles(self) -> bool {
-        matches!(self, Step::RoleAssignees | Step::UserRoles | Step::GroupRoles)
+        matches!(
+            self,
+            Step::RoleAssignees | Step::UserRoles | Step::GroupRoles
+        )
     }
 }
 
@@ -245,9 +248,14 @@ impl FullCheckpoint {
 pub(super) fn first_url(org: &OktaOrg, step: Step, parent: Option<&Parent>) -> Option<Url> {
     let id = parent.map(|p| p.id.as_str()).unwrap_or_default();
     let url = match step {
-        Step::Users => org.api_url("/api/v1/users", &[("search", "status pr"), ("limit", "200")]),
+        Step::Users => org.api_url(
+            "/api/v1/users",
+            &[("search", "status pr"), ("limit", "200")],
+        ),
         Step::Groups => org.api_url("/api/v1/groups", &[("expand", "stats"), ("limit", "200")]),
-        Step::GroupMembers => org.api_url(&format!("/api/v1/groups/{id}/users"), &[("limit", "200")]),
+        Step::GroupMembers => {
+            org.api_url(&format!("/api/v1/groups/{id}/users"), &[("limit", "200")])
+        }
         Step::Apps => org.api_url("/api/v1/apps", &[("limit", "200")]),
         Step::AppUsers => org.api_url(&format!("/api/v1/apps/{id}/users"), &[("limit", "500")]),
         Step::AppGroups => org.api_url(&format!("/api/v1/apps/{id}/groups"), &[("limit", "200")]),
@@ -294,7 +302,16 @@ mod tests {
     fn steps_go_through_every_list_once_and_skip_empty_parents() {
         let mut c = FullCheckpoint::start("acme.okta.com".into(), "r".into(), 0);
         let mut seen = vec![c.step];
-        c.groups = vec![Parent { id: "00g1".into(), version: String::new() }, Parent { id: "00g2".into(), version: String::new() }];
+        c.groups = vec![
+            Parent {
+                id: "00g1".into(),
+                version: String::new(),
+            },
+            Parent {
+                id: "00g2".into(),
+                version: String::new(),
+            },
+        ];
         while c.step != Step::Done {
             c.advance();
             c.skip_empty();
@@ -323,7 +340,8 @@ mod tests {
         c.mark_partial(Kind::AdminRole, "again".into());
         assert!(!c.is_whole(Kind::AdminRole) && c.is_whole(Kind::User));
         assert_eq!(c.partial, vec![(Kind::AdminRole, "403".to_string())]);
-        let back: FullCheckpoint = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        let back: FullCheckpoint =
+            serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
     }
 }

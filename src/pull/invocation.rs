@@ -77,8 +77,15 @@ impl PullInvocation {
         let p: Payload = serde_json::from_str(payload)
             .map_err(|e| BadRequest(format!("okta-pull request: {e}; {EXPECTED}")))?;
         if let Some(run) = &p.directory {
-            if p.check.is_some() || p.since.is_some() || p.until.is_some() || p.max_event_age_seconds.is_some() {
-                return Err(BadRequest::field("directory", "must be alone: a directory run takes no other field"));
+            if p.check.is_some()
+                || p.since.is_some()
+                || p.until.is_some()
+                || p.max_event_age_seconds.is_some()
+            {
+                return Err(BadRequest::field(
+                    "directory",
+                    "must be alone: a directory run takes no other field",
+                ));
             }
             return DirectoryRun::parse(run).map(PullInvocation::Directory);
         }
@@ -203,7 +210,10 @@ mod tests {
             (r#"{"check":"yes"}"#, "invalid type"),
             (r#"{"check":false}"#, "check: must be true"),
             (r#"{"directory":"delta"}"#, "expected \"full\""),
-            (r#"{"directory":"full","check":true}"#, "directory: must be alone"),
+            (
+                r#"{"directory":"full","check":true}"#,
+                "directory: must be alone",
+            ),
             (r#"{"directory":true}"#, "invalid type"),
             (r#"{"max_event_age_seconds":-1}"#, "invalid value"),
             ("[]", "expected {}"),

@@ -11,9 +11,9 @@ use tokio::time::Instant;
 
 use crate::config::{Env, PullConfig};
 use crate::delivery::{Destination, Forwarder, HttpDestination, Outcome, Pipeline};
+use crate::directory::{Directory, DirectoryError, DirectoryReport, DirectoryRun};
 use crate::event::format_rfc3339;
 use crate::lambda::{self, BadRequest, StartupError};
-use crate::directory::{Directory, DirectoryError, DirectoryReport, DirectoryRun};
 use crate::okta::{FetchError, HttpSystemLog, OktaLists, SystemLog};
 use crate::secret::{SecretSource, SecretsManagerSource};
 use crate::state::{
@@ -348,7 +348,14 @@ impl PullHandler {
         };
         let mut report = DirectoryReport::default();
         let result = directory
-            .run(run, &self.pipeline, request_id, self.clock, deadline, &mut report)
+            .run(
+                run,
+                &self.pipeline,
+                request_id,
+                self.clock,
+                deadline,
+                &mut report,
+            )
             .await;
         let mut part = report.summary(run, directory.lists());
         if let Err(e) = &result {

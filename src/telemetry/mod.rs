@@ -7,6 +7,6 @@ pub(crate) mod metrics;
 pub(crate) mod redact;
 pub(crate) mod summary;
 
-pub(crate) use summary::elapsed_ms;
 pub use directory::DirectoryRunSummary;
+pub(crate) use summary::elapsed_ms;
 pub use summary::{Counts, ErrorClass, ErrorCounts, PullRun, ReplayRun, Summary};

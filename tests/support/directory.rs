@@ -76,7 +76,12 @@ impl DirRig {
             }
         }
         self.state
-            .put(key, serde_json::to_vec(&cp).unwrap(), "application/json", Condition::None)
+            .put(
+                key,
+                serde_json::to_vec(&cp).unwrap(),
+                "application/json",
+                Condition::None,
+            )
             .await
             .unwrap();
     }
@@ -108,7 +113,9 @@ pub fn tally(records: &[Value]) -> HashMap<(String, String), usize> {
 
 /// The count of `(kind, action)` in `t`.
 pub fn count(t: &HashMap<(String, String), usize>, kind: &str, action: &str) -> usize {
-    t.get(&(kind.to_owned(), action.to_owned())).copied().unwrap_or(0)
+    t.get(&(kind.to_owned(), action.to_owned()))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// The directory part of a summary.

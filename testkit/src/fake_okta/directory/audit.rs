@@ -14,7 +14,13 @@ use crate::okta_events::rfc3339_millis;
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
 /// Appends the deletion event of `target_type` `id` at `now`.
-fn log_deletion(inner: &mut Inner, event_type: &str, target_type: &str, id: &str, now: OffsetDateTime) {
+fn log_deletion(
+    inner: &mut Inner,
+    event_type: &str,
+    target_type: &str,
+    id: &str,
+    now: OffsetDateTime,
+) {
     let uuid = format!("del-{:08}", NEXT.fetch_add(1, Ordering::Relaxed));
     let now = millis(now);
     let published = rfc3339_millis(now);

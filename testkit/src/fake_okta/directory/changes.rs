@@ -86,7 +86,6 @@ impl FakeOkta {
         f(&mut inner.directory.store, now)
     }
 
-
     /// Pins the directory clock (what changes stamp in `created`, `lastUpdated`, ...) at `t`,
     /// cut to milliseconds as the JSON shows it. Until pinned it follows the fake clock.
     pub fn set_directory_clock(&self, t: OffsetDateTime) {
@@ -243,12 +242,16 @@ impl FakeOkta {
 
     /// Deletes an app: gone from the list for good, with its assignments.
     pub fn delete_app(&self, id: &str) {
-        self.delete(id, ("application.lifecycle.delete", "AppInstance"), |s, _| {
-            let seq = must(Kind::App, id);
-            s.apps
-                .remove(&seq)
-                .unwrap_or_else(|| panic!("fake Okta: no app {id}"));
-        });
+        self.delete(
+            id,
+            ("application.lifecycle.delete", "AppInstance"),
+            |s, _| {
+                let seq = must(Kind::App, id);
+                s.apps
+                    .remove(&seq)
+                    .unwrap_or_else(|| panic!("fake Okta: no app {id}"));
+            },
+        );
     }
 
     /// Assigns `user` to `app` directly (`scope` USER).
