@@ -15,6 +15,7 @@ mod kind;
 mod record;
 mod run;
 mod state;
+mod times;
 mod walk;
 
 pub use run::{Directory, DirectoryError, DirectoryReport, DirectoryRun};

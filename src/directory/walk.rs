@@ -267,6 +267,11 @@ pub(super) fn first_url(org: &OktaOrg, step: Step, parent: Option<&Parent>) -> O
     Some(url)
 }
 
+/// A URL for logs: path only (ids in paths are Okta's, queries may hold cursors).
+pub(super) fn redacted(url: &Url) -> String {
+    url.path().to_owned()
+}
+
 /// Reads a JSON object with its version (ETag).
 pub(super) async fn load_json<T: serde::de::DeserializeOwned>(
     store: &dyn ObjectStore,

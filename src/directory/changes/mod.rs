@@ -4,23 +4,22 @@
 //! System Log says were deleted. Each version is sent once (its ledger key); a version a
 //! snapshot already sent or is sending is left to it.
 
-use std::collections::BTreeSet;
+mod deletions;
+mod diff;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use url::Url;
 
+pub(super) use deletions::deletion;
+
 use super::deliver::{Left, Outgoing};
-use super::full::redacted;
 use super::kind::{Action, Kind};
-use super::record::{
-    changed_key, deleted_key, deleted_record, filtered, object_record, Head, Stamp,
-};
+use super::record::{changed_key, filtered, object_record, Head, Stamp};
 use super::run::{Ctx, DirectoryError, DirectoryReport};
-use super::state::{self, KindState};
-use super::walk::{load_json, save_json, FullCheckpoint};
+use super::times::{parse_time, rfc3339, unix_ms};
+use super::walk::{load_json, redacted, save_json, FullCheckpoint};
 use crate::event::format_rfc3339;
 use crate::okta::{FetchError, ListPage};
 use crate::state::{Condition, Lease, StoreError};
@@ -31,13 +30,6 @@ const OVERLAP: time::Duration = time::Duration::minutes(5);
 const FIRST_LOOKBACK: time::Duration = time::Duration::minutes(15);
 /// Pages of one list after which it is taken as endless.
 const MAX_PAGES: usize = 10_000;
-/// The System Log events that report a deletion, and the target type each names.
-const DELETIONS: [(&str, &str, Kind); 3] = [
-    ("user.lifecycle.delete.completed", "User", Kind::User),
-    ("group.lifecycle.delete", "UserGroup", Kind::Group),
-    ("application.lifecycle.delete", "AppInstance", Kind::App),
-];
-
 /// Where changes runs stand, kept in `<prefix>changes.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ChangesCheckpoint {
@@ -48,28 +40,6 @@ struct ChangesCheckpoint {
     run: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lease: Option<Lease>,
-}
-
-/// The deletion record of `id` last seen at `version`.
-pub(super) fn deletion(stamp: &Stamp, kind: Kind, id: &str, version: &str) -> Outgoing {
-    Outgoing {
-        key: deleted_key(kind, id, version),
-        json: deleted_record(stamp, kind, id),
-        kind: Some(kind),
-        deleted: true,
-    }
-}
-
-fn parse_time(t: &str) -> Option<i64> {
-    OffsetDateTime::parse(t, &Rfc3339)
-        .ok()
-        .map(OffsetDateTime::unix_timestamp)
-}
-
-fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .map(format_rfc3339)
-        .unwrap_or_default()
 }
 
 /// Why the run stopped early.
@@ -182,7 +152,7 @@ impl Ctx<'_> {
         let window = Window {
             since,
             now,
-            now_ms: super::full::unix_ms(now_t),
+            now_ms: unix_ms(now_t),
             stamp: self.stamp(&run),
             snapshot,
         };
@@ -347,270 +317,5 @@ impl Ctx<'_> {
                 })
             })
             .collect()
-    }
-
-    /// Users, groups and apps the System Log reports deleted since the last run; sent now.
-    async fn deletions_from_log(
-        &self,
-        w: &Window,
-        report: &mut DirectoryReport,
-    ) -> Result<BTreeSet<(Kind, String)>, Stop> {
-        let filter = DELETIONS
-            .iter()
-            .map(|(t, _, _)| format!("eventType eq \"{t}\""))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let url = self.dir.lists.org().api_url(
-            "/api/v1/logs",
-            &[
-                ("since", &rfc3339(w.since)),
-                // Whole seconds: the second now is in is read whole.
-                ("until", &rfc3339(w.now.saturating_add(1))),
-                ("filter", &filter),
-                ("limit", "1000"),
-            ],
-        );
-        let mut deleted = BTreeSet::new();
-        self.each_page(url, report, |_, page| {
-            let mut out = Vec::new();
-            for event in &page.items {
-                for (kind, id) in deleted_targets(event) {
-                    if deleted.insert((kind, id.clone())) {
-                        out.push(deletion(&w.stamp, kind, &id, ""));
-                    }
-                }
-            }
-            out
-        })
-        .await?;
-        Ok(deleted)
-    }
-
-    /// Members of the groups whose membership moved, compared with the state: additions
-    /// `changed`, removals (and members of deleted groups) `deleted`.
-    async fn memberships(
-        &self,
-        w: &Window,
-        moved: &[(String, String)],
-        deleted: &BTreeSet<(Kind, String)>,
-        report: &mut DirectoryReport,
-    ) -> Result<(), Stop> {
-        let gone_groups: Vec<&str> = deleted
-            .iter()
-            .filter(|(k, _)| *k == Kind::Group)
-            .map(|(_, id)| id.as_str())
-            .collect();
-        if moved.is_empty() && gone_groups.is_empty() {
-            return Ok(());
-        }
-        let key = state::state_key(self.prefix(), Kind::GroupMember);
-        let Some((mut st, etag)) = state::load(self.store(), &key)
-            .await
-            .map_err(DirectoryError::from)?
-        else {
-            tracing::info!("no membership state yet: the first snapshot reports the memberships");
-            return Ok(());
-        };
-        let kind = Kind::GroupMember;
-        for (group, version) in moved {
-            let url = self.dir.lists.org().api_url(
-                &format!("/api/v1/groups/{group}/users"),
-                &[("limit", "200")],
-            );
-            let members = match self.read_list(url, report).await {
-                Err(Stop::Failed(DirectoryError::Okta(FetchError::Rejected {
-                    status: 404,
-                    ..
-                }))) => Vec::new(),
-                other => other?,
-            };
-            let fields = self.dir.config.user_fields.as_deref();
-            let mut now_in: BTreeSet<String> = BTreeSet::new();
-            let mut out = Vec::new();
-            for item in &members {
-                let Some(h) = Head::of(item) else { continue };
-                let id = format!("{group}/{}", h.id());
-                if !st.entries.0.contains_key(id.as_str()) {
-                    let object = filtered(item, kind, fields);
-                    out.push(Outgoing {
-                        key: changed_key(kind, &id, version),
-                        json: object_record(&w.stamp, kind, Action::Changed, &id, &object),
-                        kind: Some(kind),
-                        deleted: false,
-                    });
-                }
-                now_in.insert(id);
-            }
-            let removed: Vec<(String, String)> = st
-                .entries
-                .children(group)
-                .filter(|(id, _)| !now_in.contains(*id))
-                .map(|(id, e)| (id.to_owned(), e.version.to_string()))
-                .collect();
-            out.extend(
-                removed
-                    .iter()
-                    .map(|(id, v)| deletion(&w.stamp, kind, id, v)),
-            );
-            self.send(&out, report).await?;
-            for (id, _) in &removed {
-                st.entries.0.remove(id.as_str());
-            }
-            for id in now_in {
-                st.entries.see(kind, &id, version, w.now_ms);
-            }
-        }
-        for group in gone_groups {
-            let members: Vec<(String, String)> = st
-                .entries
-                .children(group)
-                .map(|(id, e)| (id.to_owned(), e.version.to_string()))
-                .collect();
-            let out: Vec<Outgoing> = members
-                .iter()
-                .map(|(id, v)| deletion(&w.stamp, kind, id, v))
-                .collect();
-            self.send(&out, report).await?;
-            for (id, _) in &members {
-                st.entries.0.remove(id.as_str());
-            }
-        }
-        self.keep_state(&key, &st, &etag).await;
-        Ok(())
-    }
-
-    /// Every app, compared with the state: new or changed ones `changed`, missing ones `deleted`.
-    async fn apps(
-        &self,
-        w: &Window,
-        deleted: &BTreeSet<(Kind, String)>,
-        report: &mut DirectoryReport,
-    ) -> Result<(), Stop> {
-        let key = state::state_key(self.prefix(), Kind::App);
-        let Some((mut st, etag)) = state::load(self.store(), &key)
-            .await
-            .map_err(DirectoryError::from)?
-        else {
-            tracing::info!("no app state yet: the first snapshot reports the apps");
-            return Ok(());
-        };
-        let url = self
-            .dir
-            .lists
-            .org()
-            .api_url("/api/v1/apps", &[("limit", "200")]);
-        let apps = self.read_list(url, report).await?;
-        let mut listed: BTreeSet<String> = BTreeSet::new();
-        let mut changed: Vec<&RawValue> = Vec::new();
-        for item in &apps {
-            let Some(h) = Head::of(item) else { continue };
-            if st
-                .entries
-                .0
-                .get(h.id())
-                .is_none_or(|e| *e.version != *h.version())
-            {
-                changed.push(item);
-            }
-            listed.insert(h.id().to_owned());
-        }
-        let mut out = self.changed_from(w, Kind::App, &changed);
-        let gone: Vec<(String, String)> = st
-            .entries
-            .0
-            .iter()
-            .filter(|(id, e)| {
-                !listed.contains(id.as_ref())
-                    && e.observed < w.now_ms
-                    && !deleted.contains(&(Kind::App, id.to_string()))
-            })
-            .map(|(id, e)| (id.to_string(), e.version.to_string()))
-            .collect();
-        out.extend(
-            gone.iter()
-                .map(|(id, v)| deletion(&w.stamp, Kind::App, id, v)),
-        );
-        self.send(&out, report).await?;
-        for (id, _) in &gone {
-            st.entries.0.remove(id.as_str());
-        }
-        for item in &changed {
-            if let Some(h) = Head::of(item) {
-                st.entries.see(Kind::App, h.id(), h.version(), w.now_ms);
-            }
-        }
-        self.keep_state(&key, &st, &etag).await;
-        Ok(())
-    }
-
-    /// Writes a state this run changed, unless a snapshot replaced it meanwhile (its
-    /// comparison then reports the same deletions under the same ledger keys: nothing twice).
-    async fn keep_state(&self, key: &str, st: &KindState, etag: &str) {
-        match state::save(self.store(), key, st, Condition::IfMatch(etag)).await {
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "could not save the directory state: the next snapshot compares with the older one")
-            }
-        }
-    }
-}
-
-/// `(kind, id)` of what a deletion event of the System Log names.
-fn deleted_targets(event: &RawValue) -> Vec<(Kind, String)> {
-    #[derive(Deserialize)]
-    struct Event {
-        #[serde(default, rename = "eventType")]
-        event_type: String,
-        #[serde(default)]
-        target: Vec<Target>,
-    }
-    #[derive(Deserialize)]
-    struct Target {
-        #[serde(default)]
-        id: String,
-        #[serde(default, rename = "type")]
-        kind: String,
-    }
-    let Ok(e) = serde_json::from_str::<Event>(event.get()) else {
-        return Vec::new();
-    };
-    let Some((_, target_type, kind)) = DELETIONS.iter().find(|(t, _, _)| *t == e.event_type) else {
-        return Vec::new();
-    };
-    e.target
-        .into_iter()
-        .filter(|t| t.kind == *target_type && !t.id.is_empty())
-        .map(|t| (*kind, t.id))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deletion_events_name_their_targets_only() {
-        let raw = |s: &str| RawValue::from_string(s.to_owned()).unwrap();
-        let user = raw(
-            r#"{"eventType":"user.lifecycle.delete.completed","target":[{"id":"00u1","type":"User"},{"id":"00a","type":"AppInstance"}]}"#,
-        );
-        assert_eq!(
-            deleted_targets(&user),
-            vec![(Kind::User, "00u1".to_string())]
-        );
-        let group = raw(
-            r#"{"eventType":"group.lifecycle.delete","target":[{"id":"00g1","type":"UserGroup"}]}"#,
-        );
-        assert_eq!(
-            deleted_targets(&group),
-            vec![(Kind::Group, "00g1".to_string())]
-        );
-        for other in [
-            r#"{"eventType":"user.session.start","target":[{"id":"00u1","type":"User"}]}"#,
-            r#"{"eventType":"user.lifecycle.delete.completed","target":"nope"}"#,
-            r#"[]"#,
-        ] {
-            assert!(deleted_targets(&raw(other)).is_empty(), "{other}");
-        }
     }
 }
