@@ -25,6 +25,10 @@ pub struct OktaEvent<'a> {
     pub event_type: Option<Cow<'a, str>>,
     /// The org's subdomain, from the partner event source an envelope came from (push).
     pub org: Option<Cow<'a, str>>,
+    /// A directory record rather than a System Log event: `EVENT_TYPES_INCLUDE` /
+    /// `EVENT_TYPES_EXCLUDE` do not apply (it has no `eventType`), and its uuid is the
+    /// record's ledger key.
+    pub directory: bool,
 }
 
 impl<'a> OktaEvent<'a> {
@@ -85,6 +89,7 @@ impl<'a> OktaEvent<'a> {
             severity: fields.severity.and_then(plain_string),
             event_type: fields.event_type.and_then(plain_string),
             org: None,
+            directory: false,
         })
     }
 

@@ -240,3 +240,31 @@ async fn a_refused_credential_fails_the_run_by_name_and_the_next_one_resumes() {
         "the same snapshot, resumed"
     );
 }
+
+#[tokio::test]
+async fn a_ledger_that_cannot_decide_stops_the_snapshot_and_it_resumes_without_repeats() {
+    use okta_ingest::{LedgerFault, MemoryLedger, TroubleKind};
+    use std::sync::Arc;
+    let ledger = MemoryLedger::default();
+    let rig = support::directory::dir_rig_with_ledger(Arc::new(ledger.sharing())).await;
+    rig.okta.populate(450, 2, 1, 3, 2);
+    // The table is refused to this function once: the first page's records are undecided.
+    rig.run("full", "full-0").await.unwrap();
+    let first = rig.records().len();
+    ledger.script([LedgerFault::Claims(TroubleKind::Misconfigured)]);
+    rig.age_snapshot(25).await;
+    let s = rig.run("full", "full-1").await.unwrap();
+    let d = dir(&s);
+    assert!(
+        !d.completed && d.stopped.contains("next invocation"),
+        "{d:?}"
+    );
+    assert!(s.counts.ledger_undecided > 0, "{:?}", s.counts);
+    assert_eq!(rig.records().len(), first, "nothing sent on a guess");
+    let s = rig.run("full", "full-2").await.unwrap();
+    assert!(dir(&s).snapshot_completed, "{:?}", dir(&s));
+    let second = rig.records()[first..].to_vec();
+    assert_once(&second);
+    assert_eq!(count(&tally(&second), "user", "snapshot"), 450);
+    assert_eq!(count(&tally(&second), "run", "started"), 1);
+}

@@ -300,3 +300,46 @@ async fn only_the_allowed_profile_attributes_leave() {
         assert!(r["object"]["profile"].get("firstName").is_none(), "{r}");
     }
 }
+
+#[tokio::test]
+async fn records_the_destination_refused_are_kept_and_replay_exactly_once() {
+    use okta_ingest::{ErrorClass, PushResponse, SendError};
+    let rig = dir_rig(&[]).await;
+    rig.okta.populate(4, 1, 0, 2, 0);
+    // The snapshot's start and its first page of users are refused for good.
+    for _ in 0..2 {
+        rig.destination.fail_next(SendError::Permanent {
+            reason: "destination answered HTTP 400".into(),
+            class: ErrorClass::Http4xx,
+        });
+    }
+    let s = rig.run("full", "full-1").await.unwrap();
+    assert!(dir(&s).snapshot_completed, "{:?}", dir(&s));
+    assert_eq!(s.counts.dead_lettered, 5, "{:?}", s.counts);
+    assert!(!rig.state.keys("dead-letter/directory/").is_empty());
+    let before = rig.records().len();
+
+    let push = rig.push();
+    for attempt in ["replay-1", "replay-2"] {
+        let response = push
+            .handle_payload(r#"{"replay":{}}"#, attempt, support::handler::deadline())
+            .await
+            .unwrap();
+        let PushResponse::Replay(summary) = response else {
+            panic!("a replay summary")
+        };
+        let expected = if attempt == "replay-1" { 5 } else { 0 };
+        assert_eq!(summary.counts.forwarded, expected, "{summary:?}");
+    }
+    let records = rig.records();
+    assert_eq!(records.len(), before + 5);
+    assert!(
+        rig.state.keys("dead-letter/").is_empty(),
+        "nothing left kept"
+    );
+    let t = tally(&records);
+    assert_eq!(
+        (count(&t, "run", "started"), count(&t, "user", "snapshot")),
+        (1, 4)
+    );
+}

@@ -209,6 +209,7 @@ fn the_variable_lists_name_exactly_what_the_configuration_code_reads() {
         include_str!("filter.rs"),
         include_str!("push.rs"),
         include_str!("pull.rs"),
+        include_str!("directory.rs"),
     ] {
         // Test code and the lists themselves quote names too: only what precedes them counts.
         let code = source.split("#[cfg(test)]").next().unwrap_or_default();

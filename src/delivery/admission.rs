@@ -46,10 +46,7 @@ pub(super) fn admit<'i, 'a>(
         if is_log_stream_event(event) {
             warn_log_stream_event(event);
         }
-        if run.filter_event_types
-            && filter.is_active()
-            && !filter.admits(event.event_type.as_deref())
-        {
+        if !event.directory && filter.is_active() && !filter.admits(event.event_type.as_deref()) {
             counts.filtered += 1;
             fates[i] = Some(if run.redelivery == Redelivery::Always {
                 Fate::Left(

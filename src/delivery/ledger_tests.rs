@@ -68,7 +68,6 @@ fn run<'r>(redelivery: Redelivery, unchecked: &'r dyn Fn(usize) -> bool) -> Run<
         known: &|_| false,
         unchecked,
         repeats_likely: redelivery != Redelivery::Never,
-        filter_event_types: true,
     }
 }
 

@@ -119,9 +119,6 @@ pub struct Run<'r> {
     /// read costs a quarter of a failed claim. Push's events are nearly always new: it
     /// claims at once, one round trip fewer.
     pub repeats_likely: bool,
-    /// Whether `EVENT_TYPES_INCLUDE` / `EVENT_TYPES_EXCLUDE` apply: to System Log events,
-    /// not to directory records, which have no `eventType`.
-    pub filter_event_types: bool,
 }
 
 /// What happened to one input.

@@ -67,7 +67,6 @@ fn run(redelivery: Redelivery) -> Run<'static> {
         known: &|_| false,
         unchecked: &|_| false,
         repeats_likely: redelivery != Redelivery::Never,
-        filter_event_types: true,
     }
 }
 

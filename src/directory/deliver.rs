@@ -52,7 +52,6 @@ impl Ctx<'_> {
             known: &|_| false,
             unchecked: &|_| false,
             repeats_likely: true,
-            filter_event_types: false,
         };
         let outcome = self.pipeline.deliver(&inputs, &run).await;
         report.counts.add(&outcome.counts);
@@ -107,6 +106,7 @@ fn input(record: &Outgoing, now: OffsetDateTime) -> Input<'_> {
             severity: None,
             event_type: None,
             org: None,
+            directory: true,
         }),
     }
 }

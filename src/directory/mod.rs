@@ -18,4 +18,5 @@ mod state;
 mod times;
 mod walk;
 
+pub(crate) use record::replayed;
 pub use run::{Directory, DirectoryError, DirectoryReport, DirectoryRun};

@@ -29,6 +29,11 @@ struct Header<'a> {
     action: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
+    /// The object's version (`lastUpdated`; a membership's, its group's
+    /// `lastMembershipUpdated` when it was first seen): with the rest of the header it
+    /// gives back the record's ledger key, so a dead-lettered record replays exactly once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
     org: &'a str,
     observed: &'a str,
     run: &'a str,
@@ -51,12 +56,13 @@ fn finish(record: &Record<'_>) -> Box<RawValue> {
         .unwrap_or_default()
 }
 
-/// The record of `object` (Okta's JSON, as returned or filtered), `kind` `id`, `action`.
+/// The record of `object` (Okta's JSON, as returned or filtered): `kind` `id` at
+/// `version`, `action`.
 pub(super) fn object_record(
     stamp: &Stamp,
-    kind: Kind,
-    action: Action,
+    (kind, action): (Kind, Action),
     id: &str,
+    version: &str,
     object: &RawValue,
 ) -> Box<RawValue> {
     finish(&Record {
@@ -64,6 +70,7 @@ pub(super) fn object_record(
             kind: kind.as_str(),
             action: action.as_str(),
             id: Some(id),
+            version: (!version.is_empty()).then_some(version),
             org: &stamp.org,
             observed: &stamp.observed,
             run: &stamp.run,
@@ -73,8 +80,9 @@ pub(super) fn object_record(
     })
 }
 
-/// The record of an object or pair gone: its ids are all that is left of it.
-pub(super) fn deleted_record(stamp: &Stamp, kind: Kind, id: &str) -> Box<RawValue> {
+/// The record of an object or pair gone (last seen at `version`): its ids are all that is
+/// left of it.
+pub(super) fn deleted_record(stamp: &Stamp, kind: Kind, id: &str, version: &str) -> Box<RawValue> {
     let object = match id.split_once('/') {
         Some((parent, child)) if kind.is_pair() => serde_json::json!({
             "parentId": parent,
@@ -83,7 +91,7 @@ pub(super) fn deleted_record(stamp: &Stamp, kind: Kind, id: &str) -> Box<RawValu
         _ => serde_json::json!({ "id": id }),
     };
     let object = RawValue::from_string(object.to_string()).unwrap_or_default();
-    object_record(stamp, kind, Action::Deleted, id, &object)
+    object_record(stamp, (kind, Action::Deleted), id, version, &object)
 }
 
 /// A snapshot's `run` record: `started` or `completed` (with what it sent in `detail`).
@@ -97,6 +105,7 @@ pub(super) fn run_record(
             kind: "run",
             action,
             id: None,
+            version: None,
             org: &stamp.org,
             observed: &stamp.observed,
             run: &stamp.run,
@@ -140,6 +149,59 @@ pub(super) fn deleted_key(kind: Kind, id: &str, version: &str) -> String {
 /// A snapshot's run record, once per snapshot and action.
 pub(super) fn run_key(run: &str, action: &str) -> String {
     key(&[run, "run", action])
+}
+
+/// A record read back from the dead letters, as the pipeline takes it: its ledger key (the
+/// one it was sent under) and its time. `None` when it is not a directory record.
+pub(crate) fn replayed(raw: &RawValue) -> Option<crate::event::OktaEvent<'_>> {
+    #[derive(Deserialize)]
+    struct Wrapper<'a> {
+        #[serde(borrow)]
+        okta_directory: Header<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Header<'a> {
+        #[serde(borrow)]
+        kind: Cow<'a, str>,
+        #[serde(borrow)]
+        action: Cow<'a, str>,
+        #[serde(borrow, default)]
+        id: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        version: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        observed: Cow<'a, str>,
+        #[serde(borrow)]
+        run: Cow<'a, str>,
+    }
+    let w: Wrapper = serde_json::from_str(raw.get()).ok()?;
+    let h = w.okta_directory;
+    let published =
+        time::OffsetDateTime::parse(&h.observed, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    let version = h.version.as_deref().unwrap_or_default();
+    let key = match (h.kind.as_ref(), h.action.as_ref(), h.id.as_deref()) {
+        ("run", action @ ("started" | "completed"), None) => run_key(&h.run, action),
+        (kind, action, Some(id)) => {
+            let kind = Kind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+            match action {
+                "snapshot" => snapshot_key(&h.run, kind, id),
+                "changed" => changed_key(kind, id, version),
+                "deleted" => deleted_key(kind, id, version),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(crate::event::OktaEvent {
+        uuid: Cow::Owned(key),
+        published,
+        raw,
+        severity: None,
+        event_type: None,
+        org: None,
+        directory: true,
+    })
 }
 
 /// What the walk reads of an object.
@@ -231,7 +293,7 @@ mod tests {
     fn stamp() -> Stamp {
         Stamp {
             org: "acme.okta.com".into(),
-            observed: "2026-12-03T07:00:00Z".into(),
+            observed: "2026-12-03T07:00:00.000Z".into(),
             run: "full-20261203T070000Z-ab12".into(),
         }
     }
@@ -241,7 +303,13 @@ mod tests {
         let object =
             RawValue::from_string(r#"{"id":"00u1","profile":{"login":"a@b"}, "z":1}"#.into())
                 .unwrap();
-        let r = object_record(&stamp(), Kind::User, Action::Snapshot, "00u1", &object);
+        let r = object_record(
+            &stamp(),
+            (Kind::User, Action::Snapshot),
+            "00u1",
+            "v1",
+            &object,
+        );
         let v: serde_json::Value = serde_json::from_str(r.get()).unwrap();
         assert_eq!(v["okta_directory"]["kind"], "user");
         assert_eq!(v["okta_directory"]["action"], "snapshot");
@@ -252,6 +320,40 @@ mod tests {
             "{}",
             r.get()
         );
+    }
+
+    #[test]
+    fn a_record_read_back_from_the_dead_letters_has_the_key_it_was_sent_under() {
+        let object = RawValue::from_string(r#"{"id":"00u1"}"#.into()).unwrap();
+        let s = stamp();
+        let cases = [
+            (
+                object_record(&s, (Kind::User, Action::Snapshot), "00u1", "v1", &object),
+                snapshot_key(&s.run, Kind::User, "00u1"),
+            ),
+            (
+                object_record(&s, (Kind::User, Action::Changed), "00u1", "v1", &object),
+                changed_key(Kind::User, "00u1", "v1"),
+            ),
+            (
+                deleted_record(&s, Kind::GroupMember, "00g1/00u1", "v0"),
+                deleted_key(Kind::GroupMember, "00g1/00u1", "v0"),
+            ),
+            (
+                run_record(&s, "completed", None),
+                run_key(&s.run, "completed"),
+            ),
+        ];
+        for (record, key) in cases {
+            let e = replayed(&record).expect("a directory record");
+            assert_eq!(e.uuid, key, "{}", record.get());
+            assert!(e.directory);
+            assert_eq!(crate::event::format_rfc3339(e.published), s.observed);
+        }
+        let event =
+            RawValue::from_string(r#"{"uuid":"x","published":"2026-12-03T07:00:00Z"}"#.into())
+                .unwrap();
+        assert!(replayed(&event).is_none());
     }
 
     #[test]

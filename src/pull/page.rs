@@ -117,7 +117,6 @@ impl PullHandler {
             known: &|uuid| handled.contains(uuid),
             unchecked: &|_| false,
             repeats_likely: true,
-            filter_event_types: true,
         };
         let outcome = self.pipeline.deliver(&inputs, &run).await;
         tally.add(&outcome);

@@ -247,7 +247,6 @@ impl PushHandler {
             known: &|_| false,
             unchecked,
             repeats_likely: false,
-            filter_event_types: true,
         };
         let outcome = self.pipeline.deliver(inputs, &run).await;
         let summary = Summary {

@@ -180,7 +180,6 @@ impl PushHandler {
                     known: &|_| false,
                     unchecked: &|_| false,
                     repeats_likely: true,
-                    filter_event_types: true,
                 },
             )
             .await;
@@ -234,7 +233,10 @@ fn replayable<'a>(
         let event = line
             .as_ref()
             .and_then(|line| match (line.event, &line.raw) {
-                (Some(raw), _) => OktaEvent::from_raw(raw).ok(),
+                // A System Log event, or a directory record (sent under its ledger key).
+                (Some(raw), _) => OktaEvent::from_raw(raw)
+                    .ok()
+                    .or_else(|| crate::directory::replayed(raw)),
                 // Input once malformed is tried again as an envelope (a fix may have shipped since).
                 (None, Some(raw)) => OktaEvent::from_envelope(raw).ok(),
                 (None, None) => None,

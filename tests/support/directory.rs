@@ -9,7 +9,7 @@ use okta_ingest::{MemoryDestination, MemoryObjectStore, PullHandler, Summary};
 use okta_ingest_testkit::FakeOkta;
 use serde_json::Value;
 
-use super::handler::{deadline, rig, Rig};
+use super::handler::{deadline, rig, rig_with_ledger, Rig, API_TOKEN};
 
 /// A pull handler with its directory runs.
 pub struct DirRig {
@@ -17,22 +17,37 @@ pub struct DirRig {
     pub handler: PullHandler,
     pub destination: Arc<MemoryDestination>,
     pub state: Arc<MemoryObjectStore>,
+    pub ledger_store: Arc<MemoryObjectStore>,
 }
 
 /// The rig of [`rig`] with the directory runs on, `extra` over the default environment.
 pub async fn dir_rig(extra: &[(&str, &str)]) -> DirRig {
+    dir_rig_of(rig(extra).await)
+}
+
+/// The same over `ledger`.
+pub async fn dir_rig_with_ledger(ledger: Arc<dyn okta_ingest::Ledger>) -> DirRig {
+    let okta = FakeOkta::start().await;
+    okta.set_tokens(&[API_TOKEN]);
+    let store = Arc::new(MemoryObjectStore::default());
+    dir_rig_of(rig_with_ledger(okta, API_TOKEN, &[], ledger, store))
+}
+
+fn dir_rig_of(rig: Rig) -> DirRig {
     let Rig {
         okta,
         handler,
         destination,
         dead_letters,
+        ledger_store,
         ..
-    } = rig(extra).await;
+    } = rig;
     DirRig {
         okta,
         handler,
         destination,
         state: dead_letters,
+        ledger_store,
     }
 }
 
@@ -62,6 +77,23 @@ impl DirRig {
             all.extend(items);
         }
         all
+    }
+
+    /// okta-push over the same destination, dead letters and ledger, for replays.
+    pub fn push(&self) -> okta_ingest::PushHandler {
+        let env: Vec<(String, String)> = vec![
+            (
+                "DESTINATION_URL".into(),
+                "https://logs.example.com/in".into(),
+            ),
+            ("STATE_BUCKET".into(), "state".into()),
+        ];
+        okta_ingest::PushHandler::new(
+            okta_ingest::config::PushConfig::from_env(&env).unwrap(),
+            self.destination.clone(),
+            self.state.clone(),
+            Arc::new(okta_ingest::ObjectLedger::new(self.ledger_store.clone())),
+        )
     }
 
     /// Makes the last snapshot look `hours` older, so the next full run is due.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use okta_ingest::config::PullConfig;
 use okta_ingest::{
-    CheckpointStore, HttpSystemLog, MemoryDestination, MemoryObjectStore, ObjectLedger,
+    CheckpointStore, HttpSystemLog, Ledger, MemoryDestination, MemoryObjectStore, ObjectLedger,
     PullHandler, Secret, StaticSecret,
 };
 use okta_ingest_testkit::FakeOkta;
@@ -24,6 +24,8 @@ pub struct Rig {
     pub destination: Arc<MemoryDestination>,
     pub dead_letters: Arc<MemoryObjectStore>,
     pub checkpoints: CheckpointStore,
+    /// Where the ledger keeps its objects.
+    pub ledger_store: Arc<MemoryObjectStore>,
 }
 
 /// A handler reading the fake Okta with the API token [`API_TOKEN`], `extra` over the
@@ -37,6 +39,19 @@ pub async fn rig(extra: &[(&str, &str)]) -> Rig {
 /// A handler reading `okta` with the Okta secret `secret` (an API token or a service app's
 /// JSON), `extra` over the default environment.
 pub fn rig_with_secret(okta: FakeOkta, secret: &str, extra: &[(&str, &str)]) -> Rig {
+    let ledger_store = Arc::new(MemoryObjectStore::default());
+    let ledger = Arc::new(ObjectLedger::new(ledger_store.clone()));
+    rig_with_ledger(okta, secret, extra, ledger, ledger_store)
+}
+
+/// [`rig_with_secret`] over `ledger` (whose objects, if any, are in `ledger_store`).
+pub fn rig_with_ledger(
+    okta: FakeOkta,
+    secret: &str,
+    extra: &[(&str, &str)],
+    ledger: Arc<dyn Ledger>,
+    ledger_store: Arc<MemoryObjectStore>,
+) -> Rig {
     let mut env: Vec<(String, String)> = vec![
         ("OKTA_DOMAIN".into(), okta.base_url()),
         ("ALLOW_INSECURE_HTTP".into(), "true".into()),
@@ -75,7 +90,7 @@ pub fn rig_with_secret(okta: FakeOkta, secret: &str, extra: &[(&str, &str)]) -> 
         destination.clone(),
         checkpoints.clone(),
         dead_letters.clone(),
-        Arc::new(ObjectLedger::new(Arc::new(MemoryObjectStore::default()))),
+        ledger,
     )
     .with_directory(log);
     Rig {
@@ -84,6 +99,7 @@ pub fn rig_with_secret(okta: FakeOkta, secret: &str, extra: &[(&str, &str)]) -> 
         destination,
         dead_letters,
         checkpoints,
+        ledger_store,
     }
 }
 

@@ -29,7 +29,7 @@ pub(in crate::directory) fn deletion(
 ) -> Outgoing {
     Outgoing {
         key: deleted_key(kind, id, version),
-        json: deleted_record(stamp, kind, id),
+        json: deleted_record(stamp, kind, id, version),
         kind: Some(kind),
         deleted: true,
     }

@@ -64,7 +64,13 @@ impl Ctx<'_> {
                     let object = filtered(item, kind, fields);
                     out.push(Outgoing {
                         key: changed_key(kind, &id, version),
-                        json: object_record(&w.stamp, kind, Action::Changed, &id, &object),
+                        json: object_record(
+                            &w.stamp,
+                            (kind, Action::Changed),
+                            &id,
+                            version,
+                            &object,
+                        ),
                         kind: Some(kind),
                         deleted: false,
                     });

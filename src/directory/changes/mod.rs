@@ -311,7 +311,13 @@ impl Ctx<'_> {
                 let object = filtered(item, kind, fields);
                 Some(Outgoing {
                     key: changed_key(kind, h.id(), h.version()),
-                    json: object_record(&w.stamp, kind, Action::Changed, h.id(), &object),
+                    json: object_record(
+                        &w.stamp,
+                        (kind, Action::Changed),
+                        h.id(),
+                        h.version(),
+                        &object,
+                    ),
                     kind: Some(kind),
                     deleted: false,
                 })

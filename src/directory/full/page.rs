@@ -135,7 +135,7 @@ impl Ctx<'_> {
             let object = filtered(item, kind, fields);
             out.push(Outgoing {
                 key: snapshot_key(&cp.run, kind, &id),
-                json: object_record(&stamp, kind, Action::Snapshot, &id, &object),
+                json: object_record(&stamp, (kind, Action::Snapshot), &id, &version, &object),
                 kind: Some(kind),
                 deleted: false,
             });
