@@ -10,7 +10,7 @@ use support::directory::{count, dir, dir_rig, headers, tally};
 
 #[tokio::test]
 async fn a_snapshot_sends_every_object_once_between_its_run_records() {
-    let rig = dir_rig(&[]).await;
+    let rig = dir_rig(&[("OKTA_ORG_LABEL", "acme")]).await;
     let org = rig.okta.populate(30, 4, 3, 5, 4);
     let gone = rig
         .okta
@@ -78,12 +78,9 @@ async fn a_snapshot_sends_every_object_once_between_its_run_records() {
         .to_owned();
     for r in &records {
         assert_eq!(r["okta_directory"]["run"], run.as_str());
-        assert!(
-            r["okta_directory"]["org"]
-                .as_str()
-                .unwrap()
-                .starts_with("127.0.0.1"),
-            "{r}"
+        assert_eq!(
+            r["okta_directory"]["org"], "acme",
+            "OKTA_ORG_LABEL, as the events name it: {r}"
         );
         assert!(r["okta_directory"]["observed"]
             .as_str()

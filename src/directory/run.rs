@@ -116,20 +116,24 @@ impl DirectoryReport {
 /// The directory side of okta-pull: its Okta lists, state bucket and settings.
 pub struct Directory {
     pub(super) lists: Arc<dyn OktaLists>,
+    /// The org as the events name it (`OKTA_ORG_LABEL`, or the subdomain).
+    pub(super) org_label: String,
     pub(super) store: Arc<dyn ObjectStore>,
     pub(super) config: DirectoryConfig,
 }
 
 impl Directory {
     /// The directory over `lists` (the same Okta client as the System Log), keeping its
-    /// state in `store`.
+    /// state in `store`; its records name the org `org_label`, as the events do.
     pub fn new(
         lists: Arc<dyn OktaLists>,
         store: Arc<dyn ObjectStore>,
         config: DirectoryConfig,
+        org_label: String,
     ) -> Self {
         Directory {
             lists,
+            org_label,
             store,
             config,
         }
@@ -182,7 +186,7 @@ impl Ctx<'_> {
     /// The stamp of records observed now in `run`.
     pub fn stamp(&self, run: &str) -> Stamp {
         Stamp {
-            org: self.dir.lists.org().authority(),
+            org: self.dir.org_label.clone(),
             observed: format_rfc3339((self.clock)()),
             run: run.to_owned(),
         }

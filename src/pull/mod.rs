@@ -205,10 +205,17 @@ impl PullHandler {
     /// Adds the directory runs, reading Okta's lists through `lists` (in production the
     /// same client as the System Log, so both keep to the same rate limits).
     pub fn with_directory(mut self, lists: Arc<dyn OktaLists>) -> Self {
+        let org_label = self
+            .config
+            .destination
+            .org_label
+            .clone()
+            .unwrap_or_else(|| self.config.org.label());
         self.directory = Some(Directory::new(
             lists,
             self.state.clone(),
             self.config.directory.clone(),
+            org_label,
         ));
         self
     }
