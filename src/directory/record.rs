@@ -213,6 +213,8 @@ pub(super) struct Head<'a> {
     pub last_updated: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "lastMembershipUpdated")]
     pub last_membership_updated: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    object_type: Option<Cow<'a, str>>,
     #[serde(default, rename = "_embedded")]
     embedded: Option<Embedded>,
 }
@@ -245,6 +247,12 @@ impl<'a> Head<'a> {
     /// `lastUpdated`, or empty.
     pub fn version(&self) -> &str {
         self.last_updated.as_deref().unwrap_or_default()
+    }
+
+    /// Whether a group is Okta's own (`Everyone`, type `BUILT_IN`), whose members are every
+    /// user: listing them would repeat the user list (500 pages for 100,000 users).
+    pub fn is_built_in(&self) -> bool {
+        self.object_type.as_deref() == Some("BUILT_IN")
     }
 
     /// Whether a group listed with `expand=stats` holds an admin role.
@@ -402,6 +410,9 @@ mod tests {
         assert_eq!((h.id(), h.version()), ("00g1", "t1"));
         assert_eq!(h.last_membership_updated.as_deref(), Some("t2"));
         assert!(h.has_admin_privilege());
+        assert!(!h.is_built_in());
+        let everyone = RawValue::from_string(r#"{"id":"00g0","type":"BUILT_IN"}"#.into()).unwrap();
+        assert!(Head::of(&everyone).unwrap().is_built_in());
         for bad in [r#"[1]"#, r#"{"id":5}"#, r#"{"id":""}"#, r#"{}"#] {
             let raw = RawValue::from_string(bad.into()).unwrap();
             assert!(Head::of(&raw).is_none(), "{bad}");

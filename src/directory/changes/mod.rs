@@ -213,7 +213,7 @@ impl Ctx<'_> {
         let mut moved: Vec<(String, String)> = Vec::new();
         self.each_page(groups, report, |ctx, page| {
             for item in &page.items {
-                if let Some(h) = Head::of(item) {
+                if let Some(h) = Head::of(item).filter(|h| !h.is_built_in()) {
                     let membership = h.last_membership_updated.as_deref().unwrap_or_default();
                     if parse_time(membership).is_some_and(|t| t > w.since) {
                         moved.push((h.id().to_owned(), membership.to_owned()));

@@ -101,6 +101,8 @@ impl Ctx<'_> {
             };
             let id = head.id();
             match step {
+                // `Everyone` (BUILT_IN) holds every user: its members are the user list.
+                Step::Groups if head.is_built_in() => {}
                 Step::Groups => {
                     let version = head.last_membership_updated.as_deref().unwrap_or_default();
                     parents.0.push(Parent {
@@ -167,6 +169,16 @@ impl Ctx<'_> {
                 tracing::warn!(error = %e, list = %cp.progress(), "Okta refused the list's cursor: reading the list again from its start");
                 cp.next = None;
                 cp.restarts += 1;
+                // The list is read again from its start: what it named is named again.
+                match step {
+                    Step::Groups => {
+                        cp.groups.clear();
+                        cp.admin_groups.clear();
+                    }
+                    Step::Apps => cp.apps.clear(),
+                    Step::RoleAssignees => cp.admin_users.clear(),
+                    _ => {}
+                }
                 Ok(())
             }
             FetchError::Rejected { status: 404, .. } if parent.is_some() => {
