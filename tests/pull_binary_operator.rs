@@ -1,8 +1,10 @@
 //! The real okta-pull binary driven by an operator: a manual backfill, and the connection
-//! check through the Runtime API and locally as `okta-pull check`.
+//! check (System Log, directory, destination, state) through the Runtime API and locally as
+//! `okta-pull check`.
 
 use okta_ingest_testkit::binary_path;
 use okta_ingest_testkit::destination::Behaviour;
+use okta_ingest_testkit::fake_okta::DirectoryEndpoint;
 use okta_ingest_testkit::runtime_api::Invocation;
 use serde_json::Value;
 
@@ -57,7 +59,13 @@ async fn the_connection_check_says_what_works_and_what_to_fix() {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect::<Vec<_>>(),
-        ["okta", "destination", "state bucket", "delivery ledger"]
+        [
+            "okta",
+            "okta directory",
+            "destination",
+            "state bucket",
+            "delivery ledger"
+        ]
     );
     assert!(
         checks[0]["detail"]
@@ -66,6 +74,27 @@ async fn the_connection_check_says_what_works_and_what_to_fix() {
             .contains("reads the System Log"),
         "{report}"
     );
+    let directory = checks[1]["detail"].as_str().unwrap();
+    for list in [
+        "/api/v1/users",
+        "/api/v1/groups",
+        "/api/v1/apps",
+        "/api/v1/iam/assignees/users",
+    ] {
+        assert!(directory.contains(list), "{list} not in {directory}");
+    }
+    for endpoint in [
+        DirectoryEndpoint::Users,
+        DirectoryEndpoint::Groups,
+        DirectoryEndpoint::Apps,
+        DirectoryEndpoint::RoleAssignees,
+    ] {
+        assert_eq!(
+            org.okta.count_directory_requests(endpoint),
+            1,
+            "one request to {endpoint:?}"
+        );
+    }
     let test_event: Value =
         serde_json::from_str(&org.destination.accepted()[0].json_array_items()[0]).unwrap();
     assert_eq!(test_event["eventType"], "okta-ingest.connection_check");
@@ -81,14 +110,21 @@ async fn the_connection_check_says_what_works_and_what_to_fix() {
         checks[0]["detail"].as_str().unwrap().contains("expired"),
         "{report}"
     );
+    let directory = checks[1]["detail"].as_str().unwrap();
     assert!(
-        checks[1]["detail"]
+        directory.contains("reads none of the directory")
+            && directory.contains("not users, groups, apps, admin role assignments: ")
+            && directory.matches("expired").count() == 1,
+        "one refusal said once: {directory}"
+    );
+    assert!(
+        checks[2]["detail"]
             .as_str()
             .unwrap()
             .contains("credential was refused"),
         "{report}"
     );
-    assert_eq!(checks[2]["ok"], true);
+    assert_eq!(checks[3]["ok"], true);
     org.assert_no_token_anywhere(&[&c]).await;
 }
 
@@ -101,7 +137,7 @@ async fn the_connection_check_names_a_ledger_table_that_does_not_exist() {
     let report = c.run(r#"{"check":true}"#, T).await.response();
     // THEN it fails on the ledger, naming the table, the region and what to check
     assert_eq!(report["ok"], false, "{report}");
-    let ledger = &report["checks"][3];
+    let ledger = &report["checks"][4];
     assert_eq!(ledger["name"], "delivery ledger", "{report}");
     assert_eq!(ledger["ok"], false, "{report}");
     let detail = ledger["detail"].as_str().unwrap();
@@ -111,6 +147,52 @@ async fn the_connection_check_names_a_ledger_table_that_does_not_exist() {
         "check LEDGER_TABLE",
     ] {
         assert!(detail.contains(words), "{words:?} not in {detail}");
+    }
+}
+
+#[tokio::test]
+async fn the_connection_check_names_the_role_the_directory_lacks_and_checks_the_rest() {
+    // GIVEN a credential that reads the System Log, users, groups and apps, but not the
+    // admin role assignments (a Read-only Administrator)
+    let org = Org::start(&[]).await;
+    org.okta
+        .add_events(2, minutes_ago(1), time::Duration::seconds(1));
+    org.okta
+        .set_directory_forbidden(DirectoryEndpoint::RoleAssignees, true);
+    let c = org.container().await;
+    // WHEN the operator runs the connection check
+    let report = c.run(r#"{"check":true}"#, T).await.response();
+    // THEN the directory line fails naming the scope and the role, says what it does read,
+    // and every other check still ran and passed
+    assert_eq!(report["ok"], false, "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    let directory = &checks[1];
+    assert_eq!(
+        (&directory["name"], &directory["ok"]),
+        (&Value::from("okta directory"), &Value::from(false)),
+        "{report}"
+    );
+    let detail = directory["detail"].as_str().unwrap();
+    for words in [
+        "users (/api/v1/users), groups (/api/v1/groups), apps (/api/v1/apps)",
+        "not admin role assignments",
+        "/api/v1/iam/assignees/users",
+        "HTTP 403",
+        "okta.roles.read",
+        "Super Administrator",
+        "without admin_role records",
+    ] {
+        assert!(detail.contains(words), "{words:?} not in {detail}");
+    }
+    assert!(
+        checks[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("reads the System Log"),
+        "{report}"
+    );
+    for (i, check) in checks.iter().enumerate().filter(|(i, _)| *i != 1) {
+        assert_eq!(check["ok"], true, "check {i}: {report}");
     }
 }
 

@@ -5,8 +5,9 @@
 //! recording HTTP destination on 127.0.0.1,
 //! drives okta-push through a local Lambda Runtime API with each file given (default: the
 //! samples in `events/`), then prints what the destination received and what was dropped or
-//! dead-lettered; then runs okta-pull twice against a fake Okta System Log API. No AWS
-//! account and no network beyond loopback.
+//! dead-lettered; then runs okta-pull twice against a fake Okta System Log API, then its
+//! connection check and its directory runs (a full snapshot, then a changes run after a few
+//! edits) against the fake's directory. No AWS account and no network beyond loopback.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -211,7 +212,162 @@ async fn demo_pull(moto: &Moto, table: &FakeDynamoDb, destination: &RecordingDes
             checkpoint["handled_at_next"].as_array().map_or(0, Vec::len)
         );
     }
+    demo_directory(&okta, &runtime, destination).await;
     function.stop().await;
+}
+
+/// okta-pull's connection check, then its directory runs against the fake org's directory:
+/// a snapshot of a small org, then a changes run after a few edits.
+async fn demo_directory(okta: &FakeOkta, runtime: &RuntimeApi, destination: &RecordingDestination) {
+    println!("\n== okta-pull {{\"check\": true}}: the connection check");
+    match runtime
+        .invoke(r#"{"check":true}"#, Duration::from_secs(60))
+        .await
+    {
+        Invocation::Response(v) => {
+            for c in v["checks"].as_array().into_iter().flatten() {
+                let mark = if c["ok"] == true { "OK  " } else { "FAIL" };
+                println!(
+                    "   {mark} {}: {}",
+                    c["name"].as_str().unwrap_or("?"),
+                    c["detail"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        other => println!("   check failed: {other:?}"),
+    }
+
+    println!("\n== okta-pull {{\"directory\":\"full\"}}: a snapshot of a small org (8 users, 3 groups of 4, 2 apps with 3 users and a group each, a Super Administrator, a group of Read-only Administrators)");
+    // Built ten minutes ago, so the changes run below sees only the edits made after it.
+    okta.set_directory_clock(time::OffsetDateTime::now_utc() - time::Duration::minutes(10));
+    let org = okta.populate(8, 3, 2, 4, 3);
+    okta.grant_group_role(&org.groups[1], "READ_ONLY_ADMIN");
+    let before = destination.accepted().len();
+    let full = runtime
+        .invoke(r#"{"directory":"full"}"#, Duration::from_secs(60))
+        .await;
+    let records = directory_records(&destination.accepted()[before..]);
+    let mut names = Names::default();
+    names.learn(&records);
+    let mut per_kind: Vec<(&str, usize)> = Vec::new();
+    println!(
+        "   destination received {} records; the first of each kind:",
+        records.len()
+    );
+    for r in &records {
+        let kind = r["okta_directory"]["kind"].as_str().unwrap_or("?");
+        match per_kind.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => {
+                per_kind.push((kind, 1));
+                println!("     - {}", names.line(r));
+            }
+        }
+    }
+    let per_kind: Vec<String> = per_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!("   records per kind: {}", per_kind.join(", "));
+    print_directory_run("snapshot", full);
+
+    let [u1, u5, u7] = [1, 5, 7].map(|i| names.of(&org.users[i]));
+    let [g0, g2] = [0, 2].map(|i| names.of(&org.groups[i]));
+    println!("\n== edits in Okta: {u1} moves to Finance, {u5} joins {g0}, {u1} leaves {g2}, {u7} is deleted");
+    okta.set_directory_clock(time::OffsetDateTime::now_utc());
+    okta.update_user(&org.users[1], "department", "Finance");
+    okta.add_member(&org.groups[0], &org.users[5]);
+    okta.remove_member(&org.groups[2], &org.users[1]);
+    okta.delete_user(&org.users[7]);
+    println!("   okta-pull {{\"directory\":\"changes\"}}: what changed since the snapshot");
+    let before = destination.accepted().len();
+    let changes = runtime
+        .invoke(r#"{"directory":"changes"}"#, Duration::from_secs(60))
+        .await;
+    let records = directory_records(&destination.accepted()[before..]);
+    names.learn(&records);
+    println!("   destination received {} records:", records.len());
+    for r in &records {
+        println!("     - {}", names.line(r));
+    }
+    print_directory_run("changes run", changes);
+}
+
+/// The directory records in `requests`, in order.
+fn directory_records(requests: &[okta_ingest_testkit::ReceivedRequest]) -> Vec<Value> {
+    requests
+        .iter()
+        .flat_map(|r| r.json_array_items())
+        .filter_map(|item| serde_json::from_str::<Value>(&item).ok())
+        .filter(|v| v.get("okta_directory").is_some())
+        .collect()
+}
+
+/// What the records said users, groups and apps are called, to show ids as names.
+#[derive(Default)]
+struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    /// Remembers each user's login, group's name and app's label in `records`.
+    fn learn(&mut self, records: &[Value]) {
+        for r in records {
+            let o = &r["object"];
+            let name = match r["okta_directory"]["kind"].as_str() {
+                Some("user") => o["profile"]["login"].as_str(),
+                Some("group") => o["profile"]["name"].as_str(),
+                Some("app") => o["label"].as_str(),
+                _ => None,
+            };
+            if let (Some(id), Some(name)) = (o["id"].as_str(), name) {
+                self.0.insert(id.to_owned(), name.to_owned());
+            }
+        }
+    }
+
+    /// The name of `id`, or the id.
+    fn of(&self, id: &str) -> String {
+        self.0.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
+
+    /// `kind action id (what it is)`: both ends of a relationship by name, a role by type.
+    fn line(&self, r: &Value) -> String {
+        let h = &r["okta_directory"];
+        let kind = h["kind"].as_str().unwrap_or("?");
+        let id = h["id"].as_str().unwrap_or_default();
+        let what = match kind {
+            "run" => format!("run {}", h["run"].as_str().unwrap_or("?")),
+            "admin_role" => format!(
+                "{} is {}",
+                self.of(id.split('/').next().unwrap_or_default()),
+                r["object"]["type"].as_str().unwrap_or("?")
+            ),
+            _ => id
+                .split('/')
+                .map(|p| self.of(p))
+                .collect::<Vec<_>>()
+                .join(" / "),
+        };
+        let department = r["object"]["profile"]["department"]
+            .as_str()
+            .filter(|_| kind == "user")
+            .map(|d| format!(", department {d}"))
+            .unwrap_or_default();
+        format!(
+            "{kind:<12} {:<9} {id}  ({what}{department})",
+            h["action"].as_str().unwrap_or("?")
+        )
+    }
+}
+
+/// The directory part of a directory run's answer.
+fn print_directory_run(what: &str, outcome: Invocation) {
+    match outcome {
+        Invocation::Response(v) => {
+            let d = &v["directory"];
+            println!(
+                "   {what}: sent {} ({} deleted), {} pages, {} Okta requests, completed: {}, stopped: {}",
+                d["kind_counts"], d["deleted"], d["pages"], d["okta_requests"], d["completed"], d["stopped"]
+            );
+        }
+        other => println!("   {what}: failed: {other:?}"),
+    }
 }
 
 fn print_run(what: &str, outcome: Invocation) {

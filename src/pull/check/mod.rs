@@ -1,6 +1,8 @@
-//! The connection check: does the Okta token read the System Log, does the destination take
-//! a request, can the state bucket and the delivery ledger be read. Answers in words an
-//! operator can act on.
+//! The connection check: does the Okta token read the System Log and the directory, does the
+//! destination take a request, can the state bucket and the delivery ledger be read. Answers
+//! in words an operator can act on.
+
+mod directory;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -15,7 +17,7 @@ use crate::okta::FetchError;
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// `okta`, `destination`, `state bucket` or `delivery ledger`.
+    /// `okta`, `okta directory`, `destination`, `state bucket` or `delivery ledger`.
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -50,11 +52,13 @@ impl CheckReport {
 }
 
 impl PullHandler {
-    /// Runs the connection check. The destination receives one clearly labelled test event
-    /// (`eventType` `okta-ingest.connection_check`), which is not recorded in the ledger.
+    /// Runs the connection check, every check whatever the others found. The destination
+    /// receives one clearly labelled test event (`eventType` `okta-ingest.connection_check`),
+    /// which is not recorded in the ledger. The report is `ok` only when every check passed.
     pub async fn check(&self, deadline: Instant) -> CheckReport {
         let checks = vec![
             self.check_okta(deadline).await,
+            self.check_directory(deadline).await,
             self.check_destination(deadline).await,
             self.check_state().await,
             self.check_ledger(deadline).await,
