@@ -235,3 +235,36 @@ async fn the_connection_check_runs_locally_as_okta_pull_check() {
     );
     assert!(!stdout.contains(TOKEN) && !String::from_utf8_lossy(&output.stderr).contains(TOKEN));
 }
+
+#[tokio::test]
+async fn a_stack_without_the_directory_refuses_its_runs_and_checks_without_it() {
+    let org = Org::start(&[("DIRECTORY_ENABLED", "false")]).await;
+    org.okta.populate(3, 1, 0, 1, 0);
+    let c = org.container().await;
+    let refused = c.run(r#"{"directory":"full"}"#, T).await;
+    assert!(
+        matches!(refused, Invocation::Error { ref error_type, ref error_message, .. }
+            if error_type == "OktaIngest.BadRequest" && error_message.contains("DIRECTORY_ENABLED")),
+        "{refused:?}"
+    );
+    let report = c.run(r#"{"check":true}"#, T).await.response();
+    assert_eq!(
+        report["ok"], true,
+        "a System Log credential is enough: {report}"
+    );
+    let directory = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "okta directory")
+        .unwrap();
+    assert!(
+        directory["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not configured"),
+        "{directory}"
+    );
+    let users = okta_ingest_testkit::fake_okta::DirectoryEndpoint::Users;
+    assert_eq!(org.okta.count_directory_requests(users), 0);
+}

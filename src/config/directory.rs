@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{count_var, ConfigError, Env};
+use super::{bool_var, count_var, ConfigError, Env};
 use crate::state::DEAD_LETTER_PREFIX;
 
 /// Default for `DIRECTORY_FULL_INTERVAL_HOURS`: a snapshot a day.
@@ -16,6 +16,10 @@ pub const DEFAULT_STATE_PREFIX: &str = "okta-directory/";
 /// What the directory runs need besides the Okta client and the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryConfig {
+    /// `DIRECTORY_ENABLED`: whether okta-pull reads the directory at all (the template sets
+    /// it from `DirectoryEnabled`); off, directory invocations are refused and the
+    /// connection check leaves the directory out.
+    pub enabled: bool,
     /// `DIRECTORY_USER_FIELDS`: the user profile attributes kept; `None` keeps all.
     pub user_fields: Option<Vec<String>>,
     /// `DIRECTORY_FULL_INTERVAL_HOURS`: a new snapshot starts when the last one completed
@@ -28,6 +32,7 @@ pub struct DirectoryConfig {
 impl Default for DirectoryConfig {
     fn default() -> Self {
         DirectoryConfig {
+            enabled: true,
             user_fields: None,
             full_interval: hours(DEFAULT_FULL_INTERVAL_HOURS),
             prefix: DEFAULT_STATE_PREFIX.into(),
@@ -97,6 +102,7 @@ impl DirectoryConfig {
             }
         };
         Ok(DirectoryConfig {
+            enabled: bool_var(env, "DIRECTORY_ENABLED", true)?,
             user_fields,
             full_interval: hours(interval.get()),
             prefix,
@@ -153,6 +159,7 @@ mod tests {
                 "dead-letter/x",
                 "outside dead-letter/",
             ),
+            ("DIRECTORY_ENABLED", "yes please", "not a boolean"),
         ] {
             let e = read(&[(var, value)]).unwrap_err();
             assert_eq!(e.variable, var);

@@ -256,15 +256,20 @@ impl PullHandler {
             "okta-pull ready"
         );
         let log = Arc::new(log);
-        Ok(Self::new(
+        let directory = config.directory.enabled;
+        let handler = Self::new(
             config,
             log.clone(),
             Arc::new(destination),
             checkpoints,
             state,
             ledger,
-        )
-        .with_directory(log))
+        );
+        Ok(if directory {
+            handler.with_directory(log)
+        } else {
+            handler
+        })
     }
 
     /// Replaces the wall clock (tests).
@@ -350,7 +355,7 @@ impl PullHandler {
     ) -> Result<Summary, PullError> {
         let Some(directory) = &self.directory else {
             return Err(PullError::BadRequest(BadRequest(
-                "this okta-pull reads no directory".into(),
+                "this okta-pull reads no directory: DIRECTORY_ENABLED is false (the stack's DirectoryEnabled parameter)".into(),
             )));
         };
         let mut report = DirectoryReport::default();
