@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 
 use super::kind::{Kind, PerKind};
 use super::run::{Ctx, DirectoryReport};
-use crate::delivery::{Fate, Input, Redelivery, Run};
+use crate::delivery::{Fate, Input, Redelivery, Run, Unreadable};
 use crate::event::OktaEvent;
+use crate::state::Kept;
 
 /// One record ready to send.
 pub(super) struct Outgoing {
@@ -21,6 +22,21 @@ pub(super) struct Outgoing {
     pub kind: Option<Kind>,
     /// Whether it reports a deletion.
     pub deleted: bool,
+    /// Why Okta's item could not be read (then `json` is the item, kept in the dead letters).
+    pub malformed: Option<String>,
+}
+
+impl Outgoing {
+    /// An item Okta listed that cannot be read: kept as it came, with `reason`.
+    pub fn malformed(item: &RawValue, reason: String) -> Self {
+        Outgoing {
+            key: String::new(),
+            json: item.to_owned(),
+            kind: None,
+            deleted: false,
+            malformed: Some(reason),
+        }
+    }
 }
 
 /// Why records were left unsent: the run stops there and goes on from there next time.
@@ -97,6 +113,15 @@ impl Ctx<'_> {
 }
 
 fn input(record: &Outgoing, now: OffsetDateTime) -> Input<'_> {
+    if let Some(reason) = &record.malformed {
+        return Input {
+            message_id: None,
+            event: Err(Unreadable {
+                reason: reason.clone(),
+                content: Kept::Event(&record.json),
+            }),
+        };
+    }
     Input {
         message_id: None,
         event: Ok(OktaEvent {

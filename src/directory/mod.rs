@@ -11,6 +11,7 @@
 mod changes;
 mod deliver;
 mod full;
+mod head;
 mod kind;
 mod record;
 mod run;

@@ -204,67 +204,6 @@ pub(crate) fn replayed(raw: &RawValue) -> Option<crate::event::OktaEvent<'_>> {
     })
 }
 
-/// What the walk reads of an object.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct Head<'a> {
-    #[serde(borrow, default)]
-    pub id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "lastUpdated")]
-    pub last_updated: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "lastMembershipUpdated")]
-    pub last_membership_updated: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "type")]
-    object_type: Option<Cow<'a, str>>,
-    #[serde(default, rename = "_embedded")]
-    embedded: Option<Embedded>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Embedded {
-    #[serde(default)]
-    stats: Option<Stats>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Stats {
-    #[serde(default, rename = "hasAdminPrivilege")]
-    has_admin_privilege: Option<bool>,
-}
-
-impl<'a> Head<'a> {
-    /// Reads an object; `None` when it is not a JSON object with a string `id`.
-    pub fn of(raw: &'a RawValue) -> Option<Head<'a>> {
-        let head: Head = serde_json::from_str(raw.get()).ok()?;
-        head.id.as_deref().filter(|id| !id.is_empty())?;
-        Some(head)
-    }
-
-    /// The object's id.
-    pub fn id(&self) -> &str {
-        self.id.as_deref().unwrap_or_default()
-    }
-
-    /// `lastUpdated`, or empty.
-    pub fn version(&self) -> &str {
-        self.last_updated.as_deref().unwrap_or_default()
-    }
-
-    /// Whether a group is Okta's own (`Everyone`, type `BUILT_IN`), whose members are every
-    /// user: listing them would repeat the user list (500 pages for 100,000 users).
-    pub fn is_built_in(&self) -> bool {
-        self.object_type.as_deref() == Some("BUILT_IN")
-    }
-
-    /// Whether a group listed with `expand=stats` holds an admin role.
-    pub fn has_admin_privilege(&self) -> bool {
-        self.embedded
-            .as_ref()
-            .and_then(|e| e.stats.as_ref())
-            .and_then(|s| s.has_admin_privilege)
-            .unwrap_or(false)
-    }
-}
-
 /// `object` with its `profile` cut to `fields` (when set), for kinds that carry a user's
 /// profile; everything else as Okta sent it.
 pub(super) fn filtered<'r>(
@@ -401,21 +340,5 @@ mod tests {
             object.get()
         );
         assert_eq!(filtered(&object, Kind::User, None).get(), object.get());
-    }
-
-    #[test]
-    fn heads_read_ids_versions_and_admin_stats() {
-        let g = RawValue::from_string(r#"{"id":"00g1","lastUpdated":"t1","lastMembershipUpdated":"t2","_embedded":{"stats":{"hasAdminPrivilege":true}}}"#.into()).unwrap();
-        let h = Head::of(&g).unwrap();
-        assert_eq!((h.id(), h.version()), ("00g1", "t1"));
-        assert_eq!(h.last_membership_updated.as_deref(), Some("t2"));
-        assert!(h.has_admin_privilege());
-        assert!(!h.is_built_in());
-        let everyone = RawValue::from_string(r#"{"id":"00g0","type":"BUILT_IN"}"#.into()).unwrap();
-        assert!(Head::of(&everyone).unwrap().is_built_in());
-        for bad in [r#"[1]"#, r#"{"id":5}"#, r#"{"id":""}"#, r#"{}"#] {
-            let raw = RawValue::from_string(bad.into()).unwrap();
-            assert!(Head::of(&raw).is_none(), "{bad}");
-        }
     }
 }

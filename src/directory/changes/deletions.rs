@@ -1,5 +1,6 @@
-//! Deletions a changes run learns from the System Log: Okta writes an event when a user,
-//! group or app is deleted, and the object vanishes from every list.
+//! What a changes run learns from the System Log: Okta writes an event when a user, group or
+//! app is deleted (the object vanishes from every list), and when an app is created, changed,
+//! activated or deactivated (apps have no change filter: the log says when to read them).
 
 use std::collections::BTreeSet;
 
@@ -20,6 +21,23 @@ const DELETIONS: [(&str, &str, Kind); 3] = [
     ("application.lifecycle.delete", "AppInstance", Kind::App),
 ];
 
+/// The System Log events of an app's other changes.
+const APP_CHANGES: [&str; 4] = [
+    "application.lifecycle.create",
+    "application.lifecycle.update",
+    "application.lifecycle.activate",
+    "application.lifecycle.deactivate",
+];
+
+/// What the System Log said since the last run.
+#[derive(Debug, Default)]
+pub(super) struct LogNews {
+    /// Users, groups and apps deleted (their `deleted` records are sent).
+    pub deleted: BTreeSet<(Kind, String)>,
+    /// Whether an app was created, changed, activated or deactivated.
+    pub apps_changed: bool,
+}
+
 /// The deletion record of `id` last seen at `version`.
 pub(in crate::directory) fn deletion(
     stamp: &Stamp,
@@ -32,19 +50,23 @@ pub(in crate::directory) fn deletion(
         json: deleted_record(stamp, kind, id, version),
         kind: Some(kind),
         deleted: true,
+        malformed: None,
     }
 }
 
 impl Ctx<'_> {
-    /// Users, groups and apps the System Log reports deleted since the last run; sent now.
-    pub(super) async fn deletions_from_log(
+    /// Users, groups and apps the System Log reports deleted since the last run (sent now),
+    /// and whether an app changed: one filtered request, in the System Log's bucket.
+    pub(super) async fn read_log(
         &self,
         w: &Window,
         report: &mut DirectoryReport,
-    ) -> Result<BTreeSet<(Kind, String)>, Stop> {
+    ) -> Result<LogNews, Stop> {
         let filter = DELETIONS
             .iter()
-            .map(|(t, _, _)| format!("eventType eq \"{t}\""))
+            .map(|(t, _, _)| *t)
+            .chain(APP_CHANGES)
+            .map(|t| format!("eventType eq \"{t}\""))
             .collect::<Vec<_>>()
             .join(" or ");
         let url = self.dir.lists.org().api_url(
@@ -57,12 +79,13 @@ impl Ctx<'_> {
                 ("limit", "1000"),
             ],
         );
-        let mut deleted = BTreeSet::new();
+        let mut news = LogNews::default();
         self.each_page(url, report, |_, page| {
             let mut out = Vec::new();
             for event in &page.items {
+                news.apps_changed |= is_app_change(event);
                 for (kind, id) in deleted_targets(event) {
-                    if deleted.insert((kind, id.clone())) {
+                    if news.deleted.insert((kind, id.clone())) {
                         out.push(deletion(&w.stamp, kind, &id, ""));
                     }
                 }
@@ -70,8 +93,21 @@ impl Ctx<'_> {
             out
         })
         .await?;
-        Ok(deleted)
+        Ok(news)
     }
+}
+
+/// Whether `event` is one of an app's changes other than its deletion.
+fn is_app_change(event: &RawValue) -> bool {
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(borrow, default, rename = "eventType")]
+        event_type: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Event>(event.get())
+        .ok()
+        .and_then(|e| e.event_type)
+        .is_some_and(|t| APP_CHANGES.contains(&t.as_ref()))
 }
 
 /// `(kind, id)` of what a deletion event of the System Log names.
@@ -124,6 +160,11 @@ mod tests {
             deleted_targets(&group),
             vec![(Kind::Group, "00g1".to_string())]
         );
+        let created = raw(
+            r#"{"eventType":"application.lifecycle.create","target":[{"id":"0oa1","type":"AppInstance"}]}"#,
+        );
+        assert!(is_app_change(&created) && deleted_targets(&created).is_empty());
+        assert!(!is_app_change(&group));
         for other in [
             r#"{"eventType":"user.session.start","target":[{"id":"00u1","type":"User"}]}"#,
             r#"{"eventType":"user.lifecycle.delete.completed","target":"nope"}"#,

@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 
 use serde_json::value::RawValue;
 
-use super::deletions::deletion;
+use super::deletions::{deletion, LogNews};
 use super::{Stop, Window};
 use crate::directory::deliver::Outgoing;
+use crate::directory::head::Head;
 use crate::directory::kind::{Action, Kind};
-use crate::directory::record::{changed_key, filtered, object_record, Head};
+use crate::directory::record::{changed_key, filtered, object_record};
 use crate::directory::run::{Ctx, DirectoryError, DirectoryReport};
 use crate::directory::state::{self, KindState};
 use crate::okta::FetchError;
@@ -58,7 +59,7 @@ impl Ctx<'_> {
             let mut now_in: BTreeSet<String> = BTreeSet::new();
             let mut out = Vec::new();
             for item in &members {
-                let Some(h) = Head::of(item) else { continue };
+                let Ok(h) = Head::of(item) else { continue };
                 let id = format!("{group}/{}", h.id());
                 if !st.entries.0.contains_key(id.as_str()) {
                     let object = filtered(item, kind, fields);
@@ -73,6 +74,7 @@ impl Ctx<'_> {
                         ),
                         kind: Some(kind),
                         deleted: false,
+                        malformed: None,
                     });
                 }
                 now_in.insert(id);
@@ -115,13 +117,21 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Every app, compared with the state: new or changed ones `changed`, missing ones `deleted`.
+    /// The apps, when the System Log says one changed: the whole list (Okta has no change
+    /// filter for apps) compared with the state: new or changed ones `changed`, missing ones
+    /// `deleted`.
     pub(super) async fn apps(
         &self,
         w: &Window,
-        deleted: &BTreeSet<(Kind, String)>,
+        news: &LogNews,
         report: &mut DirectoryReport,
     ) -> Result<(), Stop> {
+        let deleted = &news.deleted;
+        let gone_apps = deleted.iter().filter(|(k, _)| *k == Kind::App).count();
+        if !news.apps_changed && gone_apps == 0 {
+            // The System Log names every change of an app: nothing to read.
+            return Ok(());
+        }
         let key = state::state_key(self.prefix(), Kind::App);
         let Some((mut st, etag)) = state::load(self.store(), &key)
             .await
@@ -130,6 +140,14 @@ impl Ctx<'_> {
             tracing::info!("no app state yet: the first snapshot reports the apps");
             return Ok(());
         };
+        if !news.apps_changed {
+            // Only deletions, already sent: the state forgets them.
+            for (_, id) in deleted.iter().filter(|(k, _)| *k == Kind::App) {
+                st.entries.0.remove(id.as_str());
+            }
+            self.keep_state(&key, &st, &etag).await;
+            return Ok(());
+        }
         let url = self
             .dir
             .lists
@@ -139,7 +157,7 @@ impl Ctx<'_> {
         let mut listed: BTreeSet<String> = BTreeSet::new();
         let mut changed: Vec<&RawValue> = Vec::new();
         for item in &apps {
-            let Some(h) = Head::of(item) else { continue };
+            let Ok(h) = Head::of(item) else { continue };
             if st
                 .entries
                 .0
@@ -171,7 +189,7 @@ impl Ctx<'_> {
             st.entries.0.remove(id.as_str());
         }
         for item in &changed {
-            if let Some(h) = Head::of(item) {
+            if let Ok(h) = Head::of(item) {
                 st.entries.see(Kind::App, h.id(), h.version(), w.now_ms);
             }
         }

@@ -15,8 +15,9 @@ use url::Url;
 pub(super) use deletions::deletion;
 
 use super::deliver::{Left, Outgoing};
+use super::head::Head;
 use super::kind::{Action, Kind};
-use super::record::{changed_key, filtered, object_record, Head, Stamp};
+use super::record::{changed_key, filtered, object_record, Stamp};
 use super::run::{Ctx, DirectoryError, DirectoryReport};
 use super::times::{parse_time, rfc3339, unix_ms};
 use super::walk::{load_json, redacted, save_json, FullCheckpoint};
@@ -213,8 +214,8 @@ impl Ctx<'_> {
         let mut moved: Vec<(String, String)> = Vec::new();
         self.each_page(groups, report, |ctx, page| {
             for item in &page.items {
-                if let Some(h) = Head::of(item).filter(|h| !h.is_built_in()) {
-                    let membership = h.last_membership_updated.as_deref().unwrap_or_default();
+                if let Some(h) = Head::of(item).ok().filter(|h| !h.is_built_in()) {
+                    let membership = h.membership_version();
                     if parse_time(membership).is_some_and(|t| t > w.since) {
                         moved.push((h.id().to_owned(), membership.to_owned()));
                     }
@@ -226,15 +227,16 @@ impl Ctx<'_> {
                 .map(AsRef::as_ref)
                 .filter(|item| {
                     Head::of(item)
+                        .ok()
                         .is_some_and(|h| parse_time(h.version()).is_none_or(|t| t > w.since))
                 })
                 .collect();
             ctx.changed_from(w, Kind::Group, &changed)
         })
         .await?;
-        let deleted = self.deletions_from_log(w, report).await?;
-        self.memberships(w, &moved, &deleted, report).await?;
-        self.apps(w, &deleted, report).await
+        let news = self.read_log(w, report).await?;
+        self.memberships(w, &moved, &news.deleted, report).await?;
+        self.apps(w, &news, report).await
     }
 
     /// Reads every page from `url`, handing each to `handle` and sending what it returns.
@@ -304,7 +306,8 @@ impl Ctx<'_> {
         items
             .iter()
             .filter_map(|item| {
-                let h = Head::of(item)?;
+                // Unreadable: the snapshot keeps it in the dead letters, once a snapshot.
+                let h = Head::of(item).ok()?;
                 if w.snapshot_sends(kind, h.version()) {
                     return None;
                 }
@@ -320,6 +323,7 @@ impl Ctx<'_> {
                     ),
                     kind: Some(kind),
                     deleted: false,
+                    malformed: None,
                 })
             })
             .collect()

@@ -50,6 +50,7 @@ impl Ctx<'_> {
             json: run_record(&stamp, "completed", Some(&detail)),
             kind: None,
             deleted: false,
+            malformed: None,
         };
         if let Err(Left(why)) = self.send(&[completed], report).await {
             report.stopped =

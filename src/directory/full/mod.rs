@@ -128,6 +128,9 @@ impl Ctx<'_> {
     ) -> Result<(), DirectoryError> {
         let mut seen = Seen::default();
         let mut unsaved = 0usize;
+        // The longest a page took to read and send: one is not started without that much
+        // time left, or it would be read and not sent, and read again next invocation.
+        let mut longest = std::time::Duration::ZERO;
         if cp.step == Step::Users && cp.next.is_none() && cp.listed_from.is_empty() {
             let stamp = self.stamp(&cp.run);
             let started = Outgoing {
@@ -135,6 +138,7 @@ impl Ctx<'_> {
                 json: run_record(&stamp, "started", None),
                 kind: None,
                 deleted: false,
+                malformed: None,
             };
             if let Err(Left(why)) = self.send(&[started], report).await {
                 report.stopped = format!("the snapshot's start could not be sent ({why}); it starts again next invocation");
@@ -153,14 +157,20 @@ impl Ctx<'_> {
                     return self.finish(cp, etag, report).await;
                 }
                 step => {
-                    if !self.has_time() {
+                    let enough = tokio::time::Instant::now()
+                        .checked_add(longest)
+                        .is_some_and(|t| t < self.stop_at);
+                    if !enough {
                         report.stopped = format!(
                             "out of time: the snapshot goes on from {} at the next invocation",
                             cp.progress()
                         );
                         return self.save(cp, etag, &mut seen).await;
                     }
-                    match self.page(cp, step, &mut seen, report).await {
+                    let started = tokio::time::Instant::now();
+                    let result = self.page(cp, step, &mut seen, report).await;
+                    longest = longest.max(started.elapsed());
+                    match result {
                         Ok(()) => {}
                         Err(Stop::Left(why)) => {
                             report.stopped = format!(

@@ -5,8 +5,9 @@ use url::Url;
 
 use super::{Seen, Stop};
 use crate::directory::deliver::{Left, Outgoing};
+use crate::directory::head::Head;
 use crate::directory::kind::{Action, Kind};
-use crate::directory::record::{filtered, object_record, snapshot_key, Head};
+use crate::directory::record::{filtered, object_record, snapshot_key};
 use crate::directory::run::{Ctx, DirectoryReport};
 use crate::directory::times::{unix, unix_ms};
 use crate::directory::walk::{first_url, redacted, FullCheckpoint, Parent, Step};
@@ -95,16 +96,20 @@ impl Ctx<'_> {
         let mut out = Vec::with_capacity(page.items.len());
         let mut parents = (Vec::new(), Vec::new());
         for item in &page.items {
-            let Some(head) = Head::of(item) else {
-                tracing::warn!(url = %redacted(&page.url), "an item without an id: skipped");
-                continue;
+            let head = match Head::of(item) {
+                Ok(head) => head,
+                Err(reason) => {
+                    tracing::warn!(url = %redacted(&page.url), reason = %reason, "an item Okta listed is unreadable: kept in the dead letters");
+                    out.push(Outgoing::malformed(item, reason));
+                    continue;
+                }
             };
             let id = head.id();
             match step {
                 // `Everyone` (BUILT_IN) holds every user: its members are the user list.
                 Step::Groups if head.is_built_in() => {}
                 Step::Groups => {
-                    let version = head.last_membership_updated.as_deref().unwrap_or_default();
+                    let version = head.membership_version();
                     parents.0.push(Parent {
                         id: id.into(),
                         version: version.into(),
@@ -140,6 +145,7 @@ impl Ctx<'_> {
                 json: object_record(&stamp, (kind, Action::Snapshot), &id, &version, &object),
                 kind: Some(kind),
                 deleted: false,
+                malformed: None,
             });
             seen.0[kind as usize].see(kind, &id, &version, now_ms);
         }

@@ -154,7 +154,7 @@ impl FakeOkta {
 
     /// Deletes a user: gone from every list, group (bumping its `lastMembershipUpdated`) and app.
     pub fn delete_user(&self, id: &str) {
-        self.delete(id, ("user.lifecycle.delete.completed", "User"), |s, now| {
+        self.logged(id, ("user.lifecycle.delete.completed", "User"), |s, now| {
             let seq = must(Kind::User, id);
             s.users
                 .remove(&seq)
@@ -190,7 +190,7 @@ impl FakeOkta {
 
     /// Deletes a group: gone from every list and app; its members stay.
     pub fn delete_group(&self, id: &str) {
-        self.delete(id, ("group.lifecycle.delete", "UserGroup"), |s, _| {
+        self.logged(id, ("group.lifecycle.delete", "UserGroup"), |s, _| {
             let seq = must(Kind::Group, id);
             s.groups
                 .remove(&seq)
@@ -224,16 +224,27 @@ impl FakeOkta {
 
     /// Adds an ACTIVE app; returns its id.
     pub fn add_app(&self, label: &str) -> String {
-        self.change(|s, now| {
+        let id = self.change(|s, now| {
             let seq = s.next_seq();
             s.apps.insert(seq, new_app(label, now));
             id_of(Kind::App, seq)
-        })
+        });
+        self.logged(
+            &id,
+            ("application.lifecycle.create", "AppInstance"),
+            |_, _| {},
+        );
+        id
     }
 
     /// Activates or deactivates an app; bumps its `lastUpdated`.
     pub fn set_app_active(&self, id: &str, active: bool) {
-        self.change(|s, now| {
+        let event = if active {
+            "application.lifecycle.activate"
+        } else {
+            "application.lifecycle.deactivate"
+        };
+        self.logged(id, (event, "AppInstance"), |s, now| {
             let a = app_mut(s, id);
             a.active = active;
             a.last_updated = now;
@@ -242,7 +253,7 @@ impl FakeOkta {
 
     /// Deletes an app: gone from the list for good, with its assignments.
     pub fn delete_app(&self, id: &str) {
-        self.delete(
+        self.logged(
             id,
             ("application.lifecycle.delete", "AppInstance"),
             |s, _| {
