@@ -71,12 +71,55 @@ impl Entries {
     }
 }
 
-/// The stored form: `{"v":1,"run":"...","entries":[["id","version",observed],...]}`.
+/// The stored form: `{"v":1,"run":"...","entries":[["id","version",observed],...]}`, read
+/// and written as a stream: no text, no list beside the map (a large org's memberships are
+/// hundreds of thousands of entries).
 #[derive(Serialize, Deserialize)]
-struct Stored {
+struct Stored<R, E> {
     v: u32,
-    run: String,
-    entries: Vec<(String, String, i64)>,
+    run: R,
+    entries: E,
+}
+
+impl Serialize for Entries {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .iter()
+                .map(|(id, e)| (id.as_ref(), e.version.as_ref(), e.observed)),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of [id, version, observed]")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Entries, A::Error> {
+                let mut map = BTreeMap::new();
+                while let Some((id, version, observed)) =
+                    seq.next_element::<(String, String, i64)>()?
+                {
+                    map.insert(
+                        id.into_boxed_str(),
+                        Entry {
+                            version: version.into_boxed_str(),
+                            observed,
+                        },
+                    );
+                }
+                Ok(Entries(map))
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
 }
 
 /// One kind's state (or one chunk of a snapshot in progress), with the snapshot it came from.
@@ -134,28 +177,16 @@ pub(super) async fn load(
         location: store.location(key),
         reason,
     };
-    let text = gzip::decompress_text(&object.body).map_err(unreadable)?;
-    let stored: Stored = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(&object.body[..]));
+    let stored: Stored<String, Entries> =
+        serde_json::from_reader(reader).map_err(|e| unreadable(e.to_string()))?;
     if stored.v != STATE_VERSION {
         return Err(unreadable(format!("format version {}", stored.v)));
     }
-    let entries = stored
-        .entries
-        .into_iter()
-        .map(|(id, version, observed)| {
-            (
-                id.into_boxed_str(),
-                Entry {
-                    version: version.into_boxed_str(),
-                    observed,
-                },
-            )
-        })
-        .collect();
     Ok(Some((
         KindState {
             run: stored.run,
-            entries: Entries(entries),
+            entries: stored.entries,
         },
         object.etag,
     )))
@@ -170,18 +201,15 @@ pub(super) async fn save(
 ) -> Result<String, StateError> {
     let stored = Stored {
         v: STATE_VERSION,
-        run: state.run.clone(),
-        entries: state
-            .entries
-            .0
-            .iter()
-            .map(|(id, e)| (id.to_string(), e.version.to_string(), e.observed))
-            .collect(),
+        run: &state.run,
+        entries: &state.entries,
     };
-    let text = serde_json::to_vec(&stored).unwrap_or_default();
-    Ok(store
-        .put(key, gzip::compress(&text), "application/gzip", condition)
-        .await?)
+    let mut gz =
+        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(gzip::GZIP_LEVEL));
+    // Writing into memory cannot fail.
+    let _ = serde_json::to_writer(&mut gz, &stored);
+    let body = gz.finish().unwrap_or_default();
+    Ok(store.put(key, body, "application/gzip", condition).await?)
 }
 
 /// Writes what a snapshot saw of `kind` in one invocation as chunk `n` (a rewrite after a
