@@ -45,6 +45,7 @@ pub use framing::Body;
 pub(crate) use http::parse_retry_after;
 pub use http::HttpDestination;
 pub use memory::MemoryDestination;
+pub(crate) use retry::MIN_ATTEMPT;
 
 /// Kept before the Lambda deadline for answering once the dead letters are written.
 const ANSWER_TIME: Duration = Duration::from_millis(500);

@@ -10,7 +10,7 @@ use crate::backoff::backoff;
 use crate::telemetry::ErrorCounts;
 
 /// An attempt with less time than this left is not started.
-const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+pub(crate) const MIN_ATTEMPT: Duration = Duration::from_millis(250);
 
 /// What happened to one batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -193,8 +193,11 @@ impl Ctx<'_> {
     }
 
     /// Whether there is time for another page.
+    /// (At least what one destination attempt needs.)
     pub fn has_time(&self) -> bool {
-        Instant::now() < self.stop_at
+        Instant::now()
+            .checked_add(crate::delivery::MIN_ATTEMPT)
+            .is_some_and(|t| t < self.stop_at)
     }
 
     pub fn prefix(&self) -> &str {

@@ -12,6 +12,7 @@ use super::run::{Ctx, DirectoryError, DirectoryReport};
 use super::state::{self, Entries};
 use super::times::{rfc3339 as at, unix, unix_ms};
 use super::walk::{load_json, save_json, FullCheckpoint, Step};
+use crate::delivery::MIN_ATTEMPT;
 use crate::event::format_rfc3339;
 use crate::state::{Condition, Lease, StoreError};
 /// Pages between two saves of the checkpoint (and of what was seen).
@@ -157,8 +158,9 @@ impl Ctx<'_> {
                     return self.finish(cp, etag, report).await;
                 }
                 step => {
+                    // A destination attempt needs MIN_ATTEMPT before the stop.
                     let enough = tokio::time::Instant::now()
-                        .checked_add(longest)
+                        .checked_add(longest + MIN_ATTEMPT)
                         .is_some_and(|t| t < self.stop_at);
                     if !enough {
                         report.stopped = format!(
