@@ -27,16 +27,25 @@ pub(super) fn fill(
             let (actor_entity, actor) = actor(rest, false);
             let user = target_user(rest).or_else(|| actor_entity.map(|e| e.user()));
             out.insert("user".into(), user.unwrap_or_else(unknown_user));
-            if let Some(group) = take_target(rest, "UserGroup") {
-                out.insert("group".into(), Value::Object(group.entity()));
-            }
+            // OCSF wants exactly one of `privileges` and `group`: the privilege when Okta
+            // names one, else the group granted, else no privileges (a group target left
+            // over stays in `unmapped`).
             let privilege = privilege(rest).or_else(|| {
                 event_type
                     .filter(|t| t.contains("impersonation"))
                     .map(|_| "impersonation".to_owned())
             });
-            if let Some(p) = privilege {
-                out.insert("privileges".into(), json!([p]));
+            match (privilege, rest.target_index("UserGroup")) {
+                (Some(p), _) => {
+                    out.insert("privileges".into(), json!([p]));
+                }
+                (None, Some(index)) => {
+                    let group = rest.take_target(index).map(|g| g.entity());
+                    out.insert("group".into(), Value::Object(group.unwrap_or_default()));
+                }
+                (None, None) => {
+                    out.insert("privileges".into(), json!([]));
+                }
             }
             if let Some(session) = fields::session(rest) {
                 out.insert("session".into(), session);
@@ -93,8 +102,15 @@ pub(super) fn fill(
                     .filter(|_| granted)
                     .and_then(|a| a.name().map(str::to_owned))
             });
-            if let Some(p) = privilege {
-                out.insert("privileges".into(), json!([p]));
+            match privilege {
+                Some(p) => {
+                    out.insert("privileges".into(), json!([p]));
+                }
+                // OCSF wants a user or privileges: a group created or deleted has neither.
+                None if !out.contains_key("user") => {
+                    out.insert("privileges".into(), json!([]));
+                }
+                None => {}
             }
             if let Some(app) = app {
                 out.insert("resource".into(), Value::Object(app.entity()));
@@ -171,10 +187,20 @@ fn authentication(event_type: Option<&str>, rest: &mut Rest, out: &mut Map<Strin
     }
     insert_object(out, "actor", actor);
     // The app signed in to, or Okta itself (a sign-in to the org).
-    let service = take_target(rest, "AppInstance").map_or_else(
-        || json!({ "name": "Okta" }),
-        |app| Value::Object(app.entity()),
-    );
+    let service = match rest.target_index("AppInstance") {
+        Some(index) => {
+            let mut app = rest
+                .take_target(index)
+                .map(|a| a.entity())
+                .unwrap_or_default();
+            // `service` has no `type`: Okta's stays in `unmapped`.
+            if let Some(Value::String(kind)) = app.remove("type") {
+                rest.put_back(&["target", &index.to_string()], "type", kind);
+            }
+            Value::Object(app)
+        }
+        None => json!({ "name": "Okta" }),
+    };
     out.insert("service".into(), service);
     let event_type = event_type.unwrap_or("");
     let credential = rest

@@ -18,6 +18,18 @@ impl Rest {
         at.as_object_mut()?.remove(*last)
     }
 
+    /// Puts `value` back at `key` of the object at `parent` (for a field taken but not used).
+    pub fn put_back(&mut self, parent: &[&str], key: &str, value: String) {
+        // A step that is a number indexes an array (`target`, `0`).
+        let at = parent.iter().try_fold(&mut self.0, |at, k| match at {
+            Value::Array(items) => items.get_mut(k.parse::<usize>().ok()?),
+            other => other.as_object_mut()?.get_mut(*k),
+        });
+        if let Some(map) = at.and_then(Value::as_object_mut) {
+            map.insert(key.to_owned(), Value::String(value));
+        }
+    }
+
     /// Removes and returns the string at `path`; any other value stays (for `unmapped`).
     pub fn take_str(&mut self, path: &[&str]) -> Option<String> {
         match self.peek(path)? {
@@ -137,21 +149,34 @@ pub(super) struct Entity {
 }
 
 impl Entity {
-    /// Takes the four fields under `at`; `None` if none of them is a string.
+    /// Takes the four fields under `at`; `None` (taking nothing) if none of `id`,
+    /// `alternateId`, `displayName` is a string.
     pub fn take(rest: &mut Rest, at: &[&str]) -> Option<Entity> {
-        let mut field = |name: &'static str| {
-            let mut path: Vec<&str> = at.to_vec();
+        let path = |name: &'static str| -> Vec<&str> {
+            let mut path = at.to_vec();
             path.push(name);
-            rest.take_str(&path)
+            path
         };
-        let entity = Entity {
-            id: field("id"),
-            kind: field("type"),
-            alternate_id: field("alternateId"),
-            display_name: field("displayName"),
+        let named = ["id", "alternateId", "displayName"]
+            .iter()
+            .any(|name| rest.peek_str(&path(name)).is_some_and(|s| !s.is_empty()));
+        if !named {
+            return None;
+        }
+        let kind = rest.take_str(&path("type"));
+        // Only a user has a place for its alternate id (the login, `user.name`); on other
+        // entities it may name them when nothing else does, and stays in `unmapped`.
+        let alternate_id = if kind.as_deref() == Some("User") {
+            rest.take_str(&path("alternateId"))
+        } else {
+            rest.peek_str(&path("alternateId")).map(str::to_owned)
         };
-        let any = entity.id.is_some() || entity.alternate_id.is_some();
-        (any || entity.display_name.is_some()).then_some(entity)
+        Some(Entity {
+            id: rest.take_str(&path("id")),
+            kind,
+            alternate_id,
+            display_name: rest.take_str(&path("displayName")),
+        })
     }
 
     pub fn is_app(&self) -> bool {
@@ -186,10 +211,11 @@ impl Entity {
         if user.is_empty() {
             user.insert("name".into(), "unknown".into());
         }
+        // `type` keeps Okta's word (SystemPrincipal, ...); `type_id` is OCSF's.
         let (type_id, caption) = match self.kind.as_deref() {
             Some("User") => (1, "User"),
-            Some("SystemPrincipal") => (3, "System"),
-            Some(_) => (99, self.kind.as_deref().unwrap_or("Other")),
+            Some(kind @ "SystemPrincipal") => (3, kind),
+            Some(kind) => (99, kind),
             None => (0, "Unknown"),
         };
         user.insert("type_id".into(), type_id.into());
@@ -241,11 +267,15 @@ pub(super) fn src_endpoint(rest: &mut Rest) -> Option<Value> {
             rest.take_str(&[geo[0], geo[1], okta]).as_deref(),
         );
     }
-    let lat = rest.take_f64(&[geo[0], geo[1], "geolocation", "lat"]);
-    let lon = rest.take_f64(&[geo[0], geo[1], "geolocation", "lon"]);
-    if let (Some(lat), Some(lon)) = (lat, lon) {
-        // GeoJSON order, as OCSF's `coordinates` says: longitude first.
-        location.insert("coordinates".into(), json!([lon, lat]));
+    let lat = [geo[0], geo[1], "geolocation", "lat"];
+    let lon = [geo[0], geo[1], "geolocation", "lon"];
+    let number = |rest: &Rest, path: &[&str]| rest.peek(path).is_some_and(Value::is_number);
+    // Taken only as a pair: a lone latitude or longitude stays in `unmapped`.
+    if number(rest, &lat) && number(rest, &lon) {
+        if let (Some(lat), Some(lon)) = (rest.take_f64(&lat), rest.take_f64(&lon)) {
+            // GeoJSON order, as OCSF's `coordinates` says: longitude first.
+            location.insert("coordinates".into(), json!([lon, lat]));
+        }
     }
     if !location.is_empty() {
         put(
@@ -273,6 +303,10 @@ pub(super) fn src_endpoint(rest: &mut Rest) -> Option<Value> {
     if !asys.is_empty() {
         ep.insert("autonomous_system".into(), Value::Object(asys));
     }
+    if !ep.is_empty() && !ep.contains_key("ip") {
+        // OCSF wants something that names an endpoint; Okta gave a place but no address.
+        ep.insert("name".into(), "unknown".into());
+    }
     (!ep.is_empty()).then_some(Value::Object(ep))
 }
 
@@ -295,9 +329,12 @@ pub(super) fn http_request(rest: &mut Rest) -> Option<Value> {
 
 /// `session`: Okta's session id (`authenticationContext.externalSessionId`).
 pub(super) fn session(rest: &mut Rest) -> Option<Value> {
-    let uid = rest.take_str(&["authenticationContext", "externalSessionId"])?;
-    // Okta writes "unknown" when there is no session.
-    (uid != "unknown").then(|| json!({ "uid": uid }))
+    let path = ["authenticationContext", "externalSessionId"];
+    // Okta writes "unknown" when there is no session: left as it is, in `unmapped`.
+    if rest.peek_str(&path) == Some("unknown") {
+        return None;
+    }
+    rest.take_str(&path).map(|uid| json!({ "uid": uid }))
 }
 
 /// `status_id` / `status` from `outcome.result` (SUCCESS, ALLOW; FAILURE, DENY; others).

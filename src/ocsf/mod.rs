@@ -56,8 +56,17 @@ pub fn to_ocsf(event: &OktaEvent<'_>, options: &OcsfOptions) -> (Class, Value) {
     if let Some(unmapped) = rest.into_unmapped() {
         match out.get_mut("unmapped").and_then(Value::as_object_mut) {
             Some(already) => {
+                // The mapped actor of a class without `actor` is already there: what is
+                // left of Okta's own `actor` goes beside it as `okta_actor`.
                 if let Value::Object(more) = unmapped {
-                    already.extend(more);
+                    for (key, value) in more {
+                        let key = if already.contains_key(&key) {
+                            format!("okta_{key}")
+                        } else {
+                            key
+                        };
+                        already.insert(key, value);
+                    }
                 }
             }
             None => {
@@ -159,6 +168,10 @@ fn actor(rest: &mut Rest, with_session: bool) -> (Option<Entity>, Map<String, Va
         Some(e) if e.is_app() => {
             fields::put(&mut actor, "app_uid", e.id.as_deref());
             fields::put(&mut actor, "app_name", e.name());
+            // OCSF's actor has no place for the kind of app: it stays in `unmapped`.
+            if let Some(kind) = e.kind.clone() {
+                rest.put_back(&["actor"], "type", kind);
+            }
         }
         Some(e) => {
             actor.insert("user".into(), e.user());
