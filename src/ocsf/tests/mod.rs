@@ -69,3 +69,27 @@ fn well_known_event_types_land_in_the_issue_classes() {
         assert_ne!(class.activity_name(activity), "Unknown", "{event_type}");
     }
 }
+
+#[test]
+fn an_event_of_unexpected_shapes_is_api_activity_with_everything_in_unmapped() {
+    let input = serde_json::json!({
+        "uuid": "2f3c1f9e-8f3a-11ef-9a3c-0b1c2d3e4f50",
+        "published": "2026-11-30T09:15:42.123Z",
+        "eventType": 42,
+        "actor": "someone",
+        "client": { "ipAddress": ["198.51.100.23"] },
+        "target": { "id": 7 },
+    });
+    let text = raw(&input);
+    let event = okta_event(&text);
+    let (class, ocsf) = super::to_ocsf(&event, &super::OcsfOptions { raw_data: true });
+    assert_eq!(class, Class::ApiActivity);
+    let errors = schema::Schema::load().validate(class, &ocsf);
+    assert!(errors.is_empty(), "{errors:?}");
+    let unmapped = &ocsf["unmapped"];
+    assert_eq!(unmapped["eventType"], 42);
+    assert_eq!(unmapped["actor"], "someone");
+    assert_eq!(unmapped["client"]["ipAddress"][0], "198.51.100.23");
+    assert_eq!(unmapped["target"]["id"], 7);
+    assert_eq!(ocsf["raw_data"].as_str(), Some(text.get()));
+}

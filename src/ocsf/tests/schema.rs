@@ -154,11 +154,14 @@ impl Schema {
         let present = |list: &[String]| list.iter().filter(|n| value.contains_key(*n)).count();
         let at_least_one = names("at_least_one");
         if !at_least_one.is_empty() && present(&at_least_one) == 0 {
-            errors.push(format!("{path}: needs at least one of {at_least_one:?}"));
+            errors.push(format!(
+                "{}: needs at least one of {at_least_one:?}",
+                trim(path)
+            ));
         }
         let just_one = names("just_one");
         if !just_one.is_empty() && present(&just_one) != 1 {
-            errors.push(format!("{path}: needs exactly one of {just_one:?}"));
+            errors.push(format!("{}: needs exactly one of {just_one:?}", trim(path)));
         }
         for (name, v) in value {
             let Some(def) = attrs.get(name) else {
@@ -237,6 +240,14 @@ impl Schema {
     }
 }
 
+/// `user.` as `user`, and the event itself as `(event)`.
+fn trim(path: &str) -> &str {
+    match path.trim_end_matches('.') {
+        "" => "(event)",
+        p => p,
+    }
+}
+
 fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
     for (name, def) in from {
         match (into.get_mut(&name), def) {
@@ -255,6 +266,81 @@ fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
             (_, def) => {
                 into.insert(name, def);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod validator {
+    use serde_json::json;
+
+    use super::Schema;
+    use crate::ocsf::Class;
+
+    fn group_management() -> serde_json::Value {
+        json!({
+            "activity_id": 3, "category_uid": 3, "class_uid": 3006, "type_uid": 300603,
+            "time": 1_796_030_142_123_i64, "severity_id": 1,
+            "metadata": { "product": { "name": "Okta", "vendor_name": "Okta" }, "version": "1.3.0" },
+            "group": { "uid": "00g1" }, "user": { "uid": "00u1" },
+        })
+    }
+
+    #[test]
+    fn accepts_a_minimal_valid_event() {
+        let errors = Schema::load().validate(Class::GroupManagement, &group_management());
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn rejects_missing_required_wrong_types_unknown_attributes_and_bad_enums() {
+        let mut schema = Schema::load();
+        let cases = [
+            ("/group", json!(null), "group: required"),
+            (
+                "/metadata/product/vendor_name",
+                json!(null),
+                "vendor_name: required",
+            ),
+            (
+                "/time",
+                json!("2026-11-30"),
+                "time: \"2026-11-30\" is not a timestamp_t",
+            ),
+            (
+                "/severity_id",
+                json!(7),
+                "severity_id: 7 is not in the enum",
+            ),
+            ("/user/uid", json!(5), "user.uid: 5 is not a string_t"),
+            ("/user/groups", json!({}), "user.groups: should be an array"),
+            (
+                "/user/colour",
+                json!("blue"),
+                "user.colour: not an attribute",
+            ),
+            (
+                "/src_endpoint",
+                json!({ "port": 443 }),
+                "needs at least one of",
+            ),
+            ("/type_uid", json!(300604), "type_uid is not 300603"),
+        ];
+        for (pointer, value, expected) in cases {
+            let mut event = group_management();
+            let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+            let at = event.pointer_mut(parent).expect("the parent exists");
+            let map = at.as_object_mut().expect("an object");
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                map.insert(key.to_owned(), value);
+            }
+            let errors = schema.validate(Class::GroupManagement, &event);
+            assert!(
+                errors.iter().any(|e| e.contains(expected)),
+                "{pointer}: expected {expected:?} in {errors:?}"
+            );
         }
     }
 }
