@@ -158,6 +158,13 @@ pub(super) fn fill(
                 info["types"] = json!([t]);
             }
             out.insert("finding_info".into(), info);
+            // `debugData.risk` reads `{level=HIGH, reasons=...}`: the level is OCSF's risk
+            // level; the text stays in `unmapped` for its reasons.
+            let risk = rest.peek_str(&["debugContext", "debugData", "risk"]);
+            if let Some((id, level)) = risk.and_then(risk_level) {
+                out.insert("risk_level_id".into(), id.into());
+                out.insert("risk_level".into(), level.into());
+            }
             let (_, actor) = actor(rest, true);
             let mut evidence = Map::new();
             insert_object(&mut evidence, "actor", actor);
@@ -281,6 +288,19 @@ fn managed_entity(target: &Entity) -> Value {
         entity.insert("name".into(), "unknown".into());
     }
     Value::Object(entity)
+}
+
+/// OCSF's risk level of Okta's `level=LOW|MEDIUM|HIGH`.
+fn risk_level(risk: &str) -> Option<(u8, &'static str)> {
+    let level = risk.split("level=").nth(1)?;
+    let level = level.split([',', '}', ' ']).next()?;
+    Some(match level {
+        "LOW" => (1, "Low"),
+        "MEDIUM" => (2, "Medium"),
+        "HIGH" => (3, "High"),
+        "CRITICAL" => (4, "Critical"),
+        _ => return None,
+    })
 }
 
 fn unknown_user() -> Value {
