@@ -2,9 +2,12 @@
 //! event out (docs/ocsf.md). Never fails and never drops: whatever cannot be read lands in
 //! API Activity with `unmapped` (and `raw_data` when asked).
 
+mod application;
 mod classes;
-mod extras;
 mod fields;
+mod findings;
+mod iam;
+mod parts;
 #[cfg(test)]
 mod tests;
 
@@ -12,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::event::OktaEvent;
 pub use classes::{class_of, Class};
-use fields::{Entity, Rest};
+use fields::Rest;
 
 /// The OCSF version the mapping follows (`metadata.version`).
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -52,7 +55,7 @@ pub fn to_ocsf(event: &OktaEvent<'_>, options: &OcsfOptions) -> (Class, Value) {
         activity,
         &mut out,
     );
-    extras::fill(class, activity, event_type.as_deref(), &mut rest, &mut out);
+    fill(class, activity, event_type.as_deref(), &mut rest, &mut out);
     if let Some(unmapped) = rest.into_unmapped() {
         match out.get_mut("unmapped").and_then(Value::as_object_mut) {
             Some(already) => {
@@ -160,28 +163,23 @@ fn common(
     }
 }
 
-/// The Okta actor as an OCSF `actor` (`user` or app, and `session`), taking what it uses.
-fn actor(rest: &mut Rest, with_session: bool) -> (Option<Entity>, Map<String, Value>) {
-    let entity = Entity::take(rest, &["actor"]);
-    let mut actor = Map::new();
-    match &entity {
-        Some(e) if e.is_app() => {
-            fields::put(&mut actor, "app_uid", e.id.as_deref());
-            fields::put(&mut actor, "app_name", e.name());
-            // OCSF's actor has no place for the kind of app: it stays in `unmapped`.
-            if let Some(kind) = e.kind.clone() {
-                rest.put_back(&["actor"], "type", kind);
-            }
-        }
-        Some(e) => {
-            actor.insert("user".into(), e.user());
-        }
-        None => {}
+/// Adds the attributes of `class` that Okta has, taking them from `rest`: one file per
+/// class family.
+fn fill(
+    class: Class,
+    activity: u8,
+    event_type: Option<&str>,
+    rest: &mut Rest,
+    out: &mut Map<String, Value>,
+) {
+    match class {
+        Class::Authentication => iam::authentication(event_type, rest, out),
+        Class::AccountChange => iam::account_change(rest, out),
+        Class::AuthorizeSession => iam::authorize_session(event_type, rest, out),
+        Class::EntityManagement => iam::entity_management(event_type, rest, out),
+        Class::UserAccess => iam::user_access(event_type, rest, out),
+        Class::GroupManagement => iam::group_management(activity, rest, out),
+        Class::ApiActivity => application::api_activity(event_type, rest, out),
+        Class::DetectionFinding => findings::detection_finding(event_type, rest, out),
     }
-    if with_session {
-        if let Some(session) = fields::session(rest) {
-            actor.insert("session".into(), session);
-        }
-    }
-    (entity, actor)
 }
