@@ -71,8 +71,7 @@ impl Rest {
         }
     }
 
-    /// The targets (`target[]`) of the given Okta type, taken as OCSF-ready parts, each
-    /// with its index so the caller can take several.
+    /// The index in `target[]` of the first target of the given Okta type.
     pub fn target_index(&self, okta_type: &str) -> Option<usize> {
         self.0
             .get("target")?
