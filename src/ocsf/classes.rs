@@ -191,6 +191,23 @@ pub fn class_of(event_type: &str) -> (Class, u8) {
     {
         return (Authentication, 1);
     }
+    if event_type.starts_with("app.oauth2.") && event_type.contains(".consent.") {
+        // Scopes a user (or an admin, for all users) grants an app: the user's access.
+        let activity = match last {
+            "grant" => 1,
+            _ if event_type.contains(".consent.revoke") => 2,
+            _ => OTHER,
+        };
+        return (UserAccess, activity);
+    }
+    if last == "signon" || last == "authentication" || event_type.contains("logout") {
+        let logoff = event_type.contains("logout");
+        return (Authentication, if logoff { 2 } else { 1 });
+    }
+    if event_type.contains(".sign_on.") {
+        // A sign-on policy's decision (`application.policy.sign_on.deny_access`).
+        return (Authentication, OTHER);
+    }
     if event_type.starts_with("policy.auth_reevaluate.")
         || event_type.starts_with("policy.continuous_access.")
     {
@@ -313,13 +330,19 @@ fn entity_verb(event_type: &str) -> Option<u8> {
     })
 }
 
-/// API Activity: Create 1, Read 2, Update 3, Delete 4 by the last segment, else Other.
+/// API Activity: Create 1, Read 2, Update 3, Delete 4 by the verb of one of the last
+/// three segments (`app.oauth2.token.revoke.implicit.user` is a delete), else Other.
 fn api_verb(event_type: &str) -> u8 {
-    match event_type.rsplit('.').next().unwrap_or("") {
-        "create" | "created" | "add" => 1,
-        "read" | "get" | "list" | "view" | "export" | "download" => 2,
-        "update" | "updated" | "enable" | "activate" | "deactivate" | "disable" => 3,
-        "delete" | "deleted" | "remove" | "revoke" => 4,
-        _ => OTHER,
-    }
+    let verb = |segment: &str| match segment {
+        "create" | "created" | "add" => Some(1),
+        "read" | "get" | "list" | "view" | "export" | "download" => Some(2),
+        "update" | "updated" | "enable" | "activate" | "deactivate" | "disable" => Some(3),
+        "delete" | "deleted" | "remove" | "revoke" => Some(4),
+        _ => None,
+    };
+    event_type
+        .rsplit('.')
+        .take(3)
+        .find_map(verb)
+        .unwrap_or(OTHER)
 }

@@ -33,6 +33,13 @@ fn well_known_event_types_land_in_the_issue_classes() {
         ("user.mfa.okta_verify.deny_push", Authentication, 1),
         ("policy.evaluate_sign_on", Authentication, 99),
         ("app.oauth2.as.token.grant.access_token", Authentication, 1),
+        ("app.oauth2.signon", Authentication, 1),
+        (
+            "device.desktop_mfa.device_logout.completed",
+            Authentication,
+            2,
+        ),
+        ("application.policy.sign_on.deny_access", Authentication, 99),
         ("user.account.update_password", AccountChange, 3),
         ("user.account.reset_password", AccountChange, 4),
         ("user.account.lock", AccountChange, 9),
@@ -53,6 +60,9 @@ fn well_known_event_types_land_in_the_issue_classes() {
         ("group.lifecycle.create", GroupManagement, 6),
         ("system.api_token.create", ApiActivity, 1),
         ("system.api_token.revoke", ApiActivity, 4),
+        ("app.oauth2.token.revoke.implicit.user", ApiActivity, 4),
+        ("app.oauth2.as.consent.grant", UserAccess, 1),
+        ("app.oauth2.as.consent.revoke.implicit.scope", UserAccess, 2),
         (
             "app.office365.graph.api.error.rate-limit.exceeded",
             ApiActivity,
