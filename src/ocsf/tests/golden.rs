@@ -62,3 +62,31 @@ fn raw_data_carries_the_original_event_only_when_asked() {
     let errors = Schema::load().validate(crate::ocsf::Class::Authentication, &with);
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+#[test]
+#[ignore = "timing, run with --release"]
+fn speed_of_mapping() {
+    let text = std::fs::read_to_string(golden_dir().join("authentication.json")).expect("golden");
+    let golden: Value = serde_json::from_str(&text).expect("golden json");
+    let input = raw(&golden["okta"]);
+    let event = okta_event(&input);
+    let mut out = Vec::with_capacity(4096);
+    let n = 20_000;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        out.clear();
+        write_ocsf(&event, &OcsfOptions::default(), &mut out);
+    }
+    let each = start.elapsed() / n;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let parsed: Value = serde_json::from_str(input.get()).expect("json");
+        std::hint::black_box(parsed);
+    }
+    let parse = start.elapsed() / n;
+    eprintln!(
+        "{each:?} per event ({parse:?} of it reading the JSON), {} bytes in, {} out",
+        input.get().len(),
+        out.len()
+    );
+}
