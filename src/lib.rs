@@ -25,6 +25,9 @@ mod gzip;
 mod http_body;
 mod lambda;
 mod okta;
+// The OCSF mapping, ahead of the Security Lake destination that will write it.
+#[allow(dead_code)]
+mod ocsf;
 mod pull;
 mod push;
 mod secret;
