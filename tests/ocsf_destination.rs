@@ -4,6 +4,7 @@
 
 mod support;
 
+use okta_ingest_testkit::destination::Behaviour;
 use serde_json::Value;
 use support::platform::{fresh_events, only_request, rig, Rig};
 use time::format_description::well_known::Rfc3339;
@@ -75,8 +76,7 @@ async fn destination_format_ocsf_sends_what_ndjson_with_the_ocsf_schema_sends() 
 #[tokio::test]
 async fn a_refused_batch_leaves_dead_letters_holding_the_raw_okta_events() {
     let rig = rig("ocsf", &[]).await;
-    rig.destination
-        .set_default(okta_ingest_testkit::destination::Behaviour::Status(400));
+    rig.destination.set_default(Behaviour::Status(400));
     rig.send().await;
     assert_eq!(rig.destination.requests().len(), 1, "a 400 is not retried");
     // The request itself was OCSF ...
@@ -92,6 +92,40 @@ async fn a_refused_batch_leaves_dead_letters_holding_the_raw_okta_events() {
     sent.sort_by_key(by_uuid);
     assert_eq!(kept, sent);
     assert!(kept.iter().all(|k| k.get("class_uid").is_none()));
+}
+
+#[tokio::test]
+async fn a_replay_maps_the_kept_okta_events_to_ocsf_again() {
+    let rig = rig("ocsf", &[]).await;
+    rig.destination.set_default(Behaviour::Status(400));
+    rig.send().await;
+    rig.destination.set_default(Behaviour::Ok);
+    rig.send_payload(r#"{"replay":{}}"#).await;
+    let requests = rig.destination.requests();
+    assert_eq!(requests.len(), 2, "the refused request, then the replay");
+    let replayed: Vec<Value> = requests[1]
+        .body_text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut uids: Vec<&str> = replayed
+        .iter()
+        .map(|o| o["metadata"]["uid"].as_str().unwrap())
+        .collect();
+    uids.sort_unstable();
+    let okta = fresh_events();
+    let mut expected: Vec<String> = okta
+        .iter()
+        .map(|t| {
+            serde_json::from_str::<Value>(t).unwrap()["uuid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(uids, expected);
+    assert!(rig.kept_events().is_empty(), "nothing left kept");
 }
 
 #[tokio::test]
