@@ -56,6 +56,8 @@ pub struct DestinationConfig {
     pub url: Url,
     /// `DESTINATION_FORMAT` and its platform's options: the request shape.
     pub platform: Platform,
+    /// `DESTINATION_SCHEMA`: what each item carries, the Okta event or its OCSF mapping.
+    pub schema: Schema,
     /// `DESTINATION_GZIP`: compress bodies with gzip (`Content-Encoding: gzip`).
     pub gzip: bool,
     /// `DESTINATION_SECRET_ARN`: Secrets Manager secret holding the credential, if any.
@@ -87,6 +89,7 @@ impl std::fmt::Debug for DestinationConfig {
         f.debug_struct("DestinationConfig")
             .field("url", &crate::telemetry::redact::origin(&self.url))
             .field("platform", &self.platform)
+            .field("schema", &self.schema)
             .field("gzip", &self.gzip)
             .field("secret_arn", &self.secret_arn)
             .field("auth_header", &self.auth_header)
@@ -164,6 +167,7 @@ impl DestinationConfig {
                 platform.name(),
             )?,
             platform,
+            schema: Schema::from_env(env)?,
             filter: EventFilter::from_env(env)?,
             org_label: env
                 .get("OKTA_ORG_LABEL")
@@ -208,6 +212,59 @@ fn destination_url(env: &(impl Env + ?Sized), allow_http: bool) -> Result<Url, C
         ));
     }
     Ok(url)
+}
+
+/// `DESTINATION_FORMAT` value that means ndjson carrying OCSF.
+pub const OCSF_FORMAT: &str = "ocsf";
+
+/// What each item of a request carries (`DESTINATION_SCHEMA`). Only System Log events are
+/// mapped: directory records are sent as they are whatever the schema.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Schema {
+    /// Okta's LogEvent byte for byte.
+    #[default]
+    Okta,
+    /// Each System Log event as OCSF 1.3.0 (`crate::ocsf`).
+    Ocsf,
+}
+
+impl Schema {
+    /// Reads `DESTINATION_SCHEMA`; `DESTINATION_FORMAT=ocsf` stands for `ocsf` when it is
+    /// unset, and contradicts an explicit `okta`.
+    pub fn from_env(env: &(impl Env + ?Sized)) -> Result<Self, ConfigError> {
+        const VAR: &str = "DESTINATION_SCHEMA";
+        let shorthand = env
+            .get("DESTINATION_FORMAT")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(OCSF_FORMAT));
+        let schema = match env.get(VAR).map(|v| v.trim().to_ascii_lowercase()) {
+            None => None,
+            Some(v) if v.is_empty() => None,
+            Some(v) if v == "okta" => Some(Schema::Okta),
+            Some(v) if v == "ocsf" => Some(Schema::Ocsf),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    VAR,
+                    format!("{other:?} is not a known schema; expected okta (the Okta event as sent) or ocsf (OCSF 1.3.0)"),
+                ))
+            }
+        };
+        match (schema, shorthand) {
+            (Some(Schema::Okta), true) => Err(ConfigError::new(
+                VAR,
+                "is okta, but DESTINATION_FORMAT=ocsf asks for OCSF; use DESTINATION_FORMAT=ndjson for Okta events one per line, or unset DESTINATION_SCHEMA",
+            )),
+            (_, true) => Ok(Schema::Ocsf),
+            (schema, false) => Ok(schema.unwrap_or_default()),
+        }
+    }
+
+    /// The `DESTINATION_SCHEMA` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schema::Okta => "okta",
+            Schema::Ocsf => "ocsf",
+        }
+    }
 }
 
 /// The destination platform and its options (`DESTINATION_FORMAT` and its variables).
@@ -287,7 +344,8 @@ impl Platform {
         let optional = |var: &str| env.get(var).map(|v| v.trim().to_owned());
         Ok(match name.as_deref().unwrap_or("json") {
             "json" => Platform::Json,
-            "ndjson" => Platform::Ndjson,
+            // `ocsf` is shorthand for ndjson carrying OCSF (`Schema::from_env`).
+            "ndjson" | OCSF_FORMAT => Platform::Ndjson,
             "splunk-hec" => Platform::SplunkHec {
                 sourcetype: text("SPLUNK_SOURCETYPE", "OktaIM2:log"),
                 source: text("SPLUNK_SOURCE", "okta:system-log"),
@@ -320,7 +378,7 @@ impl Platform {
             other => {
                 return Err(ConfigError::new(
                     "DESTINATION_FORMAT",
-                    format!("{other:?} is not a known format; expected json, ndjson, splunk-hec, datadog, coralogix, elastic-bulk or sumo"),
+                    format!("{other:?} is not a known format; expected json, ndjson, splunk-hec, datadog, coralogix, elastic-bulk, sumo or ocsf (ndjson with DESTINATION_SCHEMA=ocsf)"),
                 ))
             }
         })

@@ -12,7 +12,7 @@ mod pull;
 mod push;
 
 pub(crate) use destination::{is_org_label, org_label};
-pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
+pub use destination::{DestinationConfig, Limits, Platform, Schema, OCSF_FORMAT, ORG_PLACEHOLDER};
 pub use directory::DirectoryConfig;
 pub use filter::EventFilter;
 pub use pull::PullConfig;
@@ -23,6 +23,7 @@ pub const DESTINATION_VARIABLES: &[&str] = &[
     "DESTINATION_URL",
     "ALLOW_INSECURE_HTTP",
     "DESTINATION_FORMAT",
+    "DESTINATION_SCHEMA",
     "DESTINATION_GZIP",
     "DESTINATION_SECRET_ARN",
     "DESTINATION_AUTH_HEADER",

@@ -71,9 +71,9 @@ impl Forwarder {
         self.destination.describe()
     }
 
-    /// Sends `events` as the platform's items (each Okta event byte for byte inside), in
-    /// order-preserving batches, `DESTINATION_CONCURRENCY` requests at a time, retrying
-    /// until `deadline`.
+    /// Sends `events` as the platform's items (each Okta event byte for byte inside, or its
+    /// OCSF mapping with `DESTINATION_SCHEMA=ocsf`), in order-preserving batches,
+    /// `DESTINATION_CONCURRENCY` requests at a time, retrying until `deadline`.
     pub async fn forward(&self, events: &[&OktaEvent<'_>], deadline: Instant) -> Forwarded {
         self.forward_reporting(events, None, deadline, |_| {}).await
     }
@@ -156,7 +156,8 @@ impl Forwarder {
         out
     }
 
-    /// Each event as the platform's item.
+    /// Each event as the platform's item, carrying what `DESTINATION_SCHEMA` says. Batches are
+    /// planned on these bytes, so an OCSF item counts at its own size, not the Okta event's.
     fn items<'e>(&self, events: &[&'e OktaEvent<'_>]) -> Vec<Cow<'e, [u8]>> {
         let config = &self.config;
         let label = config.org_label.as_deref();
@@ -165,7 +166,7 @@ impl Forwarder {
         }
         events
             .iter()
-            .map(|e| platform::item(&config.platform, e, org(label, e)))
+            .map(|e| platform::item(&config.platform, config.schema, e, org(label, e)))
             .collect()
     }
 

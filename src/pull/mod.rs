@@ -248,6 +248,8 @@ impl PullHandler {
             org = %config.org.authority(),
             settle_delay_seconds = config.settle_delay.as_secs(),
             destination = %destination.describe(),
+            format = config.destination.platform.name(),
+            schema = config.destination.schema.name(),
             checkpoint = %checkpoints.location(),
             initial_lookback_seconds = config.initial_lookback.as_secs(),
             max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),

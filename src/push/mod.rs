@@ -122,6 +122,7 @@ impl PushHandler {
             version = env!("CARGO_PKG_VERSION"),
             destination = %destination.describe(),
             format = config.destination.platform.name(),
+            schema = config.destination.schema.name(),
             gzip = config.destination.gzip,
             max_event_age_seconds = config.max_event_age.map_or(0, |d| d.as_secs()),
             state_bucket = %config.state_bucket,

@@ -70,7 +70,20 @@ impl Rig {
     }
 
     pub fn kept_reasons(&self) -> Vec<String> {
-        let mut reasons = Vec::new();
+        self.kept()
+            .iter()
+            .map(|v| v["reason"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The events the dead letters hold, as JSON text.
+    pub fn kept_events(&self) -> Vec<String> {
+        self.kept().iter().map(|v| v["event"].to_string()).collect()
+    }
+
+    /// Every dead letter record that holds an event.
+    fn kept(&self) -> Vec<Value> {
+        let mut kept = Vec::new();
         for (_, gz) in self.dead_letters.objects_under("dead-letter/") {
             let mut text = String::new();
             flate2::read::GzDecoder::new(&gz[..])
@@ -79,11 +92,11 @@ impl Rig {
             for line in text.lines() {
                 let v: Value = serde_json::from_str(line).unwrap();
                 if v.get("event").is_some() {
-                    reasons.push(v["reason"].as_str().unwrap().to_owned());
+                    kept.push(v);
                 }
             }
         }
-        reasons
+        kept
     }
 }
 

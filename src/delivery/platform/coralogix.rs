@@ -3,9 +3,13 @@
 use super::{epoch_millis, push_json_string};
 use crate::event::OktaEvent;
 
-/// The event as `json`, with Coralogix's numeric severity.
-pub(super) fn item(event: &OktaEvent<'_>, application: &str, subsystem: &str) -> Vec<u8> {
-    let raw = event.json();
+/// The event (`raw`: Okta's or OCSF) as `json`, with Coralogix's numeric severity.
+pub(super) fn item(
+    event: &OktaEvent<'_>,
+    raw: &str,
+    application: &str,
+    subsystem: &str,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + 128);
     out.extend_from_slice(b"{\"applicationName\":");
     push_json_string(&mut out, application);

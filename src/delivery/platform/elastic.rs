@@ -9,10 +9,9 @@ use crate::event::{format_rfc3339, OktaEvent};
 
 /// `create` with `_id` = uuid: a re-send answers 409 for documents already there, so
 /// retries never index an event twice; data streams require `create` and `@timestamp`.
-/// `{org}` in the index name is the org label, lowercase (index names are).
-pub(super) fn item(event: &OktaEvent<'_>, index: &str, org: Option<&str>) -> Vec<u8> {
-    let raw = event.one_line();
-    let raw = raw.as_ref();
+/// `{org}` in the index name is the org label, lowercase (index names are). `raw` is the
+/// document on one line (Okta's event or its OCSF mapping).
+pub(super) fn item(event: &OktaEvent<'_>, raw: &str, index: &str, org: Option<&str>) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + 160);
     out.extend_from_slice(b"{\"create\":{\"_index\":");
     if index.contains(ORG_PLACEHOLDER) {

@@ -1,14 +1,16 @@
 //! Destination platforms: how one Okta event becomes one item of a request, and each
-//! platform's framing, headers and answers. The Okta event itself is always carried byte for
-//! byte; platforms that need their own fields get them around it or in front of its keys.
+//! platform's framing, headers and answers. The Okta event itself is carried byte for byte
+//! (or, with `DESTINATION_SCHEMA=ocsf`, its OCSF mapping in its place); platforms that need
+//! their own fields get them around it or in front of its keys.
 //! Which platform and its options are configuration (`config::Platform`); one file here per
 //! platform that shapes its items.
 
 use std::borrow::Cow;
 
-use crate::config::Platform;
+use crate::config::{Platform, Schema};
 use crate::delivery::framing::Framing;
 use crate::event::OktaEvent;
+use crate::ocsf::OcsfOptions;
 
 mod coralogix;
 mod datadog;
@@ -57,20 +59,35 @@ pub(crate) fn extra_headers(platform: &Platform, org: Option<&str>) -> Vec<(&'st
     }
 }
 
-/// One event as an item of `platform`'s request; `org` is the event's org label, which
-/// platforms carry in their own metadata (never by editing the event).
+/// One event as an item of `platform`'s request, carrying what `schema` says (the Okta event,
+/// or its OCSF mapping where the Okta event would be; a directory record is always carried
+/// as it is); `org` is the event's org label, which platforms carry in their own metadata
+/// (never by editing the event).
 pub(crate) fn item<'e>(
     platform: &Platform,
+    schema: Schema,
     event: &'e OktaEvent<'_>,
     org: Option<&str>,
 ) -> Cow<'e, [u8]> {
+    let ocsf = (schema == Schema::Ocsf && !event.directory).then(|| ocsf_text(event));
+    // The event on one line: the OCSF text is compact already.
+    let one_line = || match &ocsf {
+        Some(text) => Cow::Borrowed(text.as_str()),
+        None => event.one_line(),
+    };
     match platform {
         // Inside a JSON array a pretty-printed event is still one item: byte for byte.
-        Platform::Json => Cow::Borrowed(event.json().as_bytes()),
+        Platform::Json => match ocsf {
+            Some(text) => Cow::Owned(text.into_bytes()),
+            None => Cow::Borrowed(event.json().as_bytes()),
+        },
         // One event per line: a pretty-printed event is put on one line first.
-        Platform::Ndjson | Platform::Sumo { .. } => match event.one_line() {
-            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
-            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+        Platform::Ndjson | Platform::Sumo { .. } => match ocsf {
+            Some(text) => Cow::Owned(text.into_bytes()),
+            None => match event.one_line() {
+                Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+            },
         },
         Platform::SplunkHec {
             sourcetype,
@@ -78,6 +95,7 @@ pub(crate) fn item<'e>(
             index,
         } => Cow::Owned(splunk::item(
             event,
+            &one_line(),
             sourcetype,
             source,
             index.as_deref(),
@@ -87,16 +105,40 @@ pub(crate) fn item<'e>(
             source,
             service,
             tags,
-        } => Cow::Owned(datadog::item(event, source, service, tags.as_deref(), org)),
+        } => {
+            let payload = match &ocsf {
+                Some(text) => datadog::Payload::Ocsf(text),
+                None => datadog::Payload::Okta(event.json()),
+            };
+            Cow::Owned(datadog::item(
+                event,
+                payload,
+                source,
+                service,
+                tags.as_deref(),
+                org,
+            ))
+        }
         Platform::Coralogix {
             application,
             subsystem,
         } => {
             let subsystem = subsystem.as_deref().or(org).unwrap_or("system-log");
-            Cow::Owned(coralogix::item(event, application, subsystem))
+            let json = ocsf.as_deref().unwrap_or_else(|| event.json());
+            Cow::Owned(coralogix::item(event, json, application, subsystem))
         }
-        Platform::ElasticBulk { index } => Cow::Owned(elastic::item(event, index, org)),
+        Platform::ElasticBulk { index } => {
+            Cow::Owned(elastic::item(event, &one_line(), index, org))
+        }
     }
+}
+
+/// The OCSF event for `event`, as compact JSON text.
+fn ocsf_text(event: &OktaEvent<'_>) -> String {
+    let mut out = Vec::with_capacity(event.json().len() + 256);
+    crate::ocsf::write_ocsf(event, &OcsfOptions::default(), &mut out);
+    // `write_ocsf` writes JSON, which is UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// What a 2xx answer says about the items of the request.

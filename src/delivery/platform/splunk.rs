@@ -3,17 +3,16 @@
 use super::{epoch_millis, push_json_string};
 use crate::event::OktaEvent;
 
-/// The event wrapped with its time in seconds (milliseconds as decimals), the add-on's
+/// The event (`raw`: on one line, Okta's or OCSF) wrapped with its time in seconds (milliseconds as decimals), the add-on's
 /// sourcetype, and the org as `host`.
 pub(super) fn item(
     event: &OktaEvent<'_>,
+    raw: &str,
     sourcetype: &str,
     source: &str,
     index: Option<&str>,
     org: Option<&str>,
 ) -> Vec<u8> {
-    let raw = event.one_line();
-    let raw = raw.as_ref();
     let mut out = Vec::with_capacity(raw.len() + 128);
     out.extend_from_slice(b"{\"time\":");
     out.extend_from_slice(epoch_seconds_millis(event).as_bytes());

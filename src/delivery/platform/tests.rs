@@ -14,13 +14,13 @@ fn platform(format: &str, extra: &[(&str, &str)]) -> Platform {
 fn item_text(p: &Platform) -> String {
     let raw: &serde_json::value::RawValue = serde_json::from_str(EVENT).unwrap();
     let e = OktaEvent::from_raw(raw).unwrap();
-    String::from_utf8(item(p, &e, None).into_owned()).unwrap()
+    String::from_utf8(item(p, Schema::Okta, &e, None).into_owned()).unwrap()
 }
 
 fn item_for_org(p: &Platform, org: &str) -> String {
     let raw: &serde_json::value::RawValue = serde_json::from_str(EVENT).unwrap();
     let e = OktaEvent::from_raw(raw).unwrap();
-    String::from_utf8(item(p, &e, Some(org)).into_owned()).unwrap()
+    String::from_utf8(item(p, Schema::Okta, &e, Some(org)).into_owned()).unwrap()
 }
 
 #[test]
@@ -178,4 +178,49 @@ fn severities_map_to_each_platform() {
         ],
         [1, 3, 5]
     );
+}
+
+/// The item for `EVENT` (a sign-on) with `DESTINATION_SCHEMA=ocsf`, as JSON.
+fn ocsf_item(format: &str, directory: bool) -> Value {
+    let text = r#"{"uuid":"u-1","published":"2023-05-30T14:17:58.126Z","eventType":"user.session.start","severity":"INFO","outcome":{"result":"SUCCESS"}}"#;
+    let raw: &serde_json::value::RawValue = serde_json::from_str(text).unwrap();
+    let mut e = OktaEvent::from_raw(raw).unwrap();
+    e.directory = directory;
+    let bytes = item(&platform(format, &[]), Schema::Ocsf, &e, Some("acme")).into_owned();
+    // `_bulk`: the action line, then the document.
+    let document = bytes.split(|&b| b == b'\n').next_back().unwrap();
+    serde_json::from_slice(document).unwrap()
+}
+
+fn assert_ocsf(v: &Value, what: &str) {
+    assert_eq!(v["metadata"]["uid"], "u-1", "{what}: {v}");
+    assert_eq!(v["time"], 1_685_456_278_126_i64, "{what}: {v}");
+    assert!(v["class_uid"].as_u64().is_some(), "{what}: {v}");
+}
+
+#[test]
+fn with_the_ocsf_schema_each_platform_carries_the_ocsf_event_where_it_carries_the_okta_one() {
+    for f in ["json", "ndjson", "sumo"] {
+        assert_ocsf(&ocsf_item(f, false), f);
+    }
+    let splunk = ocsf_item("splunk-hec", false);
+    assert_ocsf(&splunk["event"], "splunk-hec");
+    assert_eq!(splunk["host"], "acme");
+    assert_ocsf(&ocsf_item("coralogix", false)["json"], "coralogix");
+    let datadog = ocsf_item("datadog", false);
+    assert_ocsf(&datadog["ocsf"], "datadog");
+    assert_eq!(
+        datadog["status"], "info",
+        "Datadog's own status stays its own"
+    );
+    let elastic = ocsf_item("elastic-bulk", false);
+    assert_ocsf(&elastic, "elastic-bulk");
+    assert_eq!(elastic["@timestamp"], "2023-05-30T14:17:58.126Z");
+}
+
+#[test]
+fn with_the_ocsf_schema_a_directory_record_is_still_sent_as_it_is() {
+    let v = ocsf_item("ndjson", true);
+    assert_eq!(v["uuid"], "u-1");
+    assert!(v.get("class_uid").is_none(), "{v}");
 }

@@ -150,9 +150,10 @@ impl PullHandler {
             .forward(&[&event], lambda::deadline_with_margin(deadline))
             .await;
         let target = format!(
-            "{} ({})",
+            "{} ({}, schema {})",
             forwarder.describe(),
-            forwarder.config().platform.name()
+            forwarder.config().platform.name(),
+            forwarder.config().schema.name()
         );
         if forwarded.delivered.len() == 1 {
             return Check {
