@@ -268,3 +268,42 @@ async fn a_ledger_that_cannot_decide_stops_the_snapshot_and_it_resumes_without_r
     assert_eq!(count(&tally(&second), "user", "snapshot"), 450);
     assert_eq!(count(&tally(&second), "run", "started"), 1);
 }
+
+#[tokio::test]
+async fn an_object_deleted_between_two_pages_loses_no_other() {
+    let rig = dir_rig(&[]).await;
+    let org = rig.okta.populate(450, 1, 0, 1, 0);
+    // The second users page is slow; meanwhile a user of the first page and one of the
+    // third are deleted.
+    rig.okta.push_directory_failure(
+        DirectoryEndpoint::Users,
+        DirectoryFailure::Hang(Duration::ZERO),
+    );
+    rig.okta.push_directory_failure(
+        DirectoryEndpoint::Users,
+        DirectoryFailure::Hang(Duration::from_secs(2)),
+    );
+    let (early, late) = (org.users[10].clone(), org.users[420].clone());
+    let delete = async {
+        // Once the second page is asked for (and hangs), the first is read.
+        while rig.okta.count_directory_requests(DirectoryEndpoint::Users) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        rig.okta.delete_user(&early);
+        rig.okta.delete_user(&late);
+    };
+    let (s, ()) = tokio::join!(rig.run("full", "full-1"), delete);
+    assert!(dir(&s.unwrap()).snapshot_completed);
+    let records = rig.records();
+    assert_once(&records);
+    let users: Vec<String> = headers(&records)
+        .into_iter()
+        .filter(|(k, a, _)| k == "user" && a == "snapshot")
+        .map(|(_, _, id)| id)
+        .collect();
+    assert!(users.contains(&early), "read before it was deleted");
+    assert!(!users.contains(&late), "deleted before its page was read");
+    let expected: Vec<&String> = org.users.iter().filter(|u| **u != late).collect();
+    assert_eq!(users.len(), expected.len(), "every other user, once");
+    assert!(expected.iter().all(|u| users.contains(u)));
+}
