@@ -13,7 +13,7 @@ use crate::delivery::Pipeline;
 use crate::event::format_rfc3339;
 use crate::lambda::{self, BadRequest};
 use crate::okta::{FetchError, OktaLists};
-use crate::state::{CheckpointError, ObjectStore, StoreError};
+use crate::state::{CheckpointError, Lease, ObjectStore, StoreError};
 use crate::telemetry::{Counts, DirectoryRunSummary};
 
 /// Which directory run.
@@ -195,9 +195,38 @@ impl Ctx<'_> {
     /// Whether there is time for another page.
     /// (At least what one destination attempt needs.)
     pub fn has_time(&self) -> bool {
+        self.has_time_for(std::time::Duration::ZERO)
+    }
+
+    /// Whether there is time for work taking `work`, then one destination attempt.
+    pub fn has_time_for(&self, work: std::time::Duration) -> bool {
         Instant::now()
-            .checked_add(crate::delivery::MIN_ATTEMPT)
+            .checked_add(work.saturating_add(crate::delivery::MIN_ATTEMPT))
             .is_some_and(|t| t < self.stop_at)
+    }
+
+    /// This invocation's claim on a run's checkpoint, at `now` (unix seconds): until its
+    /// deadline, so a crashed run blocks the next one no longer than that.
+    pub fn lease(&self, now: i64) -> Lease {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        Lease {
+            owner: self.request_id.to_owned(),
+            until_unix: now
+                .saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX / 2))
+                .saturating_add(1),
+        }
+    }
+
+    /// The refusal of a checkpoint at `key` written for the org `found`, not this one.
+    pub fn wrong_org(&self, key: &str, found: &str) -> DirectoryError {
+        StoreError::Failed {
+            location: self.store().location(key),
+            message: format!(
+                "belongs to {found}, not {}: set DIRECTORY_STATE_PREFIX to a prefix of its own",
+                self.dir.lists.org().authority()
+            ),
+        }
+        .into()
     }
 
     pub fn prefix(&self) -> &str {

@@ -97,11 +97,7 @@ impl Ctx<'_> {
         let loaded: Option<(ChangesCheckpoint, String)> = load_json(self.store(), &key).await?;
         if let Some((cp, _)) = &loaded {
             if cp.org != org {
-                return Err(StoreError::Failed {
-                    location: self.store().location(&key),
-                    message: format!("belongs to {}, not {org}: set DIRECTORY_STATE_PREFIX to a prefix of its own", cp.org),
-                }
-                .into());
+                return Err(self.wrong_org(&key, &cp.org));
             }
             if let Some(held) = cp.lease.as_ref().filter(|l| l.until_unix > now) {
                 report.stopped =
@@ -121,19 +117,11 @@ impl Ctx<'_> {
                 OffsetDateTime::from_unix_timestamp(cp.since).unwrap_or(now_t - FIRST_LOOKBACK)
             })
             .unix_timestamp();
-        let left = self
-            .deadline
-            .saturating_duration_since(tokio::time::Instant::now());
         let mut cp = ChangesCheckpoint {
             org,
             since,
             run: run.clone(),
-            lease: Some(Lease {
-                owner: self.request_id.to_owned(),
-                until_unix: now
-                    .saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX / 2))
-                    .saturating_add(1),
-            }),
+            lease: Some(self.lease(now)),
         };
         let condition = loaded
             .as_ref()

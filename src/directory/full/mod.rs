@@ -12,9 +12,8 @@ use super::run::{Ctx, DirectoryError, DirectoryReport};
 use super::state::{self, Entries};
 use super::times::{rfc3339 as at, unix, unix_ms};
 use super::walk::{load_json, save_json, FullCheckpoint, Step};
-use crate::delivery::MIN_ATTEMPT;
 use crate::event::format_rfc3339;
-use crate::state::{Condition, Lease, StoreError};
+use crate::state::{Condition, StoreError};
 /// Pages between two saves of the checkpoint (and of what was seen).
 const PAGES_PER_SAVE: usize = 50;
 
@@ -41,16 +40,7 @@ impl Ctx<'_> {
         let interval = i64::try_from(self.dir.config.full_interval.as_secs()).unwrap_or(i64::MAX);
         let loaded: Option<(FullCheckpoint, String)> = load_json(self.store(), &key).await?;
         let (mut cp, etag) = match loaded {
-            Some((cp, _)) if cp.org != org => {
-                return Err(StoreError::Failed {
-                    location: self.store().location(&key),
-                    message: format!(
-                    "belongs to {}, not {org}: set DIRECTORY_STATE_PREFIX to a prefix of its own",
-                    cp.org
-                ),
-                }
-                .into())
-            }
+            Some((cp, _)) if cp.org != org => return Err(self.wrong_org(&key, &cp.org)),
             Some((cp, etag)) if cp.step == Step::Done => {
                 let completed = cp.completed_at.unwrap_or(cp.started);
                 if completed.saturating_add(interval) > now {
@@ -80,15 +70,7 @@ impl Ctx<'_> {
             None => (self.new_snapshot(&org), None),
         };
         report.run_id = cp.run.clone();
-        let left = self
-            .deadline
-            .saturating_duration_since(tokio::time::Instant::now());
-        cp.lease = Some(Lease {
-            owner: self.request_id.to_owned(),
-            until_unix: now
-                .saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX / 2))
-                .saturating_add(1),
-        });
+        cp.lease = Some(self.lease(now));
         let condition = etag
             .as_deref()
             .map_or(Condition::IfAbsent, Condition::IfMatch);
@@ -158,11 +140,7 @@ impl Ctx<'_> {
                     return self.finish(cp, etag, report).await;
                 }
                 step => {
-                    // A destination attempt needs MIN_ATTEMPT before the stop.
-                    let enough = tokio::time::Instant::now()
-                        .checked_add(longest + MIN_ATTEMPT)
-                        .is_some_and(|t| t < self.stop_at);
-                    if !enough {
+                    if !self.has_time_for(longest) {
                         report.stopped = format!(
                             "out of time: the snapshot goes on from {} at the next invocation",
                             cp.progress()
