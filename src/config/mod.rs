@@ -10,13 +10,15 @@ mod directory;
 mod filter;
 mod pull;
 mod push;
+mod schema;
 
 pub(crate) use destination::{is_org_label, org_label};
-pub use destination::{DestinationConfig, Limits, Platform, Schema, OCSF_FORMAT, ORG_PLACEHOLDER};
+pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
 pub use directory::DirectoryConfig;
 pub use filter::EventFilter;
 pub use pull::PullConfig;
 pub use push::PushConfig;
+pub use schema::{Schema, OCSF_FORMAT};
 
 /// The variables both functions read: the destination, its platform, batching, filters.
 pub const DESTINATION_VARIABLES: &[&str] = &[

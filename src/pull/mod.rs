@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -11,25 +11,25 @@ use tokio::time::Instant;
 
 use crate::config::{Env, PullConfig};
 use crate::delivery::{Destination, Forwarder, HttpDestination, Outcome, Pipeline};
-use crate::directory::{Directory, DirectoryError, DirectoryReport, DirectoryRun};
+use crate::directory::{Directory, DirectoryReport, DirectoryRun};
 use crate::event::format_rfc3339;
 use crate::lambda::{self, BadRequest, StartupError};
-use crate::okta::{FetchError, HttpSystemLog, OktaLists, SystemLog};
+use crate::okta::{HttpSystemLog, OktaLists, SystemLog};
 use crate::secret::{SecretSource, SecretsManagerSource};
-use crate::state::{
-    CheckpointError, CheckpointStore, DeadLetterError, DeadLetters, Ledger, ObjectStore,
-};
+use crate::state::{CheckpointStore, DeadLetters, Ledger, ObjectStore};
 use crate::telemetry::{elapsed_ms, Counts, PullRun, Summary};
 use invocation::PullInvocation;
 
 mod backfill;
 mod check;
+mod error;
 mod invocation;
 mod page;
 mod scheduled;
 mod stopped;
 
 pub use check::CheckReport;
+pub use error::PullError;
 use stopped::Stopped;
 
 /// What okta-pull answers.
@@ -40,83 +40,6 @@ pub enum PullResponse {
     Run(Box<Summary>),
     /// `{"check": true}`: the connection check.
     Check(CheckReport),
-}
-
-/// Why a run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PullError {
-    /// Okta could not be read (401, 403, foreign link, persistent failure).
-    #[error(transparent)]
-    Okta(#[from] FetchError),
-    /// The checkpoint could not be read or written.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    /// Dead letters could not be written; the page stays unacknowledged.
-    #[error("{0}; the page will be read again next run")]
-    DeadLetters(#[from] DeadLetterError),
-    /// The checkpoint belongs to another org.
-    #[error("the checkpoint at {location} belongs to {found}, not {expected}: set CHECKPOINT_KEY to a key of its own")]
-    WrongOrg {
-        /// Where.
-        location: String,
-        /// The org in it.
-        found: String,
-        /// The configured org.
-        expected: String,
-    },
-    /// Okta returned a full page whose `next` is the same URL: following it would loop.
-    #[error("Okta returned a full page whose next link is the request itself ({url}); stopping instead of looping")]
-    Loop {
-        /// The URL.
-        url: String,
-    },
-    /// A payload that is not an invocation okta-pull reads.
-    #[error("bad request: {0}")]
-    BadRequest(#[from] BadRequest),
-    /// A directory run failed (what it delivered stays delivered; its checkpoint says
-    /// where the next one goes on).
-    #[error("directory run: {0}")]
-    Directory(#[from] DirectoryError),
-    /// A backfill could not finish in this invocation.
-    #[error("backfill stopped before the end of its window: {reason}. The window still to do is {resume_from} to {until}: invoke again with since={resume_from} and until={until} to finish")]
-    BackfillIncomplete {
-        /// Why.
-        reason: String,
-        /// Where the window still to do starts: every event before it is handled.
-        resume_from: String,
-        /// The window's end.
-        until: String,
-    },
-}
-
-impl From<PullError> for Diagnostic {
-    fn from(e: PullError) -> Self {
-        let kind = match &e {
-            PullError::Okta(FetchError::Unauthorized { .. }) => "Unauthorized",
-            PullError::Okta(FetchError::Forbidden { .. }) => "Forbidden",
-            PullError::Okta(FetchError::ForeignLink { .. }) => "ForeignLink",
-            PullError::Okta(FetchError::Auth { .. }) => "OAuth",
-            PullError::Okta(FetchError::Token(_)) => "OktaCredential",
-            PullError::Okta(FetchError::PageTooLarge { .. }) => "OktaPageTooLarge",
-            PullError::Okta(_) => "OktaUnavailable",
-            PullError::Checkpoint(_) | PullError::WrongOrg { .. } => "Checkpoint",
-            PullError::DeadLetters(_) => "NotKept",
-            PullError::Loop { .. } => "Loop",
-            PullError::BadRequest(_) => "BadRequest",
-            PullError::BackfillIncomplete { .. } => "BackfillIncomplete",
-            PullError::Directory(DirectoryError::Okta(FetchError::ForbiddenList { .. })) => {
-                "Forbidden"
-            }
-            PullError::Directory(DirectoryError::Okta(FetchError::Unauthorized { .. })) => {
-                "Unauthorized"
-            }
-            PullError::Directory(_) => "Directory",
-        };
-        Diagnostic {
-            error_type: lambda::error_type(kind),
-            error_message: e.to_string(),
-        }
-    }
 }
 
 /// Which kind of run.

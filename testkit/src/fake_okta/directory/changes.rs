@@ -38,7 +38,7 @@ fn app_mut<'a>(s: &'a mut Store, id: &str) -> &'a mut App {
         .unwrap_or_else(|| panic!("fake Okta: no app {id}"))
 }
 
-fn new_user(login: &str, status: UserStatus, now: OffsetDateTime) -> User {
+pub(super) fn new_user(login: &str, status: UserStatus, now: OffsetDateTime) -> User {
     let (first, last) = login
         .split_once('@')
         .map_or((login, ""), |(local, domain)| (local, domain));
@@ -55,7 +55,7 @@ fn new_user(login: &str, status: UserStatus, now: OffsetDateTime) -> User {
     }
 }
 
-fn new_group(name: &str, now: OffsetDateTime) -> Group {
+pub(super) fn new_group(name: &str, now: OffsetDateTime) -> Group {
     Group {
         name: name.into(),
         description: "".into(),
@@ -67,7 +67,7 @@ fn new_group(name: &str, now: OffsetDateTime) -> Group {
     }
 }
 
-fn new_app(label: &str, now: OffsetDateTime) -> App {
+pub(super) fn new_app(label: &str, now: OffsetDateTime) -> App {
     App {
         label: label.into(),
         active: true,
@@ -80,7 +80,7 @@ fn new_app(label: &str, now: OffsetDateTime) -> App {
 
 impl FakeOkta {
     /// Runs `f` on the org's objects with the directory clock's time.
-    fn change<R>(&self, f: impl FnOnce(&mut Store, OffsetDateTime) -> R) -> R {
+    pub(super) fn change<R>(&self, f: impl FnOnce(&mut Store, OffsetDateTime) -> R) -> R {
         let mut inner = self.shared.lock();
         let now = inner.directory.now(inner.now());
         f(&mut inner.directory.store, now)
@@ -337,77 +337,5 @@ impl FakeOkta {
                 roles.retain(|r| r.seq != seq);
             }
         });
-    }
-
-    /// Builds a large org at once, deterministically: `users` ACTIVE users
-    /// (`user{n}@example.com`), `groups` groups of `members_per_group` consecutive users
-    /// (wrapping), `apps` apps with `assignments_per_app` direct users each and group
-    /// `a % groups` assigned to app `a`, and the first user a `SUPER_ADMIN`.
-    pub fn populate(
-        &self,
-        users: usize,
-        groups: usize,
-        apps: usize,
-        members_per_group: usize,
-        assignments_per_app: usize,
-    ) -> PopulatedOrg {
-        self.change(|s, now| {
-            let user_seqs: Vec<u64> = (0..users)
-                .map(|_| {
-                    let seq = s.next_seq();
-                    s.users.insert(
-                        seq,
-                        new_user(&format!("user{seq}@example.com"), UserStatus::Active, now),
-                    );
-                    seq
-                })
-                .collect();
-            let pick = |start: usize, k: usize| user_seqs[(start + k) % user_seqs.len()];
-            let group_seqs: Vec<u64> = (0..groups)
-                .map(|g| {
-                    let seq = s.next_seq();
-                    let mut group = new_group(&format!("group{seq}"), now);
-                    if !user_seqs.is_empty() {
-                        let n = members_per_group.min(users);
-                        group
-                            .members
-                            .extend((0..n).map(|k| pick(g * members_per_group, k)));
-                    }
-                    s.groups.insert(seq, group);
-                    seq
-                })
-                .collect();
-            let app_seqs: Vec<u64> = (0..apps)
-                .map(|a| {
-                    let seq = s.next_seq();
-                    let mut app = new_app(&format!("App {seq}"), now);
-                    if !user_seqs.is_empty() {
-                        let n = assignments_per_app.min(users);
-                        app.users
-                            .extend((0..n).map(|k| (pick(a * assignments_per_app, k), now)));
-                    }
-                    if !group_seqs.is_empty() {
-                        app.groups.insert(group_seqs[a % group_seqs.len()], now);
-                    }
-                    s.apps.insert(seq, app);
-                    seq
-                })
-                .collect();
-            if let Some(first) = user_seqs.first() {
-                let seq = s.next_seq();
-                if let Some(u) = s.users.get_mut(first) {
-                    u.roles.push(RoleAssignment {
-                        seq,
-                        role_type: "SUPER_ADMIN".into(),
-                        created: now,
-                    });
-                }
-            }
-            PopulatedOrg {
-                users: user_seqs.iter().map(|&q| id_of(Kind::User, q)).collect(),
-                groups: group_seqs.iter().map(|&q| id_of(Kind::Group, q)).collect(),
-                apps: app_seqs.iter().map(|&q| id_of(Kind::App, q)).collect(),
-            }
-        })
     }
 }

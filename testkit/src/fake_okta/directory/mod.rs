@@ -4,8 +4,9 @@
 mod audit; // the System Log events of deletions
 mod changes; // `FakeOkta`'s methods that build an org and change it between runs
 mod controls; // `FakeOkta`'s methods that script budgets, failures, refusals and cursors
-mod limits; // the per-endpoint rate-limit buckets and the org-wide concurrency limit
+mod limits;
 mod listing; // one page of each list, cursors and the `next` link
+mod populate; // a whole org in one call // the per-endpoint rate-limit buckets and the org-wide concurrency limit
 mod query; // `filter=` and `search=` expressions, `limit`
 mod render; // each object's JSON, rendered on demand
 pub(crate) mod serve; // one directory request from arrival to answer
