@@ -307,3 +307,26 @@ async fn an_object_deleted_between_two_pages_loses_no_other() {
     assert_eq!(users.len(), expected.len(), "every other user, once");
     assert!(expected.iter().all(|u| users.contains(u)));
 }
+
+#[tokio::test]
+async fn a_state_bucket_that_fails_fails_the_run_by_name_and_loses_nothing() {
+    use std::sync::atomic::Ordering;
+    let rig = dir_rig(&[]).await;
+    rig.okta.populate(5, 1, 0, 1, 0);
+    rig.state.fail.store(true, Ordering::SeqCst);
+    for run in ["full", "changes"] {
+        let e = rig.run(run, &format!("{run}-down")).await.unwrap_err();
+        assert!(
+            e.contains("okta-directory/") && e.contains("unavailable"),
+            "{e}"
+        );
+    }
+    assert!(
+        rig.records().is_empty(),
+        "nothing sent without a checkpoint to resume from"
+    );
+    rig.state.fail.store(false, Ordering::SeqCst);
+    let s = rig.run("full", "full-up").await.unwrap();
+    assert!(dir(&s).snapshot_completed, "{:?}", dir(&s));
+    assert_eq!(count(&tally(&rig.records()), "user", "snapshot"), 5);
+}
