@@ -269,8 +269,9 @@ pub(super) fn src_endpoint(rest: &mut Rest) -> Option<Value> {
     let lat = [geo[0], geo[1], "geolocation", "lat"];
     let lon = [geo[0], geo[1], "geolocation", "lon"];
     let number = |rest: &Rest, path: &[&str]| rest.peek(path).is_some_and(Value::is_number);
-    // Taken only as a pair: a lone latitude or longitude stays in `unmapped`.
-    if number(rest, &lat) && number(rest, &lon) {
+    // Taken only as a pair, and only with a place: OCSF's `location` needs a city, region,
+    // country or postal code, so bare coordinates stay in `unmapped`, as a lone half does.
+    if !location.is_empty() && number(rest, &lat) && number(rest, &lon) {
         if let (Some(lat), Some(lon)) = (rest.take_f64(&lat), rest.take_f64(&lon)) {
             // GeoJSON order, as OCSF's `coordinates` says: longitude first.
             location.insert("coordinates".into(), json!([lon, lat]));

@@ -5,7 +5,8 @@ use serde_json::{json, Map, Value};
 
 use super::fields::{self, Entity, Rest};
 use super::parts::{
-    actor, endpoints, insert_object, no_actor_attribute, take_target, target_user, unknown_user,
+    actor, endpoints, insert_object, no_actor_attribute, take_target, target_user, unknown_entity,
+    unknown_user,
 };
 
 /// Authentication: the user signing in, the app they sign in to, protocol and MFA.
@@ -31,8 +32,7 @@ pub(super) fn authentication(
         Some(index) => {
             let mut app = rest
                 .take_target(index)
-                .map(|a| a.entity())
-                .unwrap_or_default();
+                .map_or_else(unknown_entity, |a| a.entity());
             // `service` has no `type`: Okta's stays in `unmapped`.
             if let Some(Value::String(kind)) = app.remove("type") {
                 rest.put_back(&["target", &index.to_string()], "type", kind);
@@ -100,8 +100,10 @@ pub(super) fn authorize_session(
             out.insert("privileges".into(), json!([p]));
         }
         (None, Some(index)) => {
-            let group = rest.take_target(index).map(|g| g.entity());
-            out.insert("group".into(), Value::Object(group.unwrap_or_default()));
+            let group = rest
+                .take_target(index)
+                .map_or_else(unknown_entity, |g| g.entity());
+            out.insert("group".into(), Value::Object(group));
         }
         (None, None) => {
             out.insert("privileges".into(), json!([]));

@@ -39,6 +39,13 @@ pub(super) fn unknown_user() -> Value {
     json!({ "name": "unknown", "type_id": 0, "type": "Unknown" })
 }
 
+/// A target Okta names by nothing (no id, login or display name): OCSF wants a name.
+pub(super) fn unknown_entity() -> Map<String, Value> {
+    let mut entity = Map::new();
+    entity.insert("name".into(), "unknown".into());
+    entity
+}
+
 pub(super) fn insert_object(out: &mut Map<String, Value>, key: &str, value: Map<String, Value>) {
     if !value.is_empty() {
         out.insert(key.into(), Value::Object(value));
