@@ -25,9 +25,7 @@ mod gzip;
 mod http_body;
 mod lambda;
 mod okta;
-// The OCSF mapping, ahead of the Security Lake destination that will write it.
-#[allow(dead_code)]
-mod ocsf;
+pub mod ocsf;
 mod pull;
 mod push;
 mod secret;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::header::HeaderName;
 use url::Url;
 
+use super::lake::{LakeConfig, LAKE_FORMAT};
 use super::schema::{Schema, OCSF_FORMAT};
 use super::{
     allow_insecure_http, bool_var, count_var, header_text, limited, seconds_var, ConfigError, Env,
@@ -111,9 +112,17 @@ impl DestinationConfig {
         let allow_http = allow_insecure_http(env)?;
         let platform = Platform::from_env(env)?;
         let limits = platform.limits();
+        let url = match &platform {
+            Platform::SecurityLake(lake) => lake_url(env, lake)?,
+            _ => destination_url(env, allow_http)?,
+        };
+        // The lake's objects are Parquet written here: a compressed body would only be
+        // decompressed again.
+        let gzip = bool_var(env, "DESTINATION_GZIP", true)?
+            && !matches!(platform, Platform::SecurityLake(_));
         Ok(DestinationConfig {
-            url: destination_url(env, allow_http)?,
-            gzip: bool_var(env, "DESTINATION_GZIP", true)?,
+            url,
+            gzip,
             secret_arn: env
                 .get("DESTINATION_SECRET_ARN")
                 .map(|v| v.trim().to_owned()),
@@ -176,6 +185,28 @@ impl DestinationConfig {
                 .transpose()?,
         })
     }
+}
+
+/// Where a Security Lake destination writes, for the start-up line: its first source's
+/// bucket. `DESTINATION_URL` has no meaning there, so setting it is a mistake.
+fn lake_url(env: &(impl Env + ?Sized), lake: &LakeConfig) -> Result<Url, ConfigError> {
+    if env.get("DESTINATION_URL").is_some() {
+        return Err(ConfigError::new(
+            "DESTINATION_URL",
+            "is set, but DESTINATION_FORMAT=securitylake writes to the custom sources' locations in SECURITY_LAKE_SOURCES; unset it, or deploy a second stack for an HTTP destination",
+        ));
+    }
+    let bucket = lake
+        .sources
+        .values()
+        .next()
+        .map_or("", |s| s.bucket.as_str());
+    Url::parse(&format!("s3://{bucket}/")).map_err(|e| {
+        ConfigError::new(
+            "SECURITY_LAKE_SOURCES",
+            format!("names a bucket that is not a host ({e})"),
+        )
+    })
 }
 
 fn destination_url(env: &(impl Env + ?Sized), allow_http: bool) -> Result<Url, ConfigError> {
@@ -259,6 +290,8 @@ pub enum Platform {
         /// `SUMO_NAME` (`X-Sumo-Name`), default `okta-system-log`.
         name: String,
     },
+    /// Amazon Security Lake: OCSF events as Parquet objects in custom sources' locations.
+    SecurityLake(LakeConfig),
 }
 
 /// Batch limits a platform documents.
@@ -323,10 +356,11 @@ impl Platform {
                     .transpose()?,
                 name: header_text("SUMO_NAME", text("SUMO_NAME", "okta-system-log"))?,
             },
+            LAKE_FORMAT => Platform::SecurityLake(LakeConfig::from_env(env)?),
             other => {
                 return Err(ConfigError::new(
                     "DESTINATION_FORMAT",
-                    format!("{other:?} is not a known format; expected json, ndjson, splunk-hec, datadog, coralogix, elastic-bulk, sumo or ocsf (ndjson with DESTINATION_SCHEMA=ocsf)"),
+                    format!("{other:?} is not a known format; expected json, ndjson, splunk-hec, datadog, coralogix, elastic-bulk, sumo, ocsf (ndjson with DESTINATION_SCHEMA=ocsf) or securitylake"),
                 ))
             }
         })
@@ -342,6 +376,7 @@ impl Platform {
             Platform::Coralogix { .. } => "coralogix",
             Platform::ElasticBulk { .. } => "elastic-bulk",
             Platform::Sumo { .. } => "sumo",
+            Platform::SecurityLake(_) => LAKE_FORMAT,
         }
     }
 
@@ -355,7 +390,8 @@ impl Platform {
             Platform::SplunkHec { .. } => Some(("authorization", "Splunk")),
             Platform::Datadog { .. } => Some(("dd-api-key", "")),
             Platform::ElasticBulk { .. } => Some(("authorization", "ApiKey")),
-            Platform::Sumo { .. } => None,
+            // Security Lake: the provider role, not a header.
+            Platform::Sumo { .. } | Platform::SecurityLake(_) => None,
         }
     }
 
@@ -380,6 +416,15 @@ impl Platform {
             Platform::ElasticBulk { .. } => Limits {
                 default_bytes: 5 * MIB,
                 ..plain
+            },
+            // Security Lake wants few large objects (at most 256 MB): a whole invocation
+            // is one batch, and one object per class and day.
+            Platform::SecurityLake(_) => Limits {
+                default_events: 100_000,
+                default_bytes: 64 * MIB,
+                max_events: None,
+                max_bytes: Some(256 * MIB),
+                max_item_bytes: None,
             },
             _ => plain,
         }

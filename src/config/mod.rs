@@ -8,6 +8,7 @@ use std::time::Duration;
 mod destination;
 mod directory;
 mod filter;
+mod lake;
 mod pull;
 mod push;
 mod schema;
@@ -16,6 +17,7 @@ pub(crate) use destination::{is_org_label, org_label};
 pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
 pub use directory::DirectoryConfig;
 pub use filter::EventFilter;
+pub use lake::{LakeConfig, LakeSource, LAKE_FORMAT};
 pub use pull::PullConfig;
 pub use push::PushConfig;
 pub use schema::{Schema, OCSF_FORMAT};
@@ -45,6 +47,9 @@ pub const DESTINATION_VARIABLES: &[&str] = &[
     "ELASTIC_INDEX",
     "SUMO_CATEGORY",
     "SUMO_NAME",
+    "SECURITY_LAKE_SOURCES",
+    "SECURITY_LAKE_EXTERNAL_ID",
+    "SECURITY_LAKE_ACCOUNT_ID",
     "EVENT_TYPES_INCLUDE",
     "EVENT_TYPES_EXCLUDE",
     "OKTA_ORG_LABEL",

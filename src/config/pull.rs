@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{
     allow_insecure_http, ledger_table, max_event_age, org_label, seconds_var, state_bucket,
-    ConfigError, DestinationConfig, DirectoryConfig, Env,
+    ConfigError, DestinationConfig, DirectoryConfig, Env, Platform,
 };
 use crate::okta::OktaOrg;
 use crate::state::DEAD_LETTER_PREFIX;
@@ -119,6 +119,17 @@ impl PullConfig {
         if destination.org_label.is_none() {
             destination.org_label = Some(org_label("OKTA_DOMAIN", &org.label())?);
         }
+        let mut directory = DirectoryConfig::from_env(env)?;
+        // The directory's records are not OCSF events: the lake has no class for them.
+        if matches!(destination.platform, Platform::SecurityLake(_)) && directory.enabled {
+            if env.get("DIRECTORY_ENABLED").is_some() {
+                return Err(ConfigError::new(
+                    "DIRECTORY_ENABLED",
+                    "is true, but Security Lake (DESTINATION_FORMAT=securitylake) takes OCSF events only and directory records have no OCSF class; set it to false, or send the directory to an HTTP destination from a second stack",
+                ));
+            }
+            directory.enabled = false;
+        }
         Ok(PullConfig {
             org,
             token_secret_arn,
@@ -131,7 +142,7 @@ impl PullConfig {
             settle_delay: seconds_var(env, "SETTLE_DELAY_SECONDS", DEFAULT_SETTLE_DELAY, true)?,
             okta_timeout: seconds_var(env, "OKTA_TIMEOUT_SECONDS", DEFAULT_OKTA_TIMEOUT, false)?,
             destination,
-            directory: DirectoryConfig::from_env(env)?,
+            directory,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! What each item a destination receives carries (`DESTINATION_SCHEMA`): Okta's event as it
 //! came, or its OCSF mapping.
 
+use super::lake::LAKE_FORMAT;
 use super::{ConfigError, Env};
 
 /// `DESTINATION_FORMAT` value that means ndjson carrying OCSF.
@@ -22,9 +23,11 @@ impl Schema {
     /// unset, and contradicts an explicit `okta`.
     pub fn from_env(env: &(impl Env + ?Sized)) -> Result<Self, ConfigError> {
         const VAR: &str = "DESTINATION_SCHEMA";
-        let shorthand = env
+        // `ocsf` asks for OCSF; Security Lake reads nothing else.
+        let format = env
             .get("DESTINATION_FORMAT")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case(OCSF_FORMAT));
+            .map(|v| v.trim().to_ascii_lowercase());
+        let shorthand = matches!(format.as_deref(), Some(OCSF_FORMAT | LAKE_FORMAT));
         let schema = match env.get(VAR).map(|v| v.trim().to_ascii_lowercase()) {
             None => None,
             Some(v) if v.is_empty() => None,
@@ -40,7 +43,10 @@ impl Schema {
         match (schema, shorthand) {
             (Some(Schema::Okta), true) => Err(ConfigError::new(
                 VAR,
-                "is okta, but DESTINATION_FORMAT=ocsf asks for OCSF; use DESTINATION_FORMAT=ndjson for Okta events one per line, or unset DESTINATION_SCHEMA",
+                match format.as_deref() {
+                    Some(LAKE_FORMAT) => "is okta, but Security Lake (DESTINATION_FORMAT=securitylake) reads only OCSF; unset DESTINATION_SCHEMA",
+                    _ => "is okta, but DESTINATION_FORMAT=ocsf asks for OCSF; use DESTINATION_FORMAT=ndjson for Okta events one per line, or unset DESTINATION_SCHEMA",
+                },
             )),
             (_, true) => Ok(Schema::Ocsf),
             (schema, false) => Ok(schema.unwrap_or_default()),

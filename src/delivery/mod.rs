@@ -34,6 +34,7 @@ mod forward;
 mod framing;
 mod http;
 mod keep;
+pub mod lake;
 mod memory;
 mod platform;
 mod retry;
@@ -44,7 +45,25 @@ pub use framing::Body;
 #[cfg(test)]
 pub(crate) use http::parse_retry_after;
 pub use http::HttpDestination;
+pub use lake::LakeDestination;
 pub use memory::MemoryDestination;
+
+/// The destination `config` names: Security Lake's custom sources, or an HTTP endpoint whose
+/// credential (`DESTINATION_SECRET_ARN`) is read from Secrets Manager.
+pub async fn destination_for(
+    config: &crate::config::DestinationConfig,
+    aws: &aws_config::SdkConfig,
+) -> Result<Arc<dyn Destination>, String> {
+    Ok(match &config.platform {
+        crate::config::Platform::SecurityLake(lake) => {
+            Arc::new(LakeDestination::new(lake, aws).await)
+        }
+        _ => Arc::new(HttpDestination::with_secrets_manager(
+            config,
+            &crate::aws::secrets_client(aws),
+        )?),
+    })
+}
 pub(crate) use retry::MIN_ATTEMPT;
 
 /// Kept before the Lambda deadline for answering once the dead letters are written.

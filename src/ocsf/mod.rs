@@ -14,7 +14,7 @@ mod tests;
 use serde_json::{json, Map, Value};
 
 use crate::event::OktaEvent;
-pub use classes::{class_of, Class};
+pub use classes::{class_of, Class, ALL_CLASSES};
 use fields::Rest;
 
 /// The OCSF version the mapping follows (`metadata.version`).

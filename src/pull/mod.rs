@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use crate::config::{Env, PullConfig};
-use crate::delivery::{Destination, Forwarder, HttpDestination, Outcome, Pipeline};
+use crate::delivery::{Destination, Forwarder, Outcome, Pipeline};
 use crate::directory::{Directory, DirectoryReport, DirectoryRun};
 use crate::event::format_rfc3339;
 use crate::lambda::{self, BadRequest, StartupError};
@@ -161,7 +161,8 @@ impl PullHandler {
             config.okta_timeout,
         )
         .map_err(StartupError::Http)?;
-        let destination = HttpDestination::with_secrets_manager(&config.destination, &secrets)
+        let destination = crate::delivery::destination_for(&config.destination, &aws)
+            .await
             .map_err(StartupError::Http)?;
         let (state, ledger) =
             crate::aws::state(&aws, &config.state_bucket, config.ledger_table.as_deref());
@@ -182,14 +183,7 @@ impl PullHandler {
         );
         let log = Arc::new(log);
         let directory = config.directory.enabled;
-        let handler = Self::new(
-            config,
-            log.clone(),
-            Arc::new(destination),
-            checkpoints,
-            state,
-            ledger,
-        );
+        let handler = Self::new(config, log.clone(), destination, checkpoints, state, ledger);
         Ok(if directory {
             handler.with_directory(log)
         } else {

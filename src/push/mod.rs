@@ -13,8 +13,7 @@ use tokio::time::Instant;
 
 use crate::config::{Env, PushConfig};
 use crate::delivery::{
-    Destination, Fate, Forwarder, HttpDestination, Input, Outcome, Pipeline, Redelivery, Run,
-    Unreadable,
+    Destination, Fate, Forwarder, Input, Outcome, Pipeline, Redelivery, Run, Unreadable,
 };
 use crate::event::OktaEvent;
 use crate::lambda::{self, BadRequest, StartupError};
@@ -111,11 +110,9 @@ impl PushHandler {
     pub async fn from_env(env: &(impl Env + ?Sized)) -> Result<Self, StartupError> {
         let config = PushConfig::from_env(env)?;
         let aws = crate::aws::sdk_config().await;
-        let destination = HttpDestination::with_secrets_manager(
-            &config.destination,
-            &crate::aws::secrets_client(&aws),
-        )
-        .map_err(StartupError::Http)?;
+        let destination = crate::delivery::destination_for(&config.destination, &aws)
+            .await
+            .map_err(StartupError::Http)?;
         let (state, ledger) =
             crate::aws::state(&aws, &config.state_bucket, config.ledger_table.as_deref());
         tracing::info!(
@@ -129,7 +126,7 @@ impl PushHandler {
             ledger = %ledger.describe(),
             "okta-push ready"
         );
-        Ok(Self::new(config, Arc::new(destination), state, ledger))
+        Ok(Self::new(config, destination, state, ledger))
     }
 
     /// The Lambda entry point: `payload` is the invocation's body as the runtime received it

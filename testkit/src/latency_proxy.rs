@@ -1,9 +1,11 @@
 //! A loopback TCP proxy that makes every HTTP request wait before it goes on, so a test or
-//! benchmark against moto sees the latency a real AWS endpoint has; it also counts requests.
+//! benchmark against moto sees the latency a real AWS endpoint has; it also counts requests
+//! and keeps what clients sent (the first 8 KiB of each read), for tests that check which
+//! credential signed a request or what an STS call asked for.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +19,7 @@ const METHODS: [&[u8]; 6] = [b"GET ", b"PUT ", b"POST ", b"HEAD ", b"DELETE ", b
 pub struct LatencyProxy {
     addr: SocketAddr,
     requests: Arc<AtomicU64>,
+    sent: Arc<Mutex<Vec<String>>>,
     server: JoinHandle<()>,
 }
 
@@ -30,13 +33,14 @@ impl LatencyProxy {
             .local_addr()
             .expect("latency proxy: no local address");
         let requests = Arc::new(AtomicU64::new(0));
-        let counter = requests.clone();
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (counter, kept) = (requests.clone(), sent.clone());
         let server = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let counter = counter.clone();
+                let (counter, kept) = (counter.clone(), kept.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(client, server, delay, counter).await;
+                        relay(client, server, delay, counter, kept).await;
                     }
                 });
             }
@@ -44,6 +48,7 @@ impl LatencyProxy {
         LatencyProxy {
             addr,
             requests,
+            sent,
             server,
         }
     }
@@ -57,6 +62,11 @@ impl LatencyProxy {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
     }
+
+    /// What clients sent so far, one entry per read (its first 8 KiB, as lossy UTF-8).
+    pub fn sent(&self) -> Vec<String> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
 }
 
 impl Drop for LatencyProxy {
@@ -66,7 +76,13 @@ impl Drop for LatencyProxy {
 }
 
 /// Client to server with a wait before each request line; server to client as it comes.
-async fn relay(client: TcpStream, server: TcpStream, delay: Duration, requests: Arc<AtomicU64>) {
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    delay: Duration,
+    requests: Arc<AtomicU64>,
+    sent: Arc<Mutex<Vec<String>>>,
+) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let up = async move {
@@ -76,6 +92,9 @@ async fn relay(client: TcpStream, server: TcpStream, delay: Duration, requests: 
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if let Ok(mut sent) = sent.lock() {
+                sent.push(String::from_utf8_lossy(&buf[..n.min(8192)]).into_owned());
+            }
             if METHODS.iter().any(|m| buf[..n].starts_with(m)) {
                 requests.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
@@ -134,5 +153,8 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(proxy.requests(), 2);
+        let sent = proxy.sent();
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|s| s.starts_with("GET / HTTP/1.1")), "{sent:?}");
     }
 }

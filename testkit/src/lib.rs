@@ -10,6 +10,7 @@ pub mod function;
 pub mod latency_proxy;
 pub mod local_fakes;
 pub mod loopback_http;
+pub mod lake;
 pub mod moto;
 pub mod oauth_keys;
 pub mod okta_events;

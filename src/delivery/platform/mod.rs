@@ -27,7 +27,8 @@ pub(crate) fn framing(platform: &Platform) -> Framing {
         Platform::Ndjson
         | Platform::SplunkHec { .. }
         | Platform::ElasticBulk { .. }
-        | Platform::Sumo { .. } => Framing::Lines,
+        | Platform::Sumo { .. }
+        | Platform::SecurityLake(_) => Framing::Lines,
     }
 }
 
@@ -39,7 +40,9 @@ pub(crate) fn content_type(platform: &Platform) -> &'static str {
         }
         Platform::SplunkHec { .. } => "application/json",
         Platform::Sumo { .. } => "text/plain",
-        Platform::Ndjson | Platform::ElasticBulk { .. } => "application/x-ndjson",
+        Platform::Ndjson | Platform::ElasticBulk { .. } | Platform::SecurityLake(_) => {
+            "application/x-ndjson"
+        }
     }
 }
 
@@ -82,7 +85,7 @@ pub(crate) fn item<'e>(
             None => Cow::Borrowed(event.json().as_bytes()),
         },
         // One event per line: a pretty-printed event is put on one line first.
-        Platform::Ndjson | Platform::Sumo { .. } => match ocsf {
+        Platform::Ndjson | Platform::Sumo { .. } | Platform::SecurityLake(_) => match ocsf {
             Some(text) => Cow::Owned(text.into_bytes()),
             None => match event.one_line() {
                 Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),

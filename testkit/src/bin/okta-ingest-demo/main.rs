@@ -7,7 +7,9 @@
 //! samples in `events/`), then prints what the destination received and what was dropped or
 //! dead-lettered; then runs okta-pull twice against a fake Okta System Log API, then its
 //! connection check and its directory runs (a full snapshot, then a changes run after a few
-//! edits) against the fake's directory. No AWS account and no network beyond loopback.
+//! edits) against the fake's directory; last, okta-push writing the sample batch into Amazon
+//! Security Lake custom sources on moto as OCSF Parquet. No AWS account and no network beyond
+//! loopback.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ use okta_ingest_testkit::{
     RuntimeApi,
 };
 use serde_json::Value;
+
+mod lake;
 
 const BUCKET: &str = "okta-ingest-demo";
 const TABLE: &str = "okta-ingest-demo-ledger";
@@ -64,6 +68,7 @@ async fn main() {
     function.stop().await;
 
     demo_pull(&moto, &table, &destination).await;
+    lake::demo_lake(&moto, &root.join("events/sqs-batch.json")).await;
 }
 
 /// Invokes okta-push with one sample file (dates moved to now) and shows what the
