@@ -34,6 +34,7 @@ mod forward;
 mod framing;
 mod http;
 mod keep;
+pub mod lake;
 mod memory;
 mod platform;
 mod retry;
