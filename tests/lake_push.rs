@@ -9,7 +9,9 @@ use okta_ingest::ocsf::{to_ocsf, OcsfOptions};
 use okta_ingest::OktaEvent;
 use okta_ingest_testkit::function::{binary_path, FunctionProcess};
 use okta_ingest_testkit::moto::Moto;
-use okta_ingest_testkit::okta_events::{eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event};
+use okta_ingest_testkit::okta_events::{
+    eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event,
+};
 use okta_ingest_testkit::runtime_api::RuntimeApi;
 use okta_ingest_testkit::LatencyProxy;
 use serde_json::{json, Value};
@@ -84,7 +86,10 @@ impl Lake {
             .enumerate()
             .map(|(i, e)| {
                 let id = format!("msg-{i}");
-                (id.clone(), eventbridge_envelope(e, &id, "2026-12-01T00:00:05Z"))
+                (
+                    id.clone(),
+                    eventbridge_envelope(e, &id, "2026-12-01T00:00:05Z"),
+                )
             })
             .collect();
         self.runtime.invoke(sqs_event(&bodies), T).await.response()
@@ -120,12 +125,36 @@ fn event(uuid: &str, published: &str, event_type: &str) -> String {
 /// Events of four classes, two of them across 2026-12-01's midnight (UTC).
 fn events() -> Vec<String> {
     vec![
-        event("0f000001-8b7d-11ef-96f7-3e4a5b6c7d8e", "2026-12-01T00:00:01.250Z", "user.session.start"),
-        event("0f000002-8b7d-11ef-96f7-3e4a5b6c7d8e", "2026-11-30T23:59:59.900Z", "user.session.start"),
-        event("0f000003-8b7d-11ef-96f7-3e4a5b6c7d8e", "2026-11-30T23:59:58.000Z", "user.session.start"),
-        event("0f000004-8b7d-11ef-96f7-3e4a5b6c7d8e", "2026-12-01T00:00:02.000Z", "group.user_membership.add"),
-        event("0f000005-8b7d-11ef-96f7-3e4a5b6c7d8e", "2026-12-01T00:00:03.000Z", "user.account.update_password"),
-        event("0f000006-8b7d-11ef-96f7-3e4a5b6c7d8e", "2026-12-01T00:00:04.000Z", "system.api_token.create"),
+        event(
+            "0f000001-8b7d-11ef-96f7-3e4a5b6c7d8e",
+            "2026-12-01T00:00:01.250Z",
+            "user.session.start",
+        ),
+        event(
+            "0f000002-8b7d-11ef-96f7-3e4a5b6c7d8e",
+            "2026-11-30T23:59:59.900Z",
+            "user.session.start",
+        ),
+        event(
+            "0f000003-8b7d-11ef-96f7-3e4a5b6c7d8e",
+            "2026-11-30T23:59:58.000Z",
+            "user.session.start",
+        ),
+        event(
+            "0f000004-8b7d-11ef-96f7-3e4a5b6c7d8e",
+            "2026-12-01T00:00:02.000Z",
+            "group.user_membership.add",
+        ),
+        event(
+            "0f000005-8b7d-11ef-96f7-3e4a5b6c7d8e",
+            "2026-12-01T00:00:03.000Z",
+            "user.account.update_password",
+        ),
+        event(
+            "0f000006-8b7d-11ef-96f7-3e4a5b6c7d8e",
+            "2026-12-01T00:00:04.000Z",
+            "system.api_token.create",
+        ),
     ]
 }
 
@@ -150,7 +179,7 @@ fn assert_same(row: &Value, want: &Value, at: &str) {
     match (row, want) {
         (Value::Object(r), Value::Object(w)) => {
             for (k, v) in w {
-                assert_same(&r[k], v, &format!("{at}.{k}"));
+                assert_same(r.get(k).unwrap_or(&Value::Null), v, &format!("{at}.{k}"));
             }
         }
         (Value::Array(r), Value::Array(w)) => {
@@ -177,12 +206,26 @@ async fn writes_one_zstd_parquet_object_per_class_and_day_as_each_sources_provid
         let (rows, codecs) = read_parquet(bytes);
         assert_eq!(codecs, BTreeSet::from(["ZSTD".to_owned()]), "{key}");
         let class = rows[0]["class_uid"].as_u64().unwrap();
-        assert!(rows.iter().all(|r| r["class_uid"] == class), "one class per object: {key}");
+        assert!(
+            rows.iter().all(|r| r["class_uid"] == class),
+            "one class per object: {key}"
+        );
         let times: Vec<i64> = rows.iter().map(|r| r["time"].as_i64().unwrap()).collect();
-        assert!(times.windows(2).all(|w| w[0] <= w[1]), "sorted by time: {times:?}");
-        let day = time::OffsetDateTime::from_unix_timestamp(times[0] / 1000).unwrap().date();
-        let day = format!("{:04}{:02}{:02}", day.year(), u8::from(day.month()), day.day());
-        let prefix = format!("ext/okta-{class}/1.0/region=us-east-1/accountId={ACCOUNT}/eventDay={day}/");
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "sorted by time: {times:?}"
+        );
+        let day = time::OffsetDateTime::from_unix_timestamp(times[0] / 1000)
+            .unwrap()
+            .date();
+        let day = format!(
+            "{:04}{:02}{:02}",
+            day.year(),
+            u8::from(day.month()),
+            day.day()
+        );
+        let prefix =
+            format!("ext/okta-{class}/1.0/region=us-east-1/accountId={ACCOUNT}/eventDay={day}/");
         assert!(key.starts_with(&prefix), "{key} is not under {prefix}");
         assert!(key.ends_with(".parquet"), "{key}");
         for row in rows {
@@ -202,7 +245,10 @@ async fn writes_one_zstd_parquet_object_per_class_and_day_as_each_sources_provid
     // with the assumed credentials, not the function's own (`testing`).
     let sent = lake.proxy.sent().join("\n");
     assert!(sent.contains("Action=AssumeRole"), "no AssumeRole call");
-    assert!(sent.contains(&format!("ExternalId={EXTERNAL_ID}")), "no external ID");
+    assert!(
+        sent.contains(&format!("ExternalId={EXTERNAL_ID}")),
+        "no external ID"
+    );
     let puts: Vec<&str> = sent
         .split("PUT /")
         .skip(1)
@@ -210,11 +256,17 @@ async fn writes_one_zstd_parquet_object_per_class_and_day_as_each_sources_provid
         .collect();
     assert!(!puts.is_empty(), "no PutObject seen");
     for put in puts {
-        assert!(!put.contains("Credential=testing/"), "written as the function's role: {put:.300}");
+        assert!(
+            !put.contains("Credential=testing/"),
+            "written as the function's role: {put:.300}"
+        );
     }
     let output = lake.function.output();
     assert!(output.contains("okta-push ready"), "{output}");
-    assert!(!output.contains(EXTERNAL_ID), "the external ID is never logged");
+    assert!(
+        !output.contains(EXTERNAL_ID),
+        "the external ID is never logged"
+    );
 }
 
 #[tokio::test]
@@ -224,7 +276,11 @@ async fn the_same_events_again_write_nothing_new() {
     let first = lake.objects().await;
     let response = lake.send(&events()).await;
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-    assert_eq!(lake.objects().await, first, "the ledger knows they were delivered");
+    assert_eq!(
+        lake.objects().await,
+        first,
+        "the ledger knows they were delivered"
+    );
 }
 
 #[tokio::test]
@@ -232,8 +288,17 @@ async fn a_class_without_a_source_is_kept_with_a_reason_and_the_rest_written() {
     let lake = Lake::start(&sources(&[3002], LAKE)).await;
     let okta = events();
     let response = lake.send(&okta).await;
-    assert_eq!(response["batchItemFailures"], json!([]), "kept, so SQS may delete: {response}");
-    let written: usize = lake.objects().await.values().map(|b| read_parquet(b).0.len()).sum();
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([]),
+        "kept, so SQS may delete: {response}"
+    );
+    let written: usize = lake
+        .objects()
+        .await
+        .values()
+        .map(|b| read_parquet(b).0.len())
+        .sum();
     assert_eq!(written, 3, "the three sign-ins");
     let kept = lake.dead_letters().await;
     let kept_events: Vec<&Value> = kept.iter().filter(|k| k.get("event").is_some()).collect();
@@ -241,7 +306,12 @@ async fn a_class_without_a_source_is_kept_with_a_reason_and_the_rest_written() {
     for k in kept_events {
         let reason = k["reason"].as_str().unwrap();
         assert!(reason.contains("SECURITY_LAKE_SOURCES"), "{reason}");
-        assert_eq!(k["event"]["eventType"].as_str().map(|t| t != "user.session.start"), Some(true));
+        assert_eq!(
+            k["event"]["eventType"]
+                .as_str()
+                .map(|t| t != "user.session.start"),
+            Some(true)
+        );
     }
 }
 
@@ -255,5 +325,8 @@ async fn a_lake_bucket_that_is_not_there_keeps_every_event_and_names_the_bucket(
     let kept = lake.dead_letters().await;
     let kept_events: Vec<&Value> = kept.iter().filter(|k| k.get("event").is_some()).collect();
     assert_eq!(kept_events.len(), okta.len(), "{kept:?}");
-    assert!(kept_events.iter().all(|k| k["reason"].as_str().unwrap().contains("aws-security-data-lake-us-east-1-gone")));
+    assert!(kept_events.iter().all(|k| k["reason"]
+        .as_str()
+        .unwrap()
+        .contains("aws-security-data-lake-us-east-1-gone")));
 }

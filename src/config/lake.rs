@@ -9,8 +9,8 @@ use crate::ocsf::{Class, ALL_CLASSES};
 /// `DESTINATION_FORMAT` value that writes OCSF Parquet objects into Security Lake.
 pub const LAKE_FORMAT: &str = "securitylake";
 
-/// The custom sources, the account and region the objects are partitioned by, and the
-/// external ID the provider roles ask for.
+/// The custom sources, the account the objects are partitioned by, and the external ID the
+/// provider roles ask for.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LakeConfig {
     /// `SECURITY_LAKE_SOURCES`: where each class goes, by `class_uid`.
@@ -18,10 +18,9 @@ pub struct LakeConfig {
     /// `SECURITY_LAKE_EXTERNAL_ID`: given when assuming a provider role.
     pub external_id: Option<String>,
     /// `SECURITY_LAKE_ACCOUNT_ID`: the `accountId=` partition, the account the events
-    /// belong to (the stack's).
+    /// belong to (the stack's). The `region=` partition is the function's region, as the
+    /// AWS SDK resolves it.
     pub account: String,
-    /// `AWS_REGION`: the `region=` partition.
-    pub region: String,
 }
 
 /// One custom source: its location as Security Lake reports it, and the role that writes.
@@ -43,13 +42,12 @@ impl std::fmt::Debug for LakeConfig {
             .field("sources", &self.sources)
             .field("external_id", &self.external_id.as_ref().map(|_| "<set>"))
             .field("account", &self.account)
-            .field("region", &self.region)
             .finish()
     }
 }
 
 impl LakeConfig {
-    /// Reads the `SECURITY_LAKE_*` variables and `AWS_REGION`.
+    /// Reads the `SECURITY_LAKE_*` variables.
     pub fn from_env(env: &(impl Env + ?Sized)) -> Result<Self, ConfigError> {
         const SOURCES: &str = "SECURITY_LAKE_SOURCES";
         const ACCOUNT: &str = "SECURITY_LAKE_ACCOUNT_ID";
@@ -69,16 +67,6 @@ impl LakeConfig {
                 "required with DESTINATION_FORMAT=securitylake: the 12-digit AWS account the events belong to (the accountId= partition)",
             ));
         }
-        let region = env
-            .get("AWS_REGION")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-            .ok_or_else(|| {
-                ConfigError::new(
-                    "AWS_REGION",
-                    "required: the region= partition of the lake's objects",
-                )
-            })?;
         Ok(LakeConfig {
             sources: sources(SOURCES, &raw)?,
             external_id: env
@@ -86,7 +74,6 @@ impl LakeConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
             account,
-            region,
         })
     }
 
@@ -192,7 +179,6 @@ mod tests {
             ("SECURITY_LAKE_SOURCES", sources),
             ("SECURITY_LAKE_ACCOUNT_ID", "444455556666"),
             ("SECURITY_LAKE_EXTERNAL_ID", "okta-ingest-ext"),
-            ("AWS_REGION", "eu-west-1"),
         ]))
     }
 
@@ -214,10 +200,7 @@ mod tests {
         );
         assert_eq!(api.role_arn, None);
         assert!(config.source(3001).is_none());
-        assert_eq!(
-            (config.account.as_str(), config.region.as_str()),
-            ("444455556666", "eu-west-1")
-        );
+        assert_eq!(config.account, "444455556666");
         let debug = format!("{config:?}");
         assert!(!debug.contains("okta-ingest-ext"), "{debug}");
     }
@@ -264,9 +247,63 @@ mod tests {
                 r#"{"3002":{"location":"s3://bucket-a/x/"}}"#,
             ),
             ("SECURITY_LAKE_ACCOUNT_ID", "4444-5555-6666"),
-            ("AWS_REGION", "eu-west-1"),
         ]))
         .unwrap_err();
         assert_eq!(no_account.variable, "SECURITY_LAKE_ACCOUNT_ID");
+    }
+
+    /// What a whole function configuration says with `DESTINATION_FORMAT=securitylake`.
+    fn with_lake(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let env: Vec<(String, String)> = [
+            ("DESTINATION_FORMAT", "securitylake"),
+            (
+                "SECURITY_LAKE_SOURCES",
+                r#"{"3002":{"location":"s3://lake-bucket/ext/okta-auth/1.0/"}}"#,
+            ),
+            ("SECURITY_LAKE_ACCOUNT_ID", "444455556666"),
+            ("STATE_BUCKET", "okta-ingest-state"),
+            ("OKTA_DOMAIN", "acme.okta.com"),
+            (
+                "OKTA_TOKEN_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:okta-AbCdEf",
+            ),
+        ]
+        .iter()
+        .filter(|(k, _)| extra.iter().all(|(e, _)| e != k))
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        env
+    }
+
+    #[test]
+    fn the_lake_carries_ocsf_uncompressed_and_refuses_what_contradicts_it() {
+        use crate::config::{Platform, PullConfig, PushConfig, Schema};
+        let push = PushConfig::from_env(&with_lake(&[])).unwrap();
+        assert!(matches!(
+            push.destination.platform,
+            Platform::SecurityLake(_)
+        ));
+        assert_eq!(push.destination.schema, Schema::Ocsf);
+        assert!(!push.destination.gzip, "Parquet is compressed already");
+        assert_eq!(push.destination.url.as_str(), "s3://lake-bucket/");
+        let gzip = PushConfig::from_env(&with_lake(&[("DESTINATION_GZIP", "true")])).unwrap();
+        assert!(!gzip.destination.gzip);
+        // The directory is off unless asked for, and asking for it is refused.
+        let pull = PullConfig::from_env(&with_lake(&[])).unwrap();
+        assert!(!pull.directory.enabled);
+        for (extra, variable) in [
+            (
+                ("DESTINATION_URL", "https://logs.example.com/in"),
+                "DESTINATION_URL",
+            ),
+            (("DESTINATION_SCHEMA", "okta"), "DESTINATION_SCHEMA"),
+            (("DIRECTORY_ENABLED", "true"), "DIRECTORY_ENABLED"),
+        ] {
+            let err = PullConfig::from_env(&with_lake(&[extra])).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
+        let err = PushConfig::from_env(&with_lake(&[("SECURITY_LAKE_SOURCES", "")])).unwrap_err();
+        assert_eq!(err.variable, "SECURITY_LAKE_SOURCES");
     }
 }

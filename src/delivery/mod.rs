@@ -56,7 +56,7 @@ pub async fn destination_for(
 ) -> Result<Arc<dyn Destination>, String> {
     Ok(match &config.platform {
         crate::config::Platform::SecurityLake(lake) => {
-            Arc::new(LakeDestination::new(lake, aws).await)
+            Arc::new(LakeDestination::new(lake, aws).await?)
         }
         _ => Arc::new(HttpDestination::with_secrets_manager(
             config,

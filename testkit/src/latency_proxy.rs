@@ -155,6 +155,9 @@ mod tests {
         assert_eq!(proxy.requests(), 2);
         let sent = proxy.sent();
         assert_eq!(sent.len(), 2);
-        assert!(sent.iter().all(|s| s.starts_with("GET / HTTP/1.1")), "{sent:?}");
+        assert!(
+            sent.iter().all(|s| s.starts_with("GET / HTTP/1.1")),
+            "{sent:?}"
+        );
     }
 }

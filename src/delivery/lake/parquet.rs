@@ -222,7 +222,7 @@ fn record(line: &[u8]) -> Result<Value, LineProblem> {
 }
 
 /// The columns of `records`: inferred by arrow-json, less what holds only nulls (a `Null`
-/// column, or a struct or list left with nothing), each struct's fields sorted by name so
+/// column, or a struct left with nothing; an always-empty list is kept), each struct's fields sorted by name so
 /// that the same records always give the same file.
 fn infer(records: &[Value]) -> Result<SchemaRef, ArrowError> {
     let inferred = infer_json_schema_from_iterator(records.iter().map(Ok))?;
@@ -247,8 +247,14 @@ fn kept_type(data_type: &DataType) -> Option<DataType> {
             let fields = kept_fields(fields);
             (!fields.is_empty()).then_some(DataType::Struct(fields))
         }
-        DataType::List(item) => kept_type(item.data_type())
-            .map(|t| DataType::List(Arc::new(item.as_ref().clone().with_data_type(t)))),
+        // A list only ever seen empty (`privileges: []`) is still a value: kept as a list
+        // of text, the type of OCSF's string arrays.
+        DataType::List(item) => {
+            let t = kept_type(item.data_type()).unwrap_or(DataType::Utf8);
+            Some(DataType::List(Arc::new(
+                item.as_ref().clone().with_data_type(t),
+            )))
+        }
         other => Some(other.clone()),
     }
 }

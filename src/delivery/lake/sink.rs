@@ -20,6 +20,8 @@ use crate::telemetry::ErrorClass;
 /// Writes batches into the custom sources of [`LakeConfig`].
 pub struct LakeDestination {
     config: LakeConfig,
+    /// The `region=` partition: the function's own region.
+    region: String,
     /// One client per class: each custom source has its own provider role.
     clients: BTreeMap<u32, aws_sdk_s3::Client>,
 }
@@ -27,8 +29,12 @@ pub struct LakeDestination {
 impl LakeDestination {
     /// Clients for every source: as its provider role (assumed with the external ID, the
     /// credentials refreshed by the SDK before they expire), or as the function's own role
-    /// for a source without one.
-    pub async fn new(config: &LakeConfig, aws: &aws_config::SdkConfig) -> Self {
+    /// for a source without one. Refused without a region (the `region=` partition).
+    pub async fn new(config: &LakeConfig, aws: &aws_config::SdkConfig) -> Result<Self, String> {
+        let region = aws
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .ok_or("no AWS region for the Security Lake region= partition: set AWS_REGION")?;
         let mut clients = BTreeMap::new();
         for (class, source) in &config.sources {
             let client = match &source.role_arn {
@@ -49,10 +55,11 @@ impl LakeDestination {
             };
             clients.insert(*class, client);
         }
-        LakeDestination {
+        Ok(LakeDestination {
             config: config.clone(),
+            region,
             clients,
-        }
+        })
     }
 
     async fn put(
@@ -169,7 +176,7 @@ impl Destination for LakeDestination {
                         for object in objects {
                             let key = object_key(
                                 &source.prefix,
-                                &self.config.region,
+                                &self.region,
                                 &self.config.account,
                                 &object,
                                 &id,

@@ -102,7 +102,7 @@ fn a_scalar_in_one_line_and_a_list_in_another_is_an_error_naming_the_scalar_line
 }
 
 #[test]
-fn fields_that_hold_only_nulls_are_left_out_and_the_rows_kept() {
+fn fields_that_hold_only_nulls_are_left_out_empty_lists_kept_and_the_rows_kept() {
     let lines = [
         br#"{"class_uid":6003,"time":1,"message":null,"enrichments":[],"device":{"name":null},"observables":{}}"#.to_vec(),
         br#"{"class_uid":6003,"time":2,"message":null,"device":{"name":null,"hostname":"h"}}"#.to_vec(),
@@ -111,9 +111,17 @@ fn fields_that_hold_only_nulls_are_left_out_and_the_rows_kept() {
     assert_eq!(objects[0].rows, 2);
     let batches = read(&objects[0]);
     let schema = batches[0].schema();
-    for absent in ["message", "enrichments", "observables"] {
+    for absent in ["message", "observables"] {
         assert!(schema.field_with_name(absent).is_err(), "{absent} kept");
     }
+    // An empty list is a value (OCSF's `privileges: []`): kept, as a list of text.
+    let enrichments = schema
+        .field_with_name("enrichments")
+        .expect("enrichments kept");
+    assert!(
+        matches!(enrichments.data_type(), arrow_schema::DataType::List(item) if item.data_type() == &arrow_schema::DataType::Utf8),
+        "{enrichments:?}"
+    );
     assert_eq!(
         strings(&objects[0], &["device", "hostname"]),
         [None, Some("h".into())]

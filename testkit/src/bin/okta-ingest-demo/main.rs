@@ -191,7 +191,7 @@ async fn demo_pull(moto: &Moto, table: &FakeDynamoDb, destination: &RecordingDes
         .map(|(k, v)| (k.to_owned(), v)),
     );
     let function = FunctionProcess::spawn(&binary_path("okta-pull"), &runtime, &env).await;
-    let schedule = include_str!("../../../events/schedule.json");
+    let schedule = include_str!("../../../../events/schedule.json");
     let before = destination.accepted().len();
     let first = runtime.invoke(schedule, Duration::from_secs(60)).await;
     print_run(
