@@ -45,12 +45,13 @@ unit:
 template:
 	scripts/lint-template.sh
 
-bench: tools ## hot path, memory, the release binary end to end, pull pacing, the ledger at scale, the directory (release build)
+bench: tools ## hot path, memory, the release binary end to end, pull pacing, the ledger at scale, the directory, the Security Lake path (release build)
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p okta-ingest --bench push
 	$(CARGO) bench -p okta-ingest --bench pull
 	$(CARGO) bench -p okta-ingest --bench ledger
 	$(CARGO) bench -p okta-ingest --bench directory
+	$(CARGO) bench -p okta-ingest --bench lake
 
 sam-build: ## build the Lambda artifacts for deployment (needs cargo-lambda and zig)
 	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda ziglang

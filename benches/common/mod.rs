@@ -189,6 +189,18 @@ impl Deployed {
         ledger_table: bool,
         fill: impl AsyncFnOnce(&Moto, &FakeDynamoDb),
     ) -> Deployed {
+        Self::start_configured(binary, delay, ledger_table, &[], fill).await
+    }
+
+    /// As [`Deployed::start_binary`], with `settings` over the defaults (an empty value
+    /// unsets a variable, as the functions read it).
+    pub async fn start_configured(
+        binary: &std::path::Path,
+        delay: Duration,
+        ledger_table: bool,
+        settings: &[(&str, String)],
+        fill: impl AsyncFnOnce(&Moto, &FakeDynamoDb),
+    ) -> Deployed {
         let moto = Moto::start().await;
         moto.create_bucket("bench-state").await;
         let table = FakeDynamoDb::start("uuid").await;
@@ -212,6 +224,8 @@ impl Deployed {
             ]
             .map(|(k, v)| (k.to_owned(), v)),
         );
+        env.retain(|(k, _)| settings.iter().all(|(name, _)| name != k));
+        env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let spawned = std::time::Instant::now();
         let function = FunctionProcess::spawn(binary, &runtime, &env).await;
         let cold_start = runtime
