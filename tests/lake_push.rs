@@ -8,6 +8,7 @@ use std::time::Duration;
 use okta_ingest::ocsf::{to_ocsf, OcsfOptions};
 use okta_ingest::OktaEvent;
 use okta_ingest_testkit::function::{binary_path, FunctionProcess};
+use okta_ingest_testkit::lake::{lake_sources, OKTA_CLASSES};
 use okta_ingest_testkit::moto::Moto;
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event,
@@ -28,25 +29,6 @@ struct Lake {
     runtime: RuntimeApi,
     function: FunctionProcess,
 }
-
-/// A custom source per class in `classes` (`okta-<uid>`), each with its provider role.
-fn sources(classes: &[u32], bucket: &str) -> String {
-    let map: BTreeMap<String, Value> = classes
-        .iter()
-        .map(|uid| {
-            (
-                uid.to_string(),
-                json!({
-                    "location": format!("s3://{bucket}/ext/okta-{uid}/1.0/"),
-                    "role_arn": format!("arn:aws:iam::{ACCOUNT}:role/AmazonSecurityLake-Provider-okta-{uid}-us-east-1"),
-                }),
-            )
-        })
-        .collect();
-    serde_json::to_string(&map).unwrap()
-}
-
-const ALL: [u32; 8] = [2004, 3001, 3002, 3003, 3004, 3005, 3006, 6003];
 
 impl Lake {
     async fn start(sources: &str) -> Lake {
@@ -195,7 +177,7 @@ fn assert_same(row: &Value, want: &Value, at: &str) {
 
 #[tokio::test]
 async fn writes_one_zstd_parquet_object_per_class_and_day_as_each_sources_provider_role() {
-    let lake = Lake::start(&sources(&ALL, LAKE)).await;
+    let lake = Lake::start(&lake_sources(&OKTA_CLASSES, LAKE, ACCOUNT)).await;
     let okta = events();
     let response = lake.send(&okta).await;
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
@@ -271,7 +253,7 @@ async fn writes_one_zstd_parquet_object_per_class_and_day_as_each_sources_provid
 
 #[tokio::test]
 async fn the_same_events_again_write_nothing_new() {
-    let lake = Lake::start(&sources(&ALL, LAKE)).await;
+    let lake = Lake::start(&lake_sources(&OKTA_CLASSES, LAKE, ACCOUNT)).await;
     lake.send(&events()).await;
     let first = lake.objects().await;
     let response = lake.send(&events()).await;
@@ -285,7 +267,7 @@ async fn the_same_events_again_write_nothing_new() {
 
 #[tokio::test]
 async fn a_class_without_a_source_is_kept_with_a_reason_and_the_rest_written() {
-    let lake = Lake::start(&sources(&[3002], LAKE)).await;
+    let lake = Lake::start(&lake_sources(&[3002], LAKE, ACCOUNT)).await;
     let okta = events();
     let response = lake.send(&okta).await;
     assert_eq!(
@@ -317,7 +299,12 @@ async fn a_class_without_a_source_is_kept_with_a_reason_and_the_rest_written() {
 
 #[tokio::test]
 async fn a_lake_bucket_that_is_not_there_keeps_every_event_and_names_the_bucket() {
-    let lake = Lake::start(&sources(&ALL, "aws-security-data-lake-us-east-1-gone")).await;
+    let lake = Lake::start(&lake_sources(
+        &OKTA_CLASSES,
+        "aws-security-data-lake-us-east-1-gone",
+        ACCOUNT,
+    ))
+    .await;
     let okta = events();
     let response = lake.send(&okta).await;
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");

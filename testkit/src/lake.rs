@@ -42,3 +42,24 @@ pub fn read_parquet(bytes: &[u8]) -> ParquetFile {
     }
     ParquetFile { rows, codecs }
 }
+
+/// The OCSF classes okta-ingest writes, by `class_uid`.
+pub const OKTA_CLASSES: [u32; 8] = [2004, 3001, 3002, 3003, 3004, 3005, 3006, 6003];
+
+/// A `SECURITY_LAKE_SOURCES` value: a custom source `okta-<uid>` in `bucket` for each class,
+/// with its provider role in `account`, as Security Lake would report them.
+pub fn lake_sources(classes: &[u32], bucket: &str, account: &str) -> String {
+    let map: serde_json::Map<String, Value> = classes
+        .iter()
+        .map(|uid| {
+            (
+                uid.to_string(),
+                serde_json::json!({
+                    "location": format!("s3://{bucket}/ext/okta-{uid}/1.0/"),
+                    "role_arn": format!("arn:aws:iam::{account}:role/AmazonSecurityLake-Provider-okta-{uid}-us-east-1"),
+                }),
+            )
+        })
+        .collect();
+    Value::Object(map).to_string()
+}

@@ -24,8 +24,8 @@ const DATA_PAGE_BYTES: usize = 1024 * 1024;
 /// full, so they are cut at whichever of these comes first.
 const ROW_GROUP_ROWS: usize = 100_000;
 const ROW_GROUP_BYTES: usize = 128 * 1024 * 1024;
-/// Records decoded into one Arrow batch at a time.
-const DECODE_ROWS: usize = 8192;
+/// Records parsed and decoded into one Arrow batch at a time.
+const DECODE_ROWS: usize = 256;
 
 /// One Security Lake object: the records of one OCSF class and one UTC day, as Parquet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub enum ClassProblem {
 /// (records of the same time keep their order). Fails on the first line that has no integer
 /// `class_uid` or `time`, or on a class whose records cannot share columns, so that the
 /// caller keeps the events rather than losing some. Memory beyond the lines and the objects
-/// is that of one object's records.
+/// is one object's Parquet and a few hundred parsed records.
 pub fn encode(lines: &[&[u8]]) -> Result<Vec<LakeObject>, LakeEncodeError> {
     let mut groups: BTreeMap<(u32, Date), Vec<(i64, usize)>> = BTreeMap::new();
     for (index, line) in lines.iter().enumerate() {
@@ -166,19 +166,19 @@ fn day_text(day: Date) -> String {
     )
 }
 
-/// One object: the lines at `order`'s indices, in that order.
+/// One object: the lines at `order`'s indices, in that order. The records are read twice,
+/// once to infer the columns and once to decode them a few hundred at a time, so that memory
+/// holds one chunk of parsed records rather than all of them (a parsed record is several
+/// times its text: a 6 MB invocation's would not fit the function's 128 MB).
 fn encode_group(
     class_uid: u32,
     day: Date,
     order: &[(i64, usize)],
     lines: &[&[u8]],
 ) -> Result<LakeObject, LakeEncodeError> {
-    let records = order
-        .iter()
-        .map(|&(_, index)| {
-            record(lines[index]).map_err(|problem| LakeEncodeError::Line { index, problem })
-        })
-        .collect::<Result<Vec<Value>, _>>()?;
+    let read = |index: usize| {
+        record(lines[index]).map_err(|problem| LakeEncodeError::Line { index, problem })
+    };
     let conflict = |at: usize| LakeEncodeError::Class {
         class_uid,
         problem: ClassProblem::ConflictingTypes { index: order[at].1 },
@@ -187,13 +187,39 @@ fn encode_group(
         class_uid,
         problem: ClassProblem::Write,
     };
-    let schema = infer(&records).map_err(|_| conflict(first_conflict(&records)))?;
+    // A line that is not a record is named first, before any inference.
+    let mut unreadable = None;
+    let inferred = infer(order.iter().map_while(|&(_, index)| match read(index) {
+        Ok(record) => Some(record),
+        Err(e) => {
+            unreadable = Some(e);
+            None
+        }
+    }));
+    if let Some(e) = unreadable {
+        return Err(e);
+    }
+    let schema = match inferred {
+        Ok(schema) => schema,
+        // Rare: only now are all the records held, to find the first that conflicts.
+        Err(_) => {
+            let records = order
+                .iter()
+                .map(|&(_, index)| read(index))
+                .collect::<Result<Vec<Value>, _>>()?;
+            return Err(conflict(first_conflict(&records)));
+        }
+    };
     let mut writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(properties()))
         .map_err(write_failed)?;
-    for (n, chunk) in records.chunks(DECODE_ROWS).enumerate() {
-        let batch = decode(&schema, chunk).map_err(|_| {
-            let at = (0..chunk.len())
-                .find(|&i| decode(&schema, &chunk[i..=i]).is_err())
+    for (n, chunk) in order.chunks(DECODE_ROWS).enumerate() {
+        let records = chunk
+            .iter()
+            .map(|&(_, index)| read(index))
+            .collect::<Result<Vec<Value>, _>>()?;
+        let batch = decode(&schema, &records).map_err(|_| {
+            let at = (0..records.len())
+                .find(|&i| decode(&schema, &records[i..=i]).is_err())
                 .unwrap_or(0);
             conflict(n * DECODE_ROWS + at)
         })?;
@@ -203,7 +229,7 @@ fn encode_group(
     Ok(LakeObject {
         class_uid,
         day: day_text(day),
-        rows: records.len(),
+        rows: order.len(),
         bytes,
         first_time: order.first().map_or(0, |&(time, _)| time),
         last_time: order.last().map_or(0, |&(time, _)| time),
@@ -224,8 +250,8 @@ fn record(line: &[u8]) -> Result<Value, LineProblem> {
 /// The columns of `records`: inferred by arrow-json, less what holds only nulls (a `Null`
 /// column, or a struct left with nothing; an always-empty list is kept), each struct's fields sorted by name so
 /// that the same records always give the same file.
-fn infer(records: &[Value]) -> Result<SchemaRef, ArrowError> {
-    let inferred = infer_json_schema_from_iterator(records.iter().map(Ok))?;
+fn infer(records: impl Iterator<Item = Value>) -> Result<SchemaRef, ArrowError> {
+    let inferred = infer_json_schema_from_iterator(records.map(Ok))?;
     Ok(Arc::new(Schema::new(kept_fields(inferred.fields()))))
 }
 
@@ -266,7 +292,7 @@ fn first_conflict(records: &[Value]) -> usize {
     let (mut fits, mut fails) = (0, records.len());
     while fails - fits > 1 {
         let middle = fits + (fails - fits) / 2;
-        if infer(&records[..middle]).is_ok() {
+        if infer(records[..middle].iter().cloned()).is_ok() {
             fits = middle;
         } else {
             fails = middle;

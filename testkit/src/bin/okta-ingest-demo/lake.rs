@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use okta_ingest_testkit::lake::read_parquet;
+use okta_ingest_testkit::lake::{lake_sources, read_parquet, OKTA_CLASSES};
 use okta_ingest_testkit::okta_events::rebase_timestamps;
 use okta_ingest_testkit::{binary_path, FunctionProcess, Invocation, Moto, RuntimeApi};
-use serde_json::{json, Map, Value};
 
 const LAKE: &str = "aws-security-data-lake-us-east-1-demo";
 /// Its own state bucket: the other demo already delivered these events to the HTTP
@@ -18,33 +17,15 @@ pub async fn demo_lake(moto: &Moto, sample: &std::path::Path) {
     println!("\n== okta-push with DESTINATION_FORMAT=securitylake: the sample batch as OCSF Parquet in s3://{LAKE}/ext/");
     moto.create_bucket(LAKE).await;
     moto.create_bucket(STATE).await;
-    let sources: Map<String, Value> = [
-        (2004, "finding"),
-        (3001, "account"),
-        (3002, "auth"),
-        (3003, "authz"),
-        (3004, "entity"),
-        (3005, "access"),
-        (3006, "group"),
-        (6003, "api"),
-    ]
-    .into_iter()
-    .map(|(uid, name)| {
-        (
-            uid.to_string(),
-            json!({
-                "location": format!("s3://{LAKE}/ext/okta-{name}/1.0/"),
-                "role_arn": format!("arn:aws:iam::123456789012:role/AmazonSecurityLake-Provider-okta-{name}-us-east-1"),
-            }),
-        )
-    })
-    .collect();
     let runtime = RuntimeApi::start().await;
     let mut env = moto.function_env();
     env.extend(
         [
             ("DESTINATION_FORMAT", "securitylake".to_owned()),
-            ("SECURITY_LAKE_SOURCES", Value::Object(sources).to_string()),
+            (
+                "SECURITY_LAKE_SOURCES",
+                lake_sources(&OKTA_CLASSES, LAKE, "123456789012"),
+            ),
             ("SECURITY_LAKE_EXTERNAL_ID", "demo-external-id".to_owned()),
             ("SECURITY_LAKE_ACCOUNT_ID", "123456789012".to_owned()),
             ("STATE_BUCKET", STATE.to_owned()),
