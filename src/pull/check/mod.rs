@@ -168,7 +168,13 @@ impl PullHandler {
             || "the test event was not sent".to_owned(),
             |(_, f)| f.reason.clone(),
         );
-        let hint = if reason.contains("HTTP 401") || reason.contains("HTTP 403") {
+        let lake = matches!(
+            forwarder.config().platform,
+            crate::config::Platform::SecurityLake(_)
+        );
+        let hint = if lake {
+            "check SECURITY_LAKE_SOURCES (each source's location and provider role, as Security Lake reports them) and SECURITY_LAKE_EXTERNAL_ID"
+        } else if reason.contains("HTTP 401") || reason.contains("HTTP 403") {
             "the credential was refused: check the secret in DESTINATION_SECRET_ARN and DESTINATION_AUTH_HEADER/DESTINATION_AUTH_SCHEME"
         } else if reason.contains("HTTP 404") {
             "the URL's path is wrong for this platform: check DESTINATION_URL"
