@@ -60,6 +60,8 @@ pub struct DestinationConfig {
     pub platform: Platform,
     /// `DESTINATION_SCHEMA`: what each item carries, the Okta event or its OCSF mapping.
     pub schema: Schema,
+    /// `OCSF_RAW_DATA`: with the OCSF schema, also carry the Okta event in `raw_data`.
+    pub ocsf: crate::ocsf::OcsfOptions,
     /// `DESTINATION_GZIP`: compress bodies with gzip (`Content-Encoding: gzip`).
     pub gzip: bool,
     /// `DESTINATION_SECRET_ARN`: Secrets Manager secret holding the credential, if any.
@@ -92,6 +94,7 @@ impl std::fmt::Debug for DestinationConfig {
             .field("url", &crate::telemetry::redact::origin(&self.url))
             .field("platform", &self.platform)
             .field("schema", &self.schema)
+            .field("ocsf", &self.ocsf)
             .field("gzip", &self.gzip)
             .field("secret_arn", &self.secret_arn)
             .field("auth_header", &self.auth_header)
@@ -178,6 +181,9 @@ impl DestinationConfig {
             )?,
             platform,
             schema: Schema::from_env(env)?,
+            ocsf: crate::ocsf::OcsfOptions {
+                raw_data: bool_var(env, "OCSF_RAW_DATA", false)?,
+            },
             filter: EventFilter::from_env(env)?,
             org_label: env
                 .get("OKTA_ORG_LABEL")

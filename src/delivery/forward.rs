@@ -166,7 +166,15 @@ impl Forwarder {
         }
         events
             .iter()
-            .map(|e| platform::item(&config.platform, config.schema, e, org(label, e)))
+            .map(|e| {
+                platform::item(
+                    &config.platform,
+                    config.schema,
+                    &config.ocsf,
+                    e,
+                    org(label, e),
+                )
+            })
             .collect()
     }
 

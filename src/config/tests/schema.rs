@@ -68,3 +68,12 @@ fn a_mistyped_or_contradictory_schema_is_refused_by_name() {
     assert_eq!(e.variable, "DESTINATION_FORMAT");
     assert!(e.problem.contains("ocsf"), "{}", e.problem);
 }
+
+#[test]
+fn ocsf_raw_data_is_off_unless_set_and_refuses_other_words() {
+    assert!(!with(&[]).unwrap().destination.ocsf.raw_data);
+    let on = with(&[("DESTINATION_SCHEMA", "ocsf"), ("OCSF_RAW_DATA", "true")]).unwrap();
+    assert!(on.destination.ocsf.raw_data);
+    let err = with(&[("OCSF_RAW_DATA", "yes please")]).unwrap_err();
+    assert_eq!(err.variable, "OCSF_RAW_DATA", "{err}");
+}

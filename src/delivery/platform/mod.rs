@@ -69,10 +69,11 @@ pub(crate) fn extra_headers(platform: &Platform, org: Option<&str>) -> Vec<(&'st
 pub(crate) fn item<'e>(
     platform: &Platform,
     schema: Schema,
+    ocsf_options: &OcsfOptions,
     event: &'e OktaEvent<'_>,
     org: Option<&str>,
 ) -> Cow<'e, [u8]> {
-    let ocsf = (schema == Schema::Ocsf && !event.directory).then(|| ocsf_text(event));
+    let ocsf = (schema == Schema::Ocsf && !event.directory).then(|| ocsf_text(event, ocsf_options));
     // The event on one line: the OCSF text is compact already.
     let one_line = || match &ocsf {
         Some(text) => Cow::Borrowed(text.as_str()),
@@ -137,9 +138,9 @@ pub(crate) fn item<'e>(
 }
 
 /// The OCSF event for `event`, as compact JSON text.
-fn ocsf_text(event: &OktaEvent<'_>) -> String {
+fn ocsf_text(event: &OktaEvent<'_>, options: &OcsfOptions) -> String {
     let mut out = Vec::with_capacity(event.json().len() + 256);
-    crate::ocsf::write_ocsf(event, &OcsfOptions::default(), &mut out);
+    crate::ocsf::write_ocsf(event, options, &mut out);
     // `write_ocsf` writes JSON, which is UTF-8.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

@@ -14,13 +14,14 @@ fn platform(format: &str, extra: &[(&str, &str)]) -> Platform {
 fn item_text(p: &Platform) -> String {
     let raw: &serde_json::value::RawValue = serde_json::from_str(EVENT).unwrap();
     let e = OktaEvent::from_raw(raw).unwrap();
-    String::from_utf8(item(p, Schema::Okta, &e, None).into_owned()).unwrap()
+    String::from_utf8(item(p, Schema::Okta, &Default::default(), &e, None).into_owned()).unwrap()
 }
 
 fn item_for_org(p: &Platform, org: &str) -> String {
     let raw: &serde_json::value::RawValue = serde_json::from_str(EVENT).unwrap();
     let e = OktaEvent::from_raw(raw).unwrap();
-    String::from_utf8(item(p, Schema::Okta, &e, Some(org)).into_owned()).unwrap()
+    String::from_utf8(item(p, Schema::Okta, &Default::default(), &e, Some(org)).into_owned())
+        .unwrap()
 }
 
 #[test]
@@ -186,7 +187,15 @@ fn ocsf_item(format: &str, directory: bool) -> Value {
     let raw: &serde_json::value::RawValue = serde_json::from_str(text).unwrap();
     let mut e = OktaEvent::from_raw(raw).unwrap();
     e.directory = directory;
-    let bytes = item(&platform(format, &[]), Schema::Ocsf, &e, Some("acme")).into_owned();
+    let options = crate::ocsf::OcsfOptions::default();
+    let bytes = item(
+        &platform(format, &[]),
+        Schema::Ocsf,
+        &options,
+        &e,
+        Some("acme"),
+    )
+    .into_owned();
     // `_bulk`: the action line, then the document.
     let document = bytes.split(|&b| b == b'\n').next_back().unwrap();
     serde_json::from_slice(document).unwrap()
@@ -223,4 +232,19 @@ fn with_the_ocsf_schema_a_directory_record_is_still_sent_as_it_is() {
     let v = ocsf_item("ndjson", true);
     assert_eq!(v["uuid"], "u-1");
     assert!(v.get("class_uid").is_none(), "{v}");
+}
+
+#[test]
+fn ocsf_raw_data_carries_the_okta_event_only_when_asked() {
+    let text =
+        r#"{"uuid":"u-2","published":"2023-05-30T14:17:58.126Z","eventType":"user.session.start"}"#;
+    let raw: &serde_json::value::RawValue = serde_json::from_str(text).unwrap();
+    let e = OktaEvent::from_raw(raw).unwrap();
+    let ndjson = platform("ndjson", &[]);
+    for (raw_data, want) in [(false, Value::Null), (true, Value::String(text.to_owned()))] {
+        let options = crate::ocsf::OcsfOptions { raw_data };
+        let bytes = item(&ndjson, Schema::Ocsf, &options, &e, None).into_owned();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["raw_data"], want, "raw_data {raw_data}: {v}");
+    }
 }
