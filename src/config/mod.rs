@@ -9,6 +9,7 @@ mod destination;
 mod directory;
 mod filter;
 mod lake;
+mod platform;
 mod pull;
 mod push;
 mod schema;

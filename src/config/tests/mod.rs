@@ -212,6 +212,7 @@ fn the_variable_lists_name_exactly_what_the_configuration_code_reads() {
         include_str!("../directory.rs"),
         include_str!("../schema.rs"),
         include_str!("../lake.rs"),
+        include_str!("../platform.rs"),
     ] {
         // Test code and the lists themselves quote names too: only what precedes them counts.
         let code = source.split("#[cfg(test)]").next().unwrap_or_default();
