@@ -207,6 +207,12 @@ impl Entity {
         if self.alternate_id.is_some() {
             put(&mut user, "full_name", self.display_name.as_deref());
         }
+        // Okta's login is usually an email address: a user's, kept as `email_addr` too, so
+        // that a lake joins it with other sources' `user.email_addr`.
+        if self.kind.as_deref() == Some("User") {
+            let email = self.alternate_id.as_deref().filter(|a| looks_like_email(a));
+            put(&mut user, "email_addr", email);
+        }
         if user.is_empty() {
             user.insert("name".into(), "unknown".into());
         }
@@ -229,6 +235,21 @@ impl Entity {
         put(&mut out, "name", self.name());
         put(&mut out, "type", self.kind.as_deref());
         out
+    }
+}
+
+/// `local@domain.tld`, one `@`, no spaces: what OCSF's `email_t` is meant to hold.
+fn looks_like_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !text.chars().any(char::is_whitespace)
+        }
+        None => false,
     }
 }
 

@@ -90,3 +90,28 @@ fn speed_of_mapping() {
         out.len()
     );
 }
+
+#[test]
+fn a_users_login_is_its_email_address_only_when_it_is_one() {
+    for (login, email) in [
+        ("alice@example.com", Some("alice@example.com")),
+        ("alice", None),
+        ("ACME\\alice", None),
+        ("alice@localhost", None),
+        ("al ice@example.com", None),
+    ] {
+        let okta = json!({
+            "uuid": "u-1", "published": "2026-11-30T09:15:42.123Z",
+            "eventType": "user.session.start",
+            "actor": {"id": "00u1", "type": "User", "alternateId": login, "displayName": "Alice"},
+        });
+        let input = raw(&okta);
+        let (_, ocsf) = to_ocsf(&okta_event(&input), &OcsfOptions::default());
+        assert_eq!(ocsf["user"]["name"], login, "{ocsf}");
+        assert_eq!(
+            ocsf["user"]["email_addr"].as_str(),
+            email,
+            "{login}: {ocsf}"
+        );
+    }
+}
