@@ -232,21 +232,21 @@ fn the_variable_lists_name_exactly_what_the_configuration_code_reads() {
     assert_eq!(listed(), read);
 }
 
+/// Every variable a function reads: the shared ones and `own`.
+fn reads(own: &[&str]) -> BTreeSet<String> {
+    DESTINATION_VARIABLES
+        .iter()
+        .chain(own)
+        .map(|v| v.to_string())
+        .collect()
+}
+
 #[test]
 fn env_json_for_sam_local_sets_every_variable_each_function_reads() {
     let env: serde_json::Value = serde_json::from_str(include_str!("../../../env.json")).unwrap();
     let keys =
         |f: &str| -> BTreeSet<String> { env[f].as_object().unwrap().keys().cloned().collect() };
-    let push: BTreeSet<String> = DESTINATION_VARIABLES
-        .iter()
-        .chain(PUSH_VARIABLES)
-        .map(|v| v.to_string())
-        .collect();
-    let pull: BTreeSet<String> = DESTINATION_VARIABLES
-        .iter()
-        .chain(PULL_VARIABLES)
-        .map(|v| v.to_string())
-        .collect();
+    let (push, pull) = (reads(PUSH_VARIABLES), reads(PULL_VARIABLES));
     assert_eq!(keys("PushFunction"), push);
     assert_eq!(keys("PullFunction"), pull);
 }
@@ -297,16 +297,7 @@ fn the_template_declares_every_variable_each_function_reads_and_no_other() {
             .cloned()
             .collect()
     };
-    let push: BTreeSet<String> = DESTINATION_VARIABLES
-        .iter()
-        .chain(PUSH_VARIABLES)
-        .map(|v| v.to_string())
-        .collect();
-    let pull: BTreeSet<String> = DESTINATION_VARIABLES
-        .iter()
-        .chain(PULL_VARIABLES)
-        .map(|v| v.to_string())
-        .collect();
+    let (push, pull) = (reads(PUSH_VARIABLES), reads(PULL_VARIABLES));
     assert_eq!(of("PushFunction"), push);
     assert_eq!(of("PullFunction"), pull);
 }

@@ -91,29 +91,27 @@ pub enum ClassProblem {
     Write,
 }
 
-/// Encodes OCSF `lines` (one JSON object each) into Security Lake objects: one per class and
-/// UTC day of `time`, ordered by class then day, each with its records sorted by `time`
-/// (records of the same time keep their order). Fails on the first line that has no integer
-/// `class_uid` or `time`, or on a class whose records cannot share columns, so that the
-/// caller keeps the events rather than losing some. Memory beyond the lines and the objects
-/// is one object's Parquet and a few hundred parsed records.
-pub fn encode(lines: &[&[u8]]) -> Result<Vec<LakeObject>, LakeEncodeError> {
-    let mut groups: BTreeMap<(u32, Date), Vec<(i64, usize)>> = BTreeMap::new();
+/// Lines by OCSF class and UTC day: each group's `(time, index)` pairs, sorted by time.
+pub type Groups = BTreeMap<(u32, Date), Vec<(i64, usize)>>;
+
+/// Places every line in its class and day (one object each), reading only `class_uid` and
+/// `time`; the lines that cannot be placed come back apart, by index, with why.
+pub fn place(lines: &[&[u8]]) -> (Groups, Vec<(usize, LineProblem)>) {
+    let mut groups = Groups::new();
+    let mut unplaced = Vec::new();
     for (index, line) in lines.iter().enumerate() {
-        let (class_uid, time, day) =
-            placement(line).map_err(|problem| LakeEncodeError::Line { index, problem })?;
-        groups
-            .entry((class_uid, day))
-            .or_default()
-            .push((time, index));
+        match placement(line) {
+            Ok((class_uid, time, day)) => groups
+                .entry((class_uid, day))
+                .or_default()
+                .push((time, index)),
+            Err(problem) => unplaced.push((index, problem)),
+        }
     }
-    groups
-        .into_iter()
-        .map(|((class_uid, day), mut order)| {
-            order.sort_by_key(|&(time, _)| time);
-            encode_group(class_uid, day, &order, lines)
-        })
-        .collect()
+    for order in groups.values_mut() {
+        order.sort_by_key(|&(time, _)| time);
+    }
+    (groups, unplaced)
 }
 
 /// The class, time and UTC day of one line, read without keeping the rest of it.
@@ -166,11 +164,11 @@ fn day_text(day: Date) -> String {
     )
 }
 
-/// One object: the lines at `order`'s indices, in that order. The records are read twice,
+/// One object (a group of [`place`]): the lines at `order`'s indices, in that order. The records are read twice,
 /// once to infer the columns and once to decode them a few hundred at a time, so that memory
 /// holds one chunk of parsed records rather than all of them (a parsed record is several
 /// times its text: a 6 MB invocation's would not fit the function's 128 MB).
-fn encode_group(
+pub fn encode_group(
     class_uid: u32,
     day: Date,
     order: &[(i64, usize)],

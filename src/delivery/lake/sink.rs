@@ -11,7 +11,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use futures::future::BoxFuture;
 
 use super::layout::{batch_id, object_key};
-use super::parquet::{encode, LakeObject};
+use super::parquet::{encode_group, place, LakeObject};
 use crate::config::{LakeConfig, LakeSource};
 use crate::delivery::destination::{Destination, Rejected, SendError};
 use crate::delivery::framing::Body;
@@ -119,26 +119,6 @@ impl LakeDestination {
     }
 }
 
-/// The class and UTC day of one OCSF line, read without reading the rest.
-fn class_and_day(line: &[u8]) -> Result<(u32, i32), &'static str> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        class_uid: Option<u32>,
-        time: Option<i64>,
-    }
-    let head: Head =
-        serde_json::from_slice(line).map_err(|_| "not an OCSF event (not a JSON object)")?;
-    let class = head.class_uid.ok_or("not an OCSF event (no class_uid)")?;
-    let time = head.time.ok_or("not an OCSF event (no time)")?;
-    Ok((
-        class,
-        i32::try_from(time.div_euclid(86_400_000)).unwrap_or(i32::MAX),
-    ))
-}
-
-/// One object to write: its class, day and the positions of its events in the request.
-type Group<'b> = Vec<(usize, &'b [u8])>;
-
 impl Destination for LakeDestination {
     fn send<'a>(
         &'a self,
@@ -146,51 +126,47 @@ impl Destination for LakeDestination {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Rejected, SendError>> {
         Box::pin(async move {
-            let mut rejected: Rejected = Vec::new();
+            // A line's index is its item's position in the request.
+            let lines: Vec<&[u8]> = body
+                .bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
             // One object per class and UTC day (OCSF's one class per object; eventDay is the
-            // events' own day), each with the positions of its items in the request.
-            let mut groups: BTreeMap<(u32, i32), Group<'a>> = BTreeMap::new();
-            let lines = body.bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty());
-            for (position, line) in lines.enumerate() {
-                match class_and_day(line) {
-                    Ok((class, day)) if self.config.source(class).is_some() => {
-                        groups.entry((class, day)).or_default().push((position, line));
-                    }
-                    Ok((class, _)) => rejected.push((
-                        position,
-                        format!("no Security Lake source for OCSF class {class}: add one to SECURITY_LAKE_SOURCES, then replay"),
-                    )),
-                    Err(reason) => rejected.push((position, reason.into())),
-                }
-            }
+            // events' own day).
+            let (groups, unplaced) = place(&lines);
+            let mut rejected: Rejected = unplaced
+                .into_iter()
+                .map(|(index, problem)| (index, format!("not an OCSF event: {problem}")))
+                .collect();
             let mut writes = Vec::new();
-            let mut written: Vec<&Group<'a>> = Vec::new();
-            for ((class, _), items) in &groups {
+            let mut written: Vec<&[(i64, usize)]> = Vec::new();
+            for ((class, day), order) in &groups {
                 let Some(source) = self.config.source(*class) else {
+                    rejected.extend(order.iter().map(|&(_, index)| {
+                        (index, format!("no Security Lake source for OCSF class {class}: add one to SECURITY_LAKE_SOURCES, then replay"))
+                    }));
                     continue;
                 };
-                let lines: Vec<&[u8]> = items.iter().map(|(_, l)| *l).collect();
-                match encode(&lines) {
-                    Ok(objects) => {
-                        let id = batch_id(&lines);
-                        for object in objects {
-                            let key = object_key(
-                                &source.prefix,
-                                &self.region,
-                                &self.config.account,
-                                &object,
-                                &id,
-                            );
-                            writes.push(self.put(source, *class, key, object));
-                            written.push(items);
-                        }
+                match encode_group(*class, *day, order, &lines) {
+                    Ok(object) => {
+                        let own: Vec<&[u8]> = order.iter().map(|&(_, i)| lines[i]).collect();
+                        let key = object_key(
+                            &source.prefix,
+                            &self.region,
+                            &self.config.account,
+                            &object,
+                            &batch_id(&own),
+                        );
+                        writes.push(self.put(source, *class, key, object));
+                        written.push(order);
                     }
                     // Events this writer cannot put in columns are kept (the raw events in
                     // the dead letters), for a fixed writer to replay.
                     Err(e) => rejected.extend(
-                        items
+                        order
                             .iter()
-                            .map(|(p, _)| (*p, format!("not written as Parquet: {e}"))),
+                            .map(|&(_, index)| (index, format!("not written as Parquet: {e}"))),
                     ),
                 }
             }
@@ -213,9 +189,9 @@ impl Destination for LakeDestination {
                 return Err(e);
             }
             // A source that refuses for good keeps its own events; the others are written.
-            for (result, items) in results.into_iter().zip(written) {
+            for (result, order) in results.into_iter().zip(written) {
                 if let Err(e) = result {
-                    rejected.extend(items.iter().map(|(p, _)| (*p, e.to_string())));
+                    rejected.extend(order.iter().map(|&(_, index)| (index, e.to_string())));
                 }
             }
             rejected.sort_unstable_by_key(|(p, _)| *p);

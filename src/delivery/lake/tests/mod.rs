@@ -166,3 +166,21 @@ fn mixed() -> Vec<Vec<u8>> {
         ),
     ])
 }
+
+/// [`place`] then [`encode_group`] over all `lines`, as the sink does, failing on the first
+/// problem (the tests' way in). Encodes OCSF `lines` (one JSON object each) into objects: one per class and
+/// UTC day of `time`, ordered by class then day, each with its records sorted by `time`
+/// (records of the same time keep their order). Fails on the first line that has no integer
+/// `class_uid` or `time`, or on a class whose records cannot share columns, so that the
+/// caller keeps the events rather than losing some. Memory beyond the lines and the objects
+/// is one object's Parquet and a few hundred parsed records.
+pub(super) fn encode(lines: &[&[u8]]) -> Result<Vec<LakeObject>, LakeEncodeError> {
+    let (groups, unplaced) = place(lines);
+    if let Some(&(index, problem)) = unplaced.first() {
+        return Err(LakeEncodeError::Line { index, problem });
+    }
+    groups
+        .into_iter()
+        .map(|((class_uid, day), order)| encode_group(class_uid, day, &order, lines))
+        .collect()
+}
