@@ -198,7 +198,7 @@ fn lake_url(env: &(impl Env + ?Sized), lake: &LakeConfig) -> Result<Url, ConfigE
     if env.get("DESTINATION_URL").is_some() {
         return Err(ConfigError::new(
             "DESTINATION_URL",
-            "is set, but DESTINATION_FORMAT=securitylake writes to the custom sources' locations in SECURITY_LAKE_SOURCES; unset it, or deploy a second stack for an HTTP destination",
+            "is set, but DESTINATION_FORMAT=securitylake writes to the custom sources' locations in SECURITY_LAKE_SOURCES; unset it, or, to send to both, set DESTINATION_FORMAT to the HTTP destination's format: SECURITY_LAKE_SOURCES then adds the lake beside it",
         ));
     }
     let bucket = lake

@@ -64,7 +64,7 @@ impl LakeConfig {
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError::new(
                 ACCOUNT,
-                "required with DESTINATION_FORMAT=securitylake: the 12-digit AWS account the events belong to (the accountId= partition)",
+                "required with Security Lake (DESTINATION_FORMAT=securitylake, or SECURITY_LAKE_SOURCES beside an HTTP destination): the 12-digit AWS account the events belong to (the accountId= partition)",
             ));
         }
         Ok(LakeConfig {
@@ -80,6 +80,53 @@ impl LakeConfig {
     /// The source of `class_uid`, if one is configured.
     pub fn source(&self, class_uid: u32) -> Option<&LakeSource> {
         self.sources.get(&class_uid)
+    }
+}
+
+/// The lake as a second destination beside an HTTP one (`SECURITY_LAKE_SOURCES` set while
+/// `DESTINATION_FORMAT` is not `securitylake`): the same events go to `DESTINATION_URL` as
+/// configured and, as OCSF, to the lake, each exactly once to each. `None` when the lake is
+/// not asked for, or is the destination itself.
+///
+/// The lake's settings are read as if `DESTINATION_FORMAT=securitylake` were set alone:
+/// the HTTP destination's URL, credential, schema, gzip and batch limits are its own, while
+/// the filters, the org label, `OCSF_RAW_DATA` and the request timeout and concurrency are
+/// shared.
+pub fn lake_beside(
+    env: &(impl Env + ?Sized),
+) -> Result<Option<super::DestinationConfig>, ConfigError> {
+    let format = env
+        .get("DESTINATION_FORMAT")
+        .map(|v| v.trim().to_ascii_lowercase());
+    if format.as_deref() == Some(LAKE_FORMAT) || env.get("SECURITY_LAKE_SOURCES").is_none() {
+        return Ok(None);
+    }
+    let lake = AsLake(env);
+    super::DestinationConfig::from_env(&lake).map(Some)
+}
+
+/// `env` as the lake beside it reads it: the HTTP destination's own variables unset.
+struct AsLake<'e, E: ?Sized>(&'e E);
+
+/// The variables that belong to the HTTP destination alone.
+const HTTP_ONLY: &[&str] = &[
+    "DESTINATION_URL",
+    "DESTINATION_SCHEMA",
+    "DESTINATION_GZIP",
+    "DESTINATION_SECRET_ARN",
+    "DESTINATION_AUTH_HEADER",
+    "DESTINATION_AUTH_SCHEME",
+    "BATCH_MAX_EVENTS",
+    "BATCH_MAX_BYTES",
+];
+
+impl<E: Env + ?Sized> Env for AsLake<'_, E> {
+    fn get_raw(&self, name: &str) -> Option<String> {
+        match name {
+            "DESTINATION_FORMAT" => Some(LAKE_FORMAT.to_owned()),
+            n if HTTP_ONLY.contains(&n) => None,
+            n => self.0.get_raw(n),
+        }
     }
 }
 

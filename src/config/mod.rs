@@ -18,7 +18,7 @@ pub(crate) use destination::{is_org_label, org_label};
 pub use destination::{DestinationConfig, Limits, Platform, ORG_PLACEHOLDER};
 pub use directory::DirectoryConfig;
 pub use filter::EventFilter;
-pub use lake::{LakeConfig, LakeSource, LAKE_FORMAT};
+pub use lake::{lake_beside, LakeConfig, LakeSource, LAKE_FORMAT};
 pub use pull::PullConfig;
 pub use push::PushConfig;
 pub use schema::{Schema, OCSF_FORMAT};

@@ -47,6 +47,9 @@ pub struct PullConfig {
     pub settle_delay: Duration,
     /// Where events go.
     pub destination: DestinationConfig,
+    /// Security Lake beside `destination` ([`super::lake_beside`]): the same events as OCSF
+    /// (the directory's records go to `destination` only).
+    pub lake: Option<DestinationConfig>,
     /// The directory runs' settings.
     pub directory: DirectoryConfig,
 }
@@ -119,13 +122,17 @@ impl PullConfig {
         if destination.org_label.is_none() {
             destination.org_label = Some(org_label("OKTA_DOMAIN", &org.label())?);
         }
+        let mut lake = super::lake_beside(env)?;
+        if let Some(lake) = &mut lake {
+            lake.org_label = destination.org_label.clone();
+        }
         let mut directory = DirectoryConfig::from_env(env)?;
         // The directory's records are not OCSF events: the lake has no class for them.
         if matches!(destination.platform, Platform::SecurityLake(_)) && directory.enabled {
             if env.get("DIRECTORY_ENABLED").is_some() {
                 return Err(ConfigError::new(
                     "DIRECTORY_ENABLED",
-                    "is true, but Security Lake (DESTINATION_FORMAT=securitylake) takes OCSF events only and directory records have no OCSF class; set it to false, or send the directory to an HTTP destination from a second stack",
+                    "is true, but Security Lake (DESTINATION_FORMAT=securitylake) takes OCSF events only and directory records have no OCSF class; set it to false, or put the lake beside an HTTP destination (DESTINATION_FORMAT of that destination, with SECURITY_LAKE_SOURCES), which takes the directory",
                 ));
             }
             directory.enabled = false;
@@ -142,6 +149,7 @@ impl PullConfig {
             settle_delay: seconds_var(env, "SETTLE_DELAY_SECONDS", DEFAULT_SETTLE_DELAY, true)?,
             okta_timeout: seconds_var(env, "OKTA_TIMEOUT_SECONDS", DEFAULT_OKTA_TIMEOUT, false)?,
             destination,
+            lake,
             directory,
         })
     }

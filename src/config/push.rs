@@ -17,6 +17,8 @@ const LARGEST_MAX_RECEIVE_COUNT: usize = 1_000;
 pub struct PushConfig {
     /// Where batches go.
     pub destination: DestinationConfig,
+    /// Security Lake beside `destination` ([`super::lake_beside`]): the same events as OCSF.
+    pub lake: Option<DestinationConfig>,
     /// `MAX_EVENT_AGE_SECONDS`: older events are dropped; `None` (`0`) keeps everything.
     pub max_event_age: Option<Duration>,
     /// `STATE_BUCKET`: the bucket that holds dead letters.
@@ -34,6 +36,7 @@ impl PushConfig {
     pub fn from_env(env: &(impl Env + ?Sized)) -> Result<Self, ConfigError> {
         Ok(PushConfig {
             destination: DestinationConfig::from_env(env)?,
+            lake: super::lake_beside(env)?,
             max_event_age: max_event_age(env)?,
             state_bucket: state_bucket(env)?,
             ledger_table: ledger_table(env)?,

@@ -25,6 +25,13 @@ impl MemoryDestination {
         }
     }
 
+    /// Drops the failures still scripted: the next attempts succeed.
+    pub fn recover(&self) {
+        if let Ok(mut s) = self.script.lock() {
+            s.clear();
+        }
+    }
+
     /// Bodies accepted so far.
     pub fn accepted(&self) -> Vec<Body> {
         self.accepted.lock().map(|a| a.clone()).unwrap_or_default()

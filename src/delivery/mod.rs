@@ -35,6 +35,7 @@ mod framing;
 mod http;
 mod keep;
 pub mod lake;
+mod lanes;
 mod memory;
 mod platform;
 mod retry;
@@ -46,6 +47,8 @@ pub use framing::Body;
 pub(crate) use http::parse_retry_after;
 pub use http::HttpDestination;
 pub use lake::LakeDestination;
+pub(crate) use lanes::add_lake;
+pub use lanes::Lanes;
 pub use memory::MemoryDestination;
 
 /// The destination `config` names: Security Lake's custom sources, or an HTTP endpoint whose
@@ -174,8 +177,10 @@ pub enum Fate {
 pub struct Outcome {
     /// The fate of each input, by index.
     pub fates: Vec<Fate>,
-    /// The counts.
+    /// The counts (of the configured destination's lane).
     pub counts: Counts,
+    /// The counts of Security Lake's lane beside it ([`Lanes`]), if there is one.
+    pub lake: Option<Counts>,
     /// Newest `published` among the events delivered now.
     pub newest_delivered: Option<OffsetDateTime>,
     /// Set when dead letters could not be written ([`Fate::NotKept`]).
@@ -299,6 +304,7 @@ impl Pipeline {
                 .map(|f| f.unwrap_or_else(|| Fate::Left("not reached".into())))
                 .collect(),
             counts,
+            lake: None,
             newest_delivered,
             dead_letter_error,
         }

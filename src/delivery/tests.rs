@@ -11,7 +11,7 @@ use crate::event::Malformed;
 use crate::state::{MemoryObjectStore, ObjectLedger, DEAD_LETTER_PREFIX};
 use crate::telemetry::ErrorClass;
 
-const NOW: OffsetDateTime = datetime!(2026-11-22 09:05 UTC);
+pub(super) const NOW: OffsetDateTime = datetime!(2026-11-22 09:05 UTC);
 
 struct Rig {
     pipeline: Pipeline,
@@ -39,11 +39,11 @@ fn rig(env: &[(&str, &str)]) -> Rig {
     }
 }
 
-fn raw(uuid: &str, published: &str) -> Box<RawValue> {
+pub(super) fn raw(uuid: &str, published: &str) -> Box<RawValue> {
     RawValue::from_string(format!(r#"{{"uuid":"{uuid}","published":"{published}"}}"#)).unwrap()
 }
 
-fn inputs(raws: &[Box<RawValue>]) -> Vec<Input<'_>> {
+pub(super) fn inputs(raws: &[Box<RawValue>]) -> Vec<Input<'_>> {
     raws.iter()
         .map(|r| Input {
             message_id: None,
@@ -55,7 +55,7 @@ fn inputs(raws: &[Box<RawValue>]) -> Vec<Input<'_>> {
         .collect()
 }
 
-fn run(redelivery: Redelivery) -> Run<'static> {
+pub(super) fn run(redelivery: Redelivery) -> Run<'static> {
     Run {
         origin: "push",
         request_id: "req-1",
@@ -70,7 +70,7 @@ fn run(redelivery: Redelivery) -> Run<'static> {
     }
 }
 
-fn refused() -> SendError {
+pub(super) fn refused() -> SendError {
     SendError::Permanent {
         reason: "destination answered HTTP 400".into(),
         class: ErrorClass::Http4xx,

@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::config::{Env, PullConfig};
-use crate::delivery::{Destination, Forwarder, Outcome, Pipeline};
+use crate::config::{DestinationConfig, Env, PullConfig};
+use crate::delivery::{Destination, Forwarder, Lanes, Outcome, Pipeline};
 use crate::directory::{Directory, DirectoryReport, DirectoryRun};
 use crate::event::format_rfc3339;
 use crate::lambda::{self, BadRequest, StartupError};
@@ -62,6 +62,8 @@ impl Mode {
 #[derive(Debug, Default)]
 struct Tally {
     counts: Counts,
+    /// The Security Lake lane's counts, beside the HTTP destination.
+    lake: Option<Counts>,
     pages: usize,
     /// Newest `published` among the events handled.
     newest_seen: Option<OffsetDateTime>,
@@ -78,6 +80,7 @@ impl Tally {
     fn add(&mut self, outcome: &Outcome) {
         self.pages += 1;
         self.counts.add(&outcome.counts);
+        crate::delivery::add_lake(&mut self.lake, outcome.lake.as_ref());
         self.newest_delivered = self.newest_delivered.max(outcome.newest_delivered);
     }
 
@@ -95,7 +98,7 @@ impl Tally {
 pub struct PullHandler {
     config: PullConfig,
     log: Arc<dyn SystemLog>,
-    pipeline: Pipeline,
+    lanes: Lanes,
     checkpoints: CheckpointStore,
     /// The state bucket (dead letters, and the directory's state).
     state: Arc<dyn ObjectStore>,
@@ -117,12 +120,23 @@ impl PullHandler {
         PullHandler {
             config,
             log,
-            pipeline: Pipeline::new(forwarder, ledger, DeadLetters::new(dead_letters.clone())),
+            lanes: Lanes::one(Pipeline::new(
+                forwarder,
+                ledger,
+                DeadLetters::new(dead_letters.clone()),
+            )),
             checkpoints,
             state: dead_letters,
             directory: None,
             clock: OffsetDateTime::now_utc,
         }
+    }
+
+    /// Also writes every event, as OCSF, into Security Lake through `destination` (configured
+    /// by `lake`), each exactly once beside the HTTP destination.
+    pub fn with_lake(mut self, lake: DestinationConfig, destination: Arc<dyn Destination>) -> Self {
+        self.lanes = self.lanes.with_lake(Forwarder::new(lake, destination));
+        self
     }
 
     /// Adds the directory runs, reading Okta's lists through `lists` (in production the
@@ -167,11 +181,21 @@ impl PullHandler {
         let (state, ledger) =
             crate::aws::state(&aws, &config.state_bucket, config.ledger_table.as_deref());
         let checkpoints = CheckpointStore::new(state.clone(), config.checkpoint_key.clone());
+        let lake = match &config.lake {
+            None => None,
+            Some(lake) => Some((
+                lake.clone(),
+                crate::delivery::destination_for(lake, &aws)
+                    .await
+                    .map_err(StartupError::Http)?,
+            )),
+        };
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             org = %config.org.authority(),
             settle_delay_seconds = config.settle_delay.as_secs(),
             destination = %destination.describe(),
+            lake_beside = lake.as_ref().map(|(_, d)| d.describe()),
             format = config.destination.platform.name(),
             schema = config.destination.schema.name(),
             checkpoint = %checkpoints.location(),
@@ -183,7 +207,10 @@ impl PullHandler {
         );
         let log = Arc::new(log);
         let directory = config.directory.enabled;
-        let handler = Self::new(config, log.clone(), destination, checkpoints, state, ledger);
+        let mut handler = Self::new(config, log.clone(), destination, checkpoints, state, ledger);
+        if let Some((config, destination)) = lake {
+            handler = handler.with_lake(config, destination);
+        }
         Ok(if directory {
             handler.with_directory(log)
         } else {
@@ -281,7 +308,7 @@ impl PullHandler {
         let result = directory
             .run(
                 run,
-                &self.pipeline,
+                self.lanes.main(),
                 request_id,
                 self.clock,
                 deadline,
@@ -328,6 +355,7 @@ impl PullHandler {
         }
         Summary {
             counts: tally.counts.clone(),
+            lake: tally.lake.clone(),
             pull: Some(PullRun {
                 mode: mode.as_str(),
                 pages: tally.pages,

@@ -118,7 +118,7 @@ impl PullHandler {
             unchecked: &|_| false,
             repeats_likely: true,
         };
-        let outcome = self.pipeline.deliver(&inputs, &run).await;
+        let outcome = self.lanes.deliver(&inputs, &run).await;
         tally.add(&outcome);
         tally.counts.duplicates += repeats;
         page_outcome(&inputs, outcome, settling)
@@ -314,6 +314,7 @@ mod tests {
                 Fate::Delivered,
             ],
             counts: Default::default(),
+            lake: None,
             newest_delivered: Some(time::macros::datetime!(2026-11-22 09:02 UTC)),
             dead_letter_error: None,
         };

@@ -23,7 +23,7 @@ impl PullHandler {
     /// Applies the ledger's pending marks, within a tenth of the time left; a failure is
     /// logged and left for the next run.
     async fn catch_up(&self, deadline: Instant) {
-        let ledger = self.pipeline.ledger();
+        let ledger = self.lanes.main().ledger();
         let until = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 10;
         match tokio::time::timeout_at(until, ledger.catch_up(until)).await {
             Ok(Ok(_)) => {}

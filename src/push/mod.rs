@@ -11,9 +11,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+use crate::config::DestinationConfig;
 use crate::config::{Env, PushConfig};
 use crate::delivery::{
-    Destination, Fate, Forwarder, Input, Outcome, Pipeline, Redelivery, Run, Unreadable,
+    Destination, Fate, Forwarder, Input, Lanes, Outcome, Pipeline, Redelivery, Run, Unreadable,
 };
 use crate::event::OktaEvent;
 use crate::lambda::{self, BadRequest, StartupError};
@@ -72,7 +73,7 @@ impl From<PushError> for Diagnostic {
 /// The push handler with its long-lived clients.
 pub struct PushHandler {
     config: PushConfig,
-    pipeline: Pipeline,
+    lanes: Lanes,
     clock: fn() -> OffsetDateTime,
     emit_metrics: bool,
 }
@@ -87,11 +88,22 @@ impl PushHandler {
     ) -> Self {
         let forwarder = Forwarder::new(config.destination.clone(), destination);
         PushHandler {
-            pipeline: Pipeline::new(forwarder, ledger, DeadLetters::new(dead_letters)),
+            lanes: Lanes::one(Pipeline::new(
+                forwarder,
+                ledger,
+                DeadLetters::new(dead_letters),
+            )),
             config,
             clock: OffsetDateTime::now_utc,
             emit_metrics: true,
         }
+    }
+
+    /// Also writes every event, as OCSF, into Security Lake through `destination` (configured
+    /// by `lake`), each exactly once beside the HTTP destination.
+    pub fn with_lake(mut self, lake: DestinationConfig, destination: Arc<dyn Destination>) -> Self {
+        self.lanes = self.lanes.with_lake(Forwarder::new(lake, destination));
+        self
     }
 
     /// Turns the metrics line off (in-process benchmarks, where stdout is a terminal).
@@ -115,9 +127,19 @@ impl PushHandler {
             .map_err(StartupError::Http)?;
         let (state, ledger) =
             crate::aws::state(&aws, &config.state_bucket, config.ledger_table.as_deref());
+        let lake = match &config.lake {
+            None => None,
+            Some(lake) => Some((
+                lake.clone(),
+                crate::delivery::destination_for(lake, &aws)
+                    .await
+                    .map_err(StartupError::Http)?,
+            )),
+        };
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             destination = %destination.describe(),
+            lake_beside = lake.as_ref().map(|(_, d)| d.describe()),
             format = config.destination.platform.name(),
             schema = config.destination.schema.name(),
             gzip = config.destination.gzip,
@@ -126,7 +148,11 @@ impl PushHandler {
             ledger = %ledger.describe(),
             "okta-push ready"
         );
-        Ok(Self::new(config, destination, state, ledger))
+        let handler = Self::new(config, destination, state, ledger);
+        Ok(match lake {
+            Some((config, destination)) => handler.with_lake(config, destination),
+            None => handler,
+        })
     }
 
     /// The Lambda entry point: `payload` is the invocation's body as the runtime received it
@@ -246,9 +272,10 @@ impl PushHandler {
             unchecked,
             repeats_likely: false,
         };
-        let outcome = self.pipeline.deliver(inputs, &run).await;
+        let outcome = self.lanes.deliver(inputs, &run).await;
         let summary = Summary {
             counts: outcome.counts.clone(),
+            lake: outcome.lake.clone(),
             ms: elapsed_ms(started),
             ..Summary::default()
         };
@@ -342,6 +369,7 @@ mod tests {
         let outcome = Outcome {
             fates: fates.to_vec(),
             counts: Default::default(),
+            lake: None,
             newest_delivered: None,
             dead_letter_error: None,
         };

@@ -106,7 +106,7 @@ impl PushHandler {
             Some(s) => Some(Duration::from_secs(s)),
             None => self.config.max_event_age,
         };
-        let dead_letters = self.pipeline.dead_letters();
+        let dead_letters = self.lanes.main().dead_letters();
         let objects: Vec<Listed> = dead_letters
             .list(&selection.prefix)
             .await
@@ -122,6 +122,7 @@ impl PushHandler {
             ..ReplayRun::default()
         };
         let mut counts = Counts::default();
+        let mut lake: Option<Counts> = None;
         let stop_at = lambda::deadline_with_margin(deadline);
         for (n, object) in objects.iter().enumerate() {
             if Instant::now() + PER_OBJECT > stop_at {
@@ -133,7 +134,7 @@ impl PushHandler {
                 break;
             }
             if let Err(e) = self
-                .replay_object(object, max_age, stop_at, &mut run, &mut counts)
+                .replay_object(object, max_age, stop_at, &mut run, (&mut counts, &mut lake))
                 .await
             {
                 tracing::error!(key = %object.key, error = %e, "could not replay this dead-letter object; it is left as it was");
@@ -142,6 +143,7 @@ impl PushHandler {
         }
         let summary = Summary {
             counts,
+            lake,
             replay: Some(run),
             ms: elapsed_ms(started),
             ..Summary::default()
@@ -156,17 +158,18 @@ impl PushHandler {
         max_age: Option<Duration>,
         stop_at: Instant,
         run: &mut ReplayRun,
-        counts: &mut Counts,
+        (counts, lake): (&mut Counts, &mut Option<Counts>),
     ) -> Result<(), String> {
-        let dead_letters = self.pipeline.dead_letters();
+        // Each lane replays its own dead letters, into its own destination.
+        let pipeline = self.lanes.of_dead_letter(&object.key)?;
+        let dead_letters = pipeline.dead_letters();
         let text = dead_letters.read(&object.key).await?;
         let lines = records(&text);
         let parsed: Vec<Option<Line>> =
             lines.iter().map(|l| serde_json::from_str(l).ok()).collect();
         let now = (self.clock)();
         let (inputs, line_of) = replayable(&parsed, max_age, now, run);
-        let outcome = self
-            .pipeline
+        let outcome = pipeline
             .deliver(
                 &inputs,
                 &Run {
@@ -192,7 +195,11 @@ impl PushHandler {
                 Fate::Delivered | Fate::AlreadyDelivered | Fate::Repeat
             );
         }
-        counts.add(&outcome.counts);
+        if std::ptr::eq(pipeline, self.lanes.main()) {
+            counts.add(&outcome.counts);
+        } else {
+            crate::delivery::add_lake(lake, Some(&outcome.counts));
+        }
         // Records are written back one per line, whatever they were before.
         let left: Vec<std::borrow::Cow<str>> = lines
             .iter()

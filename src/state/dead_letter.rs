@@ -112,12 +112,29 @@ impl DeadLetterError {
 #[derive(Clone)]
 pub struct DeadLetters {
     store: Arc<dyn ObjectStore>,
+    /// The folder of a second destination's lane (`lake/`), or empty.
+    lane: &'static str,
 }
 
 impl DeadLetters {
     /// Dead letters in `store`.
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        DeadLetters { store }
+        DeadLetters { store, lane: "" }
+    }
+
+    /// The same store, writing under `dead-letter/<lane>/` (a second destination's lane), so
+    /// a replay can tell whose they are.
+    pub fn in_lane(mut self, lane: &'static str) -> Self {
+        self.lane = lane;
+        self
+    }
+
+    /// Where this lane's dead letters are written: `dead-letter/` or `dead-letter/<lane>/`.
+    pub fn prefix(&self) -> String {
+        match self.lane {
+            "" => DEAD_LETTER_PREFIX.to_owned(),
+            lane => format!("{DEAD_LETTER_PREFIX}{lane}/"),
+        }
     }
 
     /// Writes `records` as one new object; returns its key. An object is never replaced: the
@@ -131,7 +148,11 @@ impl DeadLetters {
         now: OffsetDateTime,
     ) -> Result<String, DeadLetterError> {
         let body = crate::gzip::compress(&to_ndjson(records, now));
-        let new_key = || object_key(origin, now, request_id);
+        let folder = match self.lane {
+            "" => origin.to_owned(),
+            lane => format!("{lane}/{origin}"),
+        };
+        let new_key = || object_key(&folder, now, request_id);
         let key = put_new(
             self.store.as_ref(),
             new_key,

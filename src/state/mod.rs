@@ -13,8 +13,8 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Lease};
 pub(crate) use checkpoint::{CHECKPOINT_VERSION, MAX_REMEMBERED_UUIDS};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetters, Kept, DEAD_LETTER_PREFIX};
 pub use ledger::{
-    Claim, DynamoLedger, Key, Ledger, LedgerFault, MemoryLedger, ObjectLedger, PendingMarks, Terms,
-    Trouble, TroubleKind,
+    Claim, DynamoLedger, Key, LaneLedger, Ledger, LedgerFault, MemoryLedger, ObjectLedger,
+    PendingMarks, Terms, Trouble, TroubleKind,
 };
 pub use memory::MemoryObjectStore;
 pub use s3::S3ObjectStore;

@@ -246,6 +246,9 @@ pub struct Summary {
     /// A directory run's records and progress.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<DirectoryRunSummary>,
+    /// What Security Lake's lane beside the HTTP destination did with the same inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lake: Option<Counts>,
     /// Wall time of the invocation.
     pub ms: u64,
 }
@@ -267,6 +270,15 @@ impl Summary {
         if let Some(d) = &self.directory {
             d.add_metrics(&mut m);
         }
+        if let Some(lake) = &self.lake {
+            // The lake's own names: the HTTP destination's alarms and dashboard stay its own.
+            m.count("LakeEventsForwarded", lake.forwarded)
+                .count("LakeEventsAlreadyDelivered", lake.already_delivered)
+                .count("LakeEventsDeadLettered", lake.dead_lettered)
+                .count("LakeEventsNotKept", lake.not_kept)
+                .count("LakeLedgerErrors", lake.ledger_errors)
+                .count("LakeDestinationRequests", lake.destination_requests);
+        }
         m
     }
 
@@ -280,6 +292,10 @@ impl Summary {
         let r = self.replay.as_ref();
         let d = self.directory.as_ref();
         let directory = d.and_then(|d| serde_json::to_string(d).ok());
+        let lake = self
+            .lake
+            .as_ref()
+            .and_then(|l| serde_json::to_string(l).ok());
         let message = match (p, r) {
             (_, _) if d.is_some() => "directory run summary",
             (Some(_), _) => "run summary",
@@ -328,6 +344,7 @@ impl Summary {
             future_stamped = p.map(|p| p.future_stamped),
             gap_filled = p.map(|p| p.gap_filled),
             directory = directory.as_deref(),
+            lake = lake.as_deref(),
             ms = self.ms,
             "{message}"
         );

@@ -332,4 +332,5 @@ fn with(extra: &[(&'static str, &'static str)]) -> Result<PushConfig, ConfigErro
     push(&env)
 }
 
+mod beside;
 mod schema;

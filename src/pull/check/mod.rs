@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::PullHandler;
+use crate::delivery::Forwarder;
 use crate::event::{format_rfc3339, OktaEvent};
 use crate::lambda;
 use crate::okta::FetchError;
@@ -56,13 +57,21 @@ impl PullHandler {
     /// receives one clearly labelled test event (`eventType` `okta-ingest.connection_check`),
     /// which is not recorded in the ledger. The report is `ok` only when every check passed.
     pub async fn check(&self, deadline: Instant) -> CheckReport {
-        let checks = vec![
+        let mut checks = vec![
             self.check_okta(deadline).await,
             self.check_directory(deadline).await,
-            self.check_destination(deadline).await,
+            self.check_destination("destination", self.lanes.main().forwarder(), deadline)
+                .await,
             self.check_state().await,
             self.check_ledger(deadline).await,
         ];
+        if let Some(lake) = self.lanes.lake() {
+            // Beside the HTTP destination: the lake is checked the same way, on its own line.
+            checks.push(
+                self.check_destination("security lake", lake.forwarder(), deadline)
+                    .await,
+            );
+        }
         let report = CheckReport {
             ok: checks.iter().all(|c| c.ok),
             checks,
@@ -113,7 +122,12 @@ impl PullHandler {
         }
     }
 
-    async fn check_destination(&self, deadline: Instant) -> Check {
+    async fn check_destination(
+        &self,
+        name: &'static str,
+        forwarder: &Forwarder,
+        deadline: Instant,
+    ) -> Check {
         let now = OffsetDateTime::now_utc();
         let uuid = format!("okta-ingest-check-{:016x}", fastrand::u64(..));
         let text = serde_json::json!({
@@ -129,7 +143,7 @@ impl PullHandler {
             Ok(r) => r,
             Err(e) => {
                 return Check {
-                    name: "destination",
+                    name,
                     ok: false,
                     detail: format!("could not build the test event: {e}"),
                 }
@@ -139,13 +153,12 @@ impl PullHandler {
             Ok(e) => e,
             Err(e) => {
                 return Check {
-                    name: "destination",
+                    name,
                     ok: false,
                     detail: e.to_string(),
                 }
             }
         };
-        let forwarder = self.pipeline.forwarder();
         let forwarded = forwarder
             .forward(&[&event], lambda::deadline_with_margin(deadline))
             .await;
@@ -157,7 +170,7 @@ impl PullHandler {
         );
         if forwarded.delivered.len() == 1 {
             return Check {
-                name: "destination",
+                name,
                 ok: true,
                 detail: format!(
                     "{target} accepted a test event (eventType okta-ingest.connection_check)"
@@ -186,7 +199,7 @@ impl PullHandler {
             "see the reason"
         };
         Check {
-            name: "destination",
+            name,
             ok: false,
             detail: format!("{target} did not accept a test event: {reason}; {hint}"),
         }
@@ -209,7 +222,7 @@ impl PullHandler {
     /// Reads one uuid from the ledger: a missing table, a wrong region or a missing
     /// permission shows here, before events are held back for it.
     async fn check_ledger(&self, deadline: Instant) -> Check {
-        let ledger = self.pipeline.ledger();
+        let ledger = self.lanes.main().ledger();
         let probe = [("okta-ingest-connection-check", OffsetDateTime::now_utc())];
         let budget = deadline.saturating_duration_since(Instant::now()) / 4;
         let read = tokio::time::timeout(budget, ledger.read(&probe)).await;

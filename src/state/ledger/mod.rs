@@ -24,11 +24,13 @@ use tokio::time::Instant;
 use super::store::StoreError;
 
 mod decide;
+mod lane;
 mod memory;
 mod objects;
 mod pending;
 mod table;
 
+pub use lane::LaneLedger;
 pub use memory::{LedgerFault, MemoryLedger};
 pub use objects::ObjectLedger;
 pub use pending::PendingMarks;
