@@ -6,6 +6,7 @@
 pub mod destination;
 pub mod fake_dynamodb;
 pub mod fake_okta;
+pub mod fault_proxy;
 pub mod function;
 pub mod lake;
 pub mod latency_proxy;
@@ -20,6 +21,7 @@ pub mod serial_proxy;
 pub use destination::{Behaviour, ReceivedRequest, RecordingDestination};
 pub use fake_dynamodb::FakeDynamoDb;
 pub use fake_okta::{FakeOkta, OAuthSettings, TokenRequest};
+pub use fault_proxy::{Fault, FaultProxy};
 pub use function::{binary_path, FunctionProcess};
 pub use latency_proxy::LatencyProxy;
 pub use local_fakes::LocalFakes;

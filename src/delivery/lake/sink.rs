@@ -26,6 +26,18 @@ pub struct LakeDestination {
     clients: BTreeMap<u32, aws_sdk_s3::Client>,
 }
 
+/// An S3 client that makes one attempt per call: the pipeline's retry (`retry.rs`) paces the
+/// attempts within the deadline and keeps S3's own answer (`SlowDown`, a 5xx) as the reason,
+/// where the SDK's retries inside one attempt would spend its timeout on their backoff and
+/// leave only "timed out" to tell.
+fn lake_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let one_attempt = aws
+        .to_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    crate::aws::s3_client(&one_attempt)
+}
+
 impl LakeDestination {
     /// Clients for every source: as its provider role (assumed with the external ID, the
     /// credentials refreshed by the SDK before they expire), or as the function's own role
@@ -38,7 +50,7 @@ impl LakeDestination {
         let mut clients = BTreeMap::new();
         for (class, source) in &config.sources {
             let client = match &source.role_arn {
-                None => crate::aws::s3_client(aws),
+                None => lake_client(aws),
                 Some(role) => {
                     let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
                         .session_name("okta-ingest")
@@ -50,7 +62,7 @@ impl LakeDestination {
                     let assumed = aws.to_builder().credentials_provider(
                         aws_sdk_s3::config::SharedCredentialsProvider::new(provider),
                     );
-                    crate::aws::s3_client(&assumed.build())
+                    lake_client(&assumed.build())
                 }
             };
             clients.insert(*class, client);
