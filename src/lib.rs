@@ -23,6 +23,7 @@ mod directory;
 mod event;
 mod gzip;
 mod http_body;
+mod json_scan;
 mod lambda;
 pub mod ocsf;
 mod okta;

@@ -190,8 +190,17 @@ async fn what_the_lake_cannot_take_is_kept_apart_and_replayed_into_the_lake_alon
             (id, body)
         })
         .collect();
-    let (runtime, _function) = push(&org, &[3002]).await;
+    let (runtime, first) = push(&org, &[3002]).await;
     let response = runtime.invoke(sqs_event(&bodies), T).await.response();
+    // The lake's own metrics, on which LakeDeadLettersWrittenAlarm watches.
+    let metrics = first
+        .json_lines()
+        .into_iter()
+        .find(|l| l.get("_aws").is_some())
+        .expect("an EMF metrics line");
+    assert_eq!(metrics["LakeEventsDeadLettered"], 2, "{metrics}");
+    assert_eq!(metrics["LakeEventsForwarded"], 2, "{metrics}");
+    assert_eq!(metrics["EventsDeadLettered"], 0, "{metrics}");
     // THEN the SIEM has all four, the lake the two sign-ins, and the other two are kept
     // under the lake's own folder: nothing is handed back to SQS
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");

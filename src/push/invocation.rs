@@ -52,29 +52,29 @@ pub struct PushPayload(Payload<Body>);
 
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "B: Deserialize<'de>"))]
-struct Payload<B> {
+pub(super) struct Payload<B> {
     #[serde(rename = "Records", default)]
-    records: Option<Vec<Record<B>>>,
+    pub(super) records: Option<Vec<Record<B>>>,
     #[serde(default)]
-    replay: Option<Box<RawValue>>,
+    pub(super) replay: Option<Box<RawValue>>,
     #[serde(default)]
-    source: Option<Box<RawValue>>,
+    pub(super) source: Option<Box<RawValue>>,
     #[serde(default)]
-    detail: Option<Box<RawValue>>,
+    pub(super) detail: Option<Box<RawValue>>,
     #[serde(default)]
-    id: Option<Box<RawValue>>,
+    pub(super) id: Option<Box<RawValue>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "B: Deserialize<'de>"))]
-struct Record<B> {
+pub(super) struct Record<B> {
     #[serde(rename = "messageId", default)]
-    message_id: Option<String>,
+    pub(super) message_id: Option<String>,
     #[serde(default)]
-    body: Option<B>,
+    pub(super) body: Option<B>,
     /// Kept raw and read only for what push needs: an odd value spoils nothing else.
     #[serde(default)]
-    attributes: Option<Box<RawValue>>,
+    pub(super) attributes: Option<Box<RawValue>>,
 }
 
 /// An SQS message's attributes: only the receive count.
@@ -95,7 +95,7 @@ impl Attributes {
 }
 
 impl<B> Payload<B> {
-    fn map_bodies(self, f: impl Fn(B) -> Body) -> Payload<Body> {
+    pub(super) fn map_bodies(self, f: impl Fn(B) -> Body) -> Payload<Body> {
         Payload {
             records: self.records.map(|records| {
                 records
@@ -118,7 +118,7 @@ impl<B> Payload<B> {
 /// A body read in the same pass as the payload: a JSON string unescaped, refused unless it
 /// is valid UTF-8 (a lone surrogate escape is not), so that the payload is read again with
 /// every body kept encoded.
-struct Unescaped(String);
+pub(super) struct Unescaped(pub(super) String);
 
 impl<'de> Deserialize<'de> for Unescaped {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -144,6 +144,11 @@ impl PushPayload {
     /// Reads a payload as the runtime receives it: in one pass, SQS bodies unescaped on the
     /// way; if any body is not a plain string of text, again with each body kept encoded.
     pub fn from_slice(payload: &[u8]) -> Result<Self, BadRequest> {
+        // An SQS event, the usual payload: one quick pass (`quick.rs`); serde_json reads
+        // anything it does not.
+        if let Some(sqs) = super::quick::sqs_event(payload) {
+            return Ok(PushPayload(sqs));
+        }
         if let Ok(fast) = serde_json::from_slice::<Payload<Unescaped>>(payload) {
             return Ok(PushPayload(fast.map_bodies(|b| Body::Text(b.0))));
         }

@@ -24,6 +24,7 @@ pub use invocation::PushPayload;
 use invocation::{Body, PushInvocation};
 
 mod invocation;
+mod quick;
 mod replay;
 
 pub use replay::ReplayRequest;

@@ -7,6 +7,8 @@ use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+mod scan;
+
 /// Every Okta partner event source starts with this.
 pub const OKTA_SOURCE_PREFIX: &str = "aws.partner/okta.com/";
 
@@ -47,36 +49,21 @@ impl<'a> OktaEvent<'a> {
 
     /// Reads a bare LogEvent (as the System Log API returns it, or as `detail`).
     pub fn from_raw(raw: &'a RawValue) -> Result<Self, Malformed> {
-        #[derive(Deserialize)]
-        struct Fields<'b> {
-            #[serde(borrow)]
-            uuid: Option<Cow<'b, str>>,
-            #[serde(borrow)]
-            published: Option<Cow<'b, str>>,
-            // Borrowed as raw JSON: any type is accepted (a severity that is not a plain
-            // string is simply not mapped), and nothing is allocated.
-            #[serde(borrow, default)]
-            severity: Option<&'b RawValue>,
-            #[serde(borrow, default, rename = "eventType")]
-            event_type: Option<&'b RawValue>,
-        }
         let text = raw.get();
         if !text.starts_with('{') {
             return Err(Malformed::new("detail is not a JSON object"));
         }
-        // Only the fields used are typed; any other field may hold anything (OKTA.md).
-        let fields: Fields = serde_json::from_str(text).map_err(|e| {
-            Malformed::new(format!(
-                "detail.uuid or detail.published is not a string ({e})"
-            ))
-        })?;
-        let uuid = match fields.uuid {
+        // The text is valid JSON (serde_json made the RawValue): one quick pass finds the four
+        // members; where it cannot decide, serde_json reads them (same answers either way).
+        let (uuid, published, severity, event_type) = match scan::parts(text) {
+            Some(parts) => parts,
+            None => serde_parts(text)?,
+        };
+        let uuid = match uuid {
             Some(u) => plausible_uuid(u)?,
             None => return Err(Malformed::new("detail.uuid is missing")),
         };
-        let published = fields
-            .published
-            .ok_or_else(|| Malformed::new("detail.published is missing"))?;
+        let published = published.ok_or_else(|| Malformed::new("detail.published is missing"))?;
         let published = OffsetDateTime::parse(&published, &Rfc3339).map_err(|_| {
             Malformed::new(format!(
                 "detail.published {published:?} is not an RFC 3339 timestamp"
@@ -86,8 +73,8 @@ impl<'a> OktaEvent<'a> {
             uuid,
             published,
             raw,
-            severity: fields.severity.and_then(plain_string),
-            event_type: fields.event_type.and_then(plain_string),
+            severity,
+            event_type,
             org: None,
             directory: false,
         })
@@ -127,13 +114,46 @@ impl<'a> OktaEvent<'a> {
     }
 }
 
+/// `uuid`, `published`, and `severity` and `eventType` when they are plain strings.
+type Parts<'t> = (
+    Option<Cow<'t, str>>,
+    Option<Cow<'t, str>>,
+    Option<Cow<'t, str>>,
+    Option<Cow<'t, str>>,
+);
+
+/// The [`Parts`] of a LogEvent's text as serde_json reads them.
+fn serde_parts(text: &str) -> Result<Parts<'_>, Malformed> {
+    #[derive(Deserialize)]
+    struct Fields<'b> {
+        #[serde(borrow)]
+        uuid: Option<Cow<'b, str>>,
+        #[serde(borrow)]
+        published: Option<Cow<'b, str>>,
+        // Borrowed as raw JSON: any type is accepted (a severity that is not a plain
+        // string is simply not mapped), and nothing is allocated.
+        #[serde(borrow, default)]
+        severity: Option<&'b RawValue>,
+        #[serde(borrow, default, rename = "eventType")]
+        event_type: Option<&'b RawValue>,
+    }
+    // Only the fields used are typed; any other field may hold anything (OKTA.md).
+    let fields: Fields = serde_json::from_str(text).map_err(|e| {
+        Malformed::new(format!(
+            "detail.uuid or detail.published is not a string ({e})"
+        ))
+    })?;
+    Ok((
+        fields.uuid,
+        fields.published,
+        fields.severity.and_then(plain_string),
+        fields.event_type.and_then(plain_string),
+    ))
+}
+
 /// A JSON string without escapes, borrowed as it is (anything else is not used).
 fn plain_string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    raw.get()
-        .strip_prefix('"')?
-        .strip_suffix('"')
-        .filter(|t| !t.contains('\\'))
-        .map(Cow::Borrowed)
+    scan::plain_text(raw.get())
 }
 
 /// `acme` of `aws.partner/okta.com/acme/okta-ingest-prod`.
@@ -171,7 +191,7 @@ impl Malformed {
 /// any line break, otherwise `text` itself. Inside a JSON string a line break is always
 /// escaped, so every raw line break is insignificant whitespace.
 pub fn compact_json(text: &str) -> Cow<'_, str> {
-    if !text.contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());

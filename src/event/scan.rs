@@ -1,0 +1,176 @@
+//! The few top-level members of an Okta LogEvent that decide anything, found in one quick
+//! pass over text already validated as JSON (the envelope's parse did that): strings are
+//! skipped, brackets counted, nothing is allocated or unescaped ([`crate::json_scan`]).
+//!
+//! Anything unusual (a member name with an escape, a wanted member twice, a wanted value that
+//! is not a plain string or `null`) answers `None`, and the caller reads the event with
+//! serde_json instead, so both ways give the same answer for every input.
+
+use std::borrow::Cow;
+
+use crate::json_scan;
+
+/// The [`super::Parts`] of a LogEvent's text (valid JSON), or `None` where serde_json must
+/// read them.
+pub(super) fn parts(text: &str) -> Option<super::Parts<'_>> {
+    let [uuid, published, severity, event_type] =
+        members(text, ["uuid", "published", "severity", "eventType"])?;
+    Some((
+        unescaped_or_null(uuid)?.map(Cow::Borrowed),
+        unescaped_or_null(published)?.map(Cow::Borrowed),
+        severity.and_then(plain_text),
+        event_type.and_then(plain_text),
+    ))
+}
+
+/// A value's text when it is a JSON string without escapes, borrowed without its quotes.
+pub(super) fn plain_text(value: &str) -> Option<Cow<'_, str>> {
+    value
+        .strip_prefix('"')?
+        .strip_suffix('"')
+        .filter(|t| !t.contains('\\'))
+        .map(Cow::Borrowed)
+}
+
+/// What serde reads as `Option<Cow<str>>` when that needs no unescaping: absent or `null` is
+/// `Some(None)`, a string without escapes `Some(Some(text))`; anything else `None` (for
+/// serde to read, or refuse).
+fn unescaped_or_null(value: Option<&str>) -> Option<Option<&str>> {
+    match value {
+        None | Some("null") => Some(None),
+        Some(v) => {
+            let text = v.strip_prefix('"')?.strip_suffix('"')?;
+            (!text.contains('\\')).then_some(Some(text))
+        }
+    }
+}
+
+/// The raw text of each of `names` among the top-level members of `object` (valid JSON),
+/// `None` in a slot for a member that is absent; `None` overall when the quick pass cannot
+/// decide (see the module).
+pub(super) fn members<'t, const N: usize>(
+    object: &'t str,
+    names: [&str; N],
+) -> Option<[Option<&'t str>; N]> {
+    let bytes = object.as_bytes();
+    let mut found: [Option<&'t str>; N] = [None; N];
+    let end = json_scan::object(bytes, json_scan::skip_ws(bytes, 0), |name, at| {
+        let end = json_scan::value_end(bytes, at)?;
+        if let Some(slot) = names.iter().position(|n| n.as_bytes() == name) {
+            if found[slot].is_some() {
+                return None;
+            }
+            found[slot] = Some(object.get(at..end)?);
+        }
+        Some(end)
+    })?;
+    (json_scan::skip_ws(bytes, end) == bytes.len()).then_some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 3] = ["uuid", "published", "eventType"];
+
+    #[test]
+    fn finds_the_top_level_members_and_skips_everything_else_whole() {
+        let text = r#" { "actor": {"uuid": "nested", "a": [1, {"uuid": "deeper"}], "s": "}]\"{"},
+            "uuid" : "u-1", "n": -1.5e3, "t": true, "published":"2026-12-03T10:00:00.000Z",
+            "eventType": null } "#;
+        assert_eq!(
+            members(text, NAMES),
+            Some([
+                Some(r#""u-1""#),
+                Some(r#""2026-12-03T10:00:00.000Z""#),
+                Some("null")
+            ])
+        );
+        assert_eq!(members("{}", NAMES), Some([None, None, None]));
+        assert_eq!(members(r#"{"a":[]}"#, NAMES), Some([None, None, None]));
+    }
+
+    #[test]
+    fn leaves_to_serde_what_it_cannot_decide() {
+        for text in [
+            r#"{"uuid":"a","uuid":"b"}"#,
+            r#"{"u\u0075id":"a"}"#,
+            "[1]",
+            r#"{"uuid" "a"}"#,
+            r#"{"uuid":"a" "b":1}"#,
+            r#"{"uuid":"a"#,
+        ] {
+            assert_eq!(members(text, NAMES), None, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[ -~\u{e9}\u{1F600}\"\\\\{}\\[\\]]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec(("[a-z\"]{1,4}", inner), 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("\"uuid\"".to_owned()),
+            Just("\"published\"".to_owned()),
+            Just("\"severity\"".to_owned()),
+            Just("\"eventType\"".to_owned()),
+            Just("\"u\\u0075id\"".to_owned()),
+            "[a-zA-Z]{1,6}".prop_map(|k| format!("\"{k}\"")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn the_quick_pass_reads_what_serde_reads_whenever_it_answers(
+            members in proptest::collection::vec((key(), value(), 0..3usize), 0..7),
+        ) {
+            let ws = ["", " ", "\n  "];
+            let body: Vec<String> = members
+                .iter()
+                .map(|(k, v, w)| {
+                    let w = ws[*w];
+                    format!("{w}{k}{w}:{w}{}{w}", serde_json::to_string(v).unwrap_or_default())
+                })
+                .collect();
+            let text = format!("{{{}}}", body.join(","));
+            prop_assume!(serde_json::from_str::<&serde_json::value::RawValue>(&text).is_ok());
+            if let Some(quick) = parts(&text) {
+                let by_serde = super::super::serde_parts(&text);
+                prop_assert_eq!(Ok(quick), by_serde.map_err(|e| e.reason), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn an_okta_event_takes_the_quick_pass() {
+        let event = r#"{"actor":{"id":"00u1","type":"User"},"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 \"x\""}},"eventType":"user.session.start","uuid":"0f000001-8b7d-11ef-96f7-3e4a5b6c7d8e","published":"2026-12-01T00:00:01.250Z","severity":"INFO","target":[{"id":"a","detailEntry":{"k":[1,2,{"x":null}]}}]}"#;
+        let (uuid, published, severity, event_type) = parts(event).expect("the quick pass");
+        assert_eq!(
+            uuid.as_deref(),
+            Some("0f000001-8b7d-11ef-96f7-3e4a5b6c7d8e")
+        );
+        assert_eq!(published.as_deref(), Some("2026-12-01T00:00:01.250Z"));
+        assert_eq!(severity.as_deref(), Some("INFO"));
+        assert_eq!(event_type.as_deref(), Some("user.session.start"));
+    }
+}

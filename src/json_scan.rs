@@ -1,0 +1,203 @@
+//! Quick passes over JSON whose shape is known, for the push hot path: members and elements
+//! found, strings skipped or unescaped, brackets counted, in one pass and without building
+//! values. They validate only what they read; everything else they skip. Each caller answers
+//! `None` wherever the quick pass cannot decide exactly as serde_json would, and serde_json
+//! then reads the input (so both ways give the same answer for every input).
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+pub(crate) fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the string that opens at `start` (a `"`). A byte loop: Okta's strings
+/// are mostly a few dozen bytes, where `memchr`'s setup costs more than it saves.
+pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index just past the value that starts at `start`.
+pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    match bytes.get(start)? {
+        b'"' => string_end(bytes, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            loop {
+                match bytes.get(i)? {
+                    b'"' => {
+                        i = string_end(bytes, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let rest = bytes.get(start..)?;
+            let len = rest
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(rest.len());
+            (len > 0).then_some(start + len)
+        }
+    }
+}
+
+/// Walks the object that opens at `start`: for each member, `value(name, value_start)` reads
+/// the value and answers the index just past it. `None` for a name with an escape (serde
+/// would unescape it) or anything out of shape. Answers the index just past the object.
+pub(crate) fn object(
+    bytes: &[u8],
+    start: usize,
+    mut value: impl FnMut(&[u8], usize) -> Option<usize>,
+) -> Option<usize> {
+    if bytes.get(start) != Some(&b'{') {
+        return None;
+    }
+    let mut i = skip_ws(bytes, start + 1);
+    if bytes.get(i) == Some(&b'}') {
+        return Some(i + 1);
+    }
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return None;
+        }
+        let name_end = string_end(bytes, i)?;
+        let name = bytes.get(i + 1..name_end - 1)?;
+        if name.contains(&b'\\') {
+            return None;
+        }
+        i = skip_ws(bytes, name_end);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        let end = value(name, skip_ws(bytes, i + 1))?;
+        i = skip_ws(bytes, end);
+        match bytes.get(i) {
+            Some(b',') => i = skip_ws(bytes, i + 1),
+            Some(b'}') => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// Walks the array that opens at `start`: `element(element_start)` reads each element and
+/// answers the index just past it. Answers the index just past the array.
+pub(crate) fn array(
+    bytes: &[u8],
+    start: usize,
+    mut element: impl FnMut(usize) -> Option<usize>,
+) -> Option<usize> {
+    if bytes.get(start) != Some(&b'[') {
+        return None;
+    }
+    let mut i = skip_ws(bytes, start + 1);
+    if bytes.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        i = skip_ws(bytes, element(i)?);
+        match bytes.get(i) {
+            Some(b',') => i = skip_ws(bytes, i + 1),
+            Some(b']') => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The string that opens at `start`, unescaped, and the index just past it; `None` where
+/// serde_json would refuse it or read it differently: a control character, an unknown
+/// escape, a lone surrogate, text that is not UTF-8.
+pub(crate) fn unescape(bytes: &[u8], start: usize) -> Option<(String, usize)> {
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let mut out: Vec<u8> = Vec::new();
+    let mut i = start + 1;
+    let mut run = i;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => {
+                out.extend_from_slice(bytes.get(run..i)?);
+                return Some((String::from_utf8(out).ok()?, i + 1));
+            }
+            b'\\' => {
+                out.extend_from_slice(bytes.get(run..i)?);
+                let escaped = match *bytes.get(i + 1)? {
+                    b'"' => b'"',
+                    b'\\' => b'\\',
+                    b'/' => b'/',
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'u' => {
+                        let (c, used) = unicode_escape(bytes, i)?;
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                        i += used;
+                        run = i;
+                        continue;
+                    }
+                    _ => return None,
+                };
+                out.push(escaped);
+                i += 2;
+                run = i;
+            }
+            0x00..=0x1f => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// The character of the `\uXXXX` escape at `i` (a surrogate pair is two escapes), and how
+/// many bytes it took.
+fn unicode_escape(bytes: &[u8], i: usize) -> Option<(char, usize)> {
+    let first = hex4(bytes.get(i + 2..i + 6)?)?;
+    match first {
+        0xd800..=0xdbff => {
+            if bytes.get(i + 6..i + 8)? != b"\\u" {
+                return None;
+            }
+            let second = hex4(bytes.get(i + 8..i + 12)?)?;
+            if !(0xdc00..=0xdfff).contains(&second) {
+                return None;
+            }
+            let code = 0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00);
+            Some((char::from_u32(code)?, 12))
+        }
+        0xdc00..=0xdfff => None,
+        _ => Some((char::from_u32(first)?, 6)),
+    }
+}
+
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        let v = (d as char).to_digit(16)?;
+        Some(n * 16 + v)
+    })
+}
+
+#[cfg(test)]
+mod tests;

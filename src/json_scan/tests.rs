@@ -1,0 +1,103 @@
+//! The quick passes against serde_json: the same answer wherever they answer.
+
+use super::*;
+use proptest::prelude::*;
+
+#[test]
+fn unescapes_every_escape_serde_json_knows() {
+    let text = r#""a\"b\\c\/d\b\f\n\r\t \u00e9\u0000 \ud83d\ude00 é 😀" tail"#;
+    let (out, end) = unescape(text.as_bytes(), 0).unwrap();
+    let expected: String = serde_json::from_str(&text[..end]).unwrap();
+    assert_eq!(out, expected);
+    assert_eq!(&text[end..], " tail");
+}
+
+#[test]
+fn leaves_to_serde_json_what_it_would_refuse_or_read_otherwise() {
+    for text in [
+        r#""lone \ud83d here""#,
+        r#""lone \ude00""#,
+        r#""\x""#,
+        "\"tab\tinside\"",
+        r#""\u12""#,
+        r#""unterminated"#,
+        "5",
+    ] {
+        assert_eq!(unescape(text.as_bytes(), 0), None, "{text}");
+    }
+    assert_eq!(unescape(b"\"\xff\"", 0), None, "not UTF-8");
+}
+
+#[test]
+fn walks_objects_and_arrays_and_refuses_what_is_out_of_shape() {
+    let text = br#"{ "a" : [1, {"b": "]}"}, "x"] , "c":null}"#;
+    let mut names = Vec::new();
+    let end = object(text, 0, |name, at| {
+        names.push(String::from_utf8_lossy(name).into_owned());
+        value_end(text, at)
+    });
+    assert_eq!(end, Some(text.len()));
+    assert_eq!(names, ["a", "c"]);
+    let mut elements = 0;
+    assert_eq!(
+        array(b"[1, \"2\", [3]]", 0, |at| {
+            elements += 1;
+            value_end(b"[1, \"2\", [3]]", at)
+        }),
+        Some(13)
+    );
+    assert_eq!(elements, 3);
+    for bad in [
+        &b"{\"a\" 1}"[..],
+        b"{\"a\":1 \"b\":2}",
+        b"{\"\\u0061\":1}",
+        b"{\"a\":}",
+        b"[1 2]",
+    ] {
+        let walked = if bad[0] == b'{' {
+            object(bad, 0, |_, at| value_end(bad, at))
+        } else {
+            array(bad, 0, |at| value_end(bad, at))
+        };
+        assert_eq!(walked, None, "{}", String::from_utf8_lossy(bad));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn unescape_reads_what_serde_json_reads(
+        text in "[ -~\u{e9}\u{1F600}\t\u{0}\u{7f}]{0,40}",
+        raw_escapes in proptest::collection::vec(
+            prop_oneof![
+                Just(r"\ud83d".to_owned()),
+                Just(r"\ude00".to_owned()),
+                Just(r"\ud83d\ude00".to_owned()),
+                Just(r"\u00".to_owned()),
+                Just(r"\q".to_owned()),
+                "\\\\u[0-9a-fA-F]{4}",
+            ],
+            0..3,
+        ),
+    ) {
+        // A serialised string (every escape serde_json writes), with raw escapes spliced in.
+        let mut token = serde_json::to_string(&text).unwrap_or_default();
+        token.pop();
+        for e in &raw_escapes {
+            token.push_str(e);
+        }
+        token.push('"');
+        let by_serde: Result<String, _> = serde_json::from_str(&token);
+        match unescape(token.as_bytes(), 0) {
+            Some((quick, end)) => {
+                prop_assert_eq!(end, token.len());
+                prop_assert_eq!(Ok(quick), by_serde.map_err(|e| e.to_string()));
+            }
+            // Refused: serde_json refuses it too, or reads a lone surrogate differently.
+            None => prop_assert!(
+                by_serde.is_err() || raw_escapes.iter().any(|e| e.starts_with(r"\ud") || e.starts_with(r"\uD")),
+                "{}", token
+            ),
+        }
+    }
+}
