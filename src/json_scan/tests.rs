@@ -6,7 +6,7 @@ use proptest::prelude::*;
 #[test]
 fn unescapes_every_escape_serde_json_knows() {
     let text = r#""a\"b\\c\/d\b\f\n\r\t \u00e9\u0000 \ud83d\ude00 é 😀" tail"#;
-    let (out, end) = unescape(text.as_bytes(), 0).unwrap();
+    let (out, end) = unescape(text.as_bytes(), 0, 16).unwrap();
     let expected: String = serde_json::from_str(&text[..end]).unwrap();
     assert_eq!(out, expected);
     assert_eq!(&text[end..], " tail");
@@ -23,9 +23,9 @@ fn leaves_to_serde_json_what_it_would_refuse_or_read_otherwise() {
         r#""unterminated"#,
         "5",
     ] {
-        assert_eq!(unescape(text.as_bytes(), 0), None, "{text}");
+        assert_eq!(unescape(text.as_bytes(), 0, 16), None, "{text}");
     }
-    assert_eq!(unescape(b"\"\xff\"", 0), None, "not UTF-8");
+    assert_eq!(unescape(b"\"\xff\"", 0, 16), None, "not UTF-8");
 }
 
 #[test]
@@ -88,7 +88,7 @@ proptest! {
         }
         token.push('"');
         let by_serde: Result<String, _> = serde_json::from_str(&token);
-        match unescape(token.as_bytes(), 0) {
+        match unescape(token.as_bytes(), 0, 16) {
             Some((quick, end)) => {
                 prop_assert_eq!(end, token.len());
                 prop_assert_eq!(Ok(quick), by_serde.map_err(|e| e.to_string()));
