@@ -86,11 +86,23 @@ pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// Walks the object that opens at `start`: for each member, `value(name, value_start)` reads
-/// the value and answers the index just past it. `None` for a name with an escape (serde
-/// would unescape it) or anything out of shape. Answers the index just past the object.
+/// the value and answers the index just past it. `None` for a name that is not a valid JSON
+/// string, a name with an escape (serde would unescape it) or anything out of shape. Answers
+/// the index just past the object.
 pub(crate) fn object(
     bytes: &[u8],
     start: usize,
+    value: impl FnMut(&[u8], usize) -> Option<usize>,
+) -> Option<usize> {
+    walk_object(bytes, start, false, value)
+}
+
+/// [`object`], or with `escaped_names` names with escapes allowed too (where names are not
+/// compared, only validated). Every name is checked as a JSON string.
+fn walk_object(
+    bytes: &[u8],
+    start: usize,
+    escaped_names: bool,
     mut value: impl FnMut(&[u8], usize) -> Option<usize>,
 ) -> Option<usize> {
     if bytes.get(start) != Some(&b'{') {
@@ -104,9 +116,9 @@ pub(crate) fn object(
         if bytes.get(i) != Some(&b'"') {
             return None;
         }
-        let name_end = string_end(bytes, i)?;
+        let name_end = valid_string(bytes, i)?;
         let name = bytes.get(i + 1..name_end - 1)?;
-        if name.contains(&b'\\') {
+        if !escaped_names && name.contains(&b'\\') {
             return None;
         }
         i = skip_ws(bytes, name_end);
@@ -145,6 +157,92 @@ pub(crate) fn array(
             _ => return None,
         }
     }
+}
+
+/// Deepest nesting [`valid_value`] follows (serde_json refuses past 128).
+const MAX_DEPTH: usize = 100;
+
+/// The index just past the value that starts at `start` when it is valid JSON, read as
+/// strictly as serde_json reads it (strings, escapes, numbers, literals, nesting); `None`
+/// for anything invalid, and also for what serde_json might read otherwise (a `\u` escape in
+/// the surrogate range, nesting past [`MAX_DEPTH`]). `bytes` is UTF-8.
+pub(crate) fn valid_value(bytes: &[u8], start: usize) -> Option<usize> {
+    valid_at(bytes, start, 0)
+}
+
+fn valid_at(bytes: &[u8], start: usize, depth: usize) -> Option<usize> {
+    match *bytes.get(start)? {
+        b'"' => valid_string(bytes, start),
+        b'{' if depth < MAX_DEPTH => {
+            walk_object(bytes, start, true, |_, at| valid_at(bytes, at, depth + 1))
+        }
+        b'[' if depth < MAX_DEPTH => array(bytes, start, |at| valid_at(bytes, at, depth + 1)),
+        b't' => literal(bytes, start, b"true"),
+        b'f' => literal(bytes, start, b"false"),
+        b'n' => literal(bytes, start, b"null"),
+        b'-' | b'0'..=b'9' => number(bytes, start),
+        _ => None,
+    }
+}
+
+/// The index just past the valid string that opens at `start`.
+pub(crate) fn valid_string(bytes: &[u8], start: usize) -> Option<usize> {
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let mut i = start + 1;
+    loop {
+        i = next_stop(bytes, i)?;
+        match bytes[i] {
+            b'"' => return Some(i + 1),
+            b'\\' => match *bytes.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let code = hex4(bytes.get(i + 2..i + 6)?)?;
+                    if (0xd800..=0xdfff).contains(&code) {
+                        return None;
+                    }
+                    i += 6;
+                }
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+fn literal(bytes: &[u8], start: usize, word: &[u8]) -> Option<usize> {
+    (bytes.get(start..start + word.len())? == word).then_some(start + word.len())
+}
+
+/// The index just past the number at `start`: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn number(bytes: &[u8], start: usize) -> Option<usize> {
+    let digits = |from: usize| {
+        let n = bytes.get(from..).map_or(0, |rest| {
+            rest.iter().take_while(|b| b.is_ascii_digit()).count()
+        });
+        (n > 0).then_some(from + n)
+    };
+    let mut i = start;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    i = match bytes.get(i)? {
+        b'0' => i + 1,
+        b'1'..=b'9' => digits(i)?,
+        _ => return None,
+    };
+    if bytes.get(i) == Some(&b'.') {
+        i = digits(i + 1)?;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(i)?;
+    }
+    Some(i)
 }
 
 /// The string that opens at `start`, unescaped, and the index just past it; `None` where

@@ -48,7 +48,7 @@ async fn dead_letters_drawing_the_same_key_in_s3_both_survive_whole() {
         let records = [DeadLetter {
             reason: reason.into(),
             message_id: None,
-            content: Kept::Event(event),
+            content: Kept::Event(event.get()),
         }];
         // The same seed draws the same key for both, as two invocations might.
         fastrand::seed(7);

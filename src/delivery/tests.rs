@@ -49,7 +49,7 @@ pub(super) fn inputs(raws: &[Box<RawValue>]) -> Vec<Input<'_>> {
             message_id: None,
             event: OktaEvent::from_raw(r).map_err(|m: Malformed| Unreadable {
                 reason: m.to_string(),
-                content: Kept::Event(r),
+                content: Kept::Event(r.get()),
             }),
         })
         .collect()

@@ -118,7 +118,7 @@ fn input(record: &Outgoing, now: OffsetDateTime) -> Input<'_> {
             message_id: None,
             event: Err(Unreadable {
                 reason: reason.clone(),
-                content: Kept::Event(&record.json),
+                content: Kept::Event(record.json.get()),
             }),
         };
     }
@@ -127,7 +127,7 @@ fn input(record: &Outgoing, now: OffsetDateTime) -> Input<'_> {
         event: Ok(OktaEvent {
             uuid: Cow::Borrowed(&record.key),
             published: now,
-            raw: &record.json,
+            raw: record.json.get(),
             severity: None,
             event_type: None,
             org: None,

@@ -196,7 +196,7 @@ pub(crate) fn replayed(raw: &RawValue) -> Option<crate::event::OktaEvent<'_>> {
     Some(crate::event::OktaEvent {
         uuid: Cow::Owned(key),
         published,
-        raw,
+        raw: raw.get(),
         severity: None,
         event_type: None,
         org: None,

@@ -19,8 +19,9 @@ pub struct OktaEvent<'a> {
     pub uuid: Cow<'a, str>,
     /// When the event happened, per Okta.
     pub published: OffsetDateTime,
-    /// The LogEvent exactly as Okta sent it.
-    pub raw: &'a RawValue,
+    /// The LogEvent exactly as Okta sent it: valid JSON text (serde_json or
+    /// [`crate::json_scan`] read it whole).
+    pub raw: &'a str,
     /// `severity` (DEBUG, INFO, WARN, ERROR) when it is a string, for platforms that map it.
     pub severity: Option<Cow<'a, str>>,
     /// `eventType` when it is a plain string, for `EVENT_TYPES_INCLUDE` / `_EXCLUDE`.
@@ -36,7 +37,7 @@ pub struct OktaEvent<'a> {
 impl<'a> OktaEvent<'a> {
     /// The LogEvent's JSON text, unchanged.
     pub fn json(&self) -> &'a str {
-        self.raw.get()
+        self.raw
     }
 
     /// The LogEvent on one line: unchanged, unless Okta (or a proxy) sent it pretty-printed,
@@ -44,7 +45,7 @@ impl<'a> OktaEvent<'a> {
     /// every string byte for byte), so that line-framed bodies and dead letters stay one
     /// document per line.
     pub fn one_line(&self) -> Cow<'a, str> {
-        compact_json(self.raw.get())
+        compact_json(self.raw)
     }
 
     /// Reads a bare LogEvent (as the System Log API returns it, or as `detail`).
@@ -55,10 +56,16 @@ impl<'a> OktaEvent<'a> {
         }
         // The text is valid JSON (serde_json made the RawValue): one quick pass finds the four
         // members; where it cannot decide, serde_json reads them (same answers either way).
-        let (uuid, published, severity, event_type) = match scan::parts(text) {
+        let parts = match scan::parts(text) {
             Some(parts) => parts,
             None => serde_parts(text)?,
         };
+        Self::from_parts(text, parts)
+    }
+
+    /// The event whose text (a JSON object) is `text` and whose members are `parts`.
+    fn from_parts(text: &'a str, parts: Parts<'a>) -> Result<Self, Malformed> {
+        let (uuid, published, severity, event_type) = parts;
         let uuid = match uuid {
             Some(u) => plausible_uuid(u)?,
             None => return Err(Malformed::new("detail.uuid is missing")),
@@ -72,7 +79,7 @@ impl<'a> OktaEvent<'a> {
         Ok(OktaEvent {
             uuid,
             published,
-            raw,
+            raw: text,
             severity,
             event_type,
             org: None,
@@ -80,8 +87,22 @@ impl<'a> OktaEvent<'a> {
         })
     }
 
-    /// Reads an EventBridge envelope from Okta Log Streaming and unwraps its `detail`.
+    /// Reads an EventBridge envelope from Okta Log Streaming and unwraps its `detail`: in one
+    /// validating pass ([`scan::envelope`]), or with serde_json where that pass cannot tell
+    /// (same answers either way).
     pub fn from_envelope(text: &'a str) -> Result<Self, Malformed> {
+        if let Some((source, detail, parts)) = scan::envelope(text) {
+            let source = source.map(Cow::Borrowed);
+            okta_source(source.as_deref())?;
+            let mut event = Self::from_parts(detail, parts)?;
+            event.org = source.and_then(org_of_source);
+            return Ok(event);
+        }
+        Self::from_envelope_by_serde(text)
+    }
+
+    /// [`OktaEvent::from_envelope`] as serde_json reads it.
+    fn from_envelope_by_serde(text: &'a str) -> Result<Self, Malformed> {
         #[derive(Deserialize)]
         struct Envelope<'b> {
             #[serde(borrow)]
@@ -91,15 +112,7 @@ impl<'a> OktaEvent<'a> {
         }
         let envelope: Envelope = serde_json::from_str(text)
             .map_err(|e| Malformed::new(format!("not an EventBridge event: {e}")))?;
-        match envelope.source.as_deref() {
-            Some(s) if s.starts_with(OKTA_SOURCE_PREFIX) => {}
-            Some(s) => {
-                return Err(Malformed::new(format!(
-                    "source {s:?} is not an Okta partner event source ({OKTA_SOURCE_PREFIX}...)"
-                )))
-            }
-            None => return Err(Malformed::new("source is missing")),
-        }
+        okta_source(envelope.source.as_deref())?;
         let detail = envelope
             .detail
             .ok_or_else(|| Malformed::new("detail is missing"))?;
@@ -154,6 +167,17 @@ fn serde_parts(text: &str) -> Result<Parts<'_>, Malformed> {
 /// A JSON string without escapes, borrowed as it is (anything else is not used).
 fn plain_string(raw: &RawValue) -> Option<Cow<'_, str>> {
     scan::plain_text(raw.get())
+}
+
+/// Refuses an envelope whose `source` is not an Okta partner event source.
+fn okta_source(source: Option<&str>) -> Result<(), Malformed> {
+    match source {
+        Some(s) if s.starts_with(OKTA_SOURCE_PREFIX) => Ok(()),
+        Some(s) => Err(Malformed::new(format!(
+            "source {s:?} is not an Okta partner event source ({OKTA_SOURCE_PREFIX}...)"
+        ))),
+        None => Err(Malformed::new("source is missing")),
+    }
 }
 
 /// `acme` of `aws.partner/okta.com/acme/okta-ingest-prod`.

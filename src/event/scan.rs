@@ -13,8 +13,62 @@ use crate::json_scan;
 /// The [`super::Parts`] of a LogEvent's text (valid JSON), or `None` where serde_json must
 /// read them.
 pub(super) fn parts(text: &str) -> Option<super::Parts<'_>> {
-    let [uuid, published, severity, event_type] =
-        members(text, ["uuid", "published", "severity", "eventType"])?;
+    parts_of(members(text, NAMES)?)
+}
+
+/// The members [`super::Parts`] come from.
+const NAMES: [&str; 4] = ["uuid", "published", "severity", "eventType"];
+
+/// An Okta envelope (text as SQS carried it) read and validated in one pass, as serde_json
+/// would read it: its `source` when a string without escapes (`None` when absent or `null`),
+/// and its `detail` object's text and [`super::Parts`]. `None` where serde_json must read it:
+/// invalid JSON, a `detail` that is not an object, a member twice, anything unusual.
+pub(super) fn envelope(text: &str) -> Option<(Option<&str>, &str, super::Parts<'_>)> {
+    let bytes = text.as_bytes();
+    let mut source: Option<Option<&str>> = None;
+    let mut detail: Option<(&str, [Option<&str>; 4])> = None;
+    let end = json_scan::object(bytes, json_scan::skip_ws(bytes, 0), |name, at| match name {
+        b"source" if source.is_none() => {
+            if bytes.get(at..at + 4) == Some(b"null") {
+                source = Some(None);
+                return Some(at + 4);
+            }
+            let end = json_scan::valid_string(bytes, at)?;
+            let inner = text.get(at + 1..end - 1)?;
+            if inner.contains('\\') {
+                return None;
+            }
+            source = Some(Some(inner));
+            Some(end)
+        }
+        b"detail" if detail.is_none() => {
+            let mut found: [Option<&str>; 4] = [None; 4];
+            let end = json_scan::object(bytes, at, |name, at| {
+                let end = json_scan::valid_value(bytes, at)?;
+                if let Some(slot) = NAMES.iter().position(|n| n.as_bytes() == name) {
+                    if found[slot].is_some() {
+                        return None;
+                    }
+                    found[slot] = Some(text.get(at..end)?);
+                }
+                Some(end)
+            })?;
+            detail = Some((text.get(at..end)?, found));
+            Some(end)
+        }
+        b"source" | b"detail" => None,
+        _ => json_scan::valid_value(bytes, at),
+    })?;
+    if json_scan::skip_ws(bytes, end) != bytes.len() {
+        return None;
+    }
+    let (detail, found) = detail?;
+    Some((source.flatten(), detail, parts_of(found)?))
+}
+
+/// [`super::Parts`] from the raw text of the four members.
+fn parts_of(found: [Option<&str>; 4]) -> Option<super::Parts<'_>> {
+    let [uuid, published, severity, event_type] = found;
     Some((
         unescaped_or_null(uuid)?.map(Cow::Borrowed),
         unescaped_or_null(published)?.map(Cow::Borrowed),
@@ -172,5 +226,119 @@ mod props {
         assert_eq!(published.as_deref(), Some("2026-12-01T00:00:01.250Z"));
         assert_eq!(severity.as_deref(), Some("INFO"));
         assert_eq!(event_type.as_deref(), Some("user.session.start"));
+    }
+}
+
+#[cfg(test)]
+mod envelope_props {
+    use crate::event::{Malformed, OktaEvent};
+    use proptest::prelude::*;
+
+    type Seen = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+
+    fn seen(read: Result<OktaEvent<'_>, Malformed>) -> Result<Seen, String> {
+        read.map(|e| {
+            (
+                e.uuid.into_owned(),
+                e.published.to_string(),
+                e.severity.map(|s| s.into_owned()),
+                e.event_type.map(|s| s.into_owned()),
+                e.org.map(|s| s.into_owned()),
+                e.raw.to_owned(),
+            )
+        })
+        .map_err(|m| m.reason)
+    }
+
+    fn member_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(r#""0f000001-8b7d-11ef-96f7-3e4a5b6c7d8e""#.to_owned()),
+            Just(r#""2026-12-01T00:00:01.250Z""#.to_owned()),
+            Just(r#""user.session.start""#.to_owned()),
+            Just(r#""a\u0062c""#.to_owned()),
+            Just("null".to_owned()),
+            Just("12".to_owned()),
+            Just(r#"{"x":[1,"}"]}"#.to_owned()),
+            "[ -~]{0,6}".prop_map(|t| serde_json::to_string(&t).unwrap_or_default()),
+        ]
+    }
+
+    fn envelope_text() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            Just("uuid"),
+            Just("published"),
+            Just("severity"),
+            Just("eventType"),
+            Just("actor"),
+            Just("u\\u0075id"),
+        ];
+        let detail = proptest::collection::vec((name, member_value()), 0..6).prop_map(|m| {
+            let members: Vec<String> = m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}", members.join(","))
+        });
+        let source = prop_oneof![
+            Just(r#""aws.partner/okta.com/acme/okta-ingest""#.to_owned()),
+            Just(r#""aws.partner/okta.com/acme""#.to_owned()),
+            Just(r#""aws.events""#.to_owned()),
+            Just(r#""aws.partner\/okta.com/acme/x""#.to_owned()),
+            Just("null".to_owned()),
+            Just("7".to_owned()),
+        ];
+        let order = proptest::collection::vec(0usize..4, 1..5);
+        (
+            source,
+            detail,
+            order,
+            proptest::collection::vec(
+                (any::<prop::sample::Index>(), "[\\[\\]{}\",:0-9a-z\\\\ ]"),
+                0..2,
+            ),
+        )
+            .prop_map(|(source, detail, order, edits)| {
+                let parts: Vec<String> = order
+                    .iter()
+                    .map(|n| match n {
+                        0 => format!("\"source\":{source}"),
+                        1 => format!("\"detail\":{detail}"),
+                        2 => r#""version":"0","resources":[]"#.to_owned(),
+                        _ => r#""id":"e-1","time":"2026-12-01T00:00:02Z""#.to_owned(),
+                    })
+                    .collect();
+                let mut text = format!("{{{}}}", parts.join(","));
+                for (at, with) in edits {
+                    let i = at.index(text.len());
+                    if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
+                        text.replace_range(i..i + 1, &with);
+                    }
+                }
+                text
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn the_one_pass_reads_every_envelope_as_serde_json_does(text in envelope_text()) {
+            prop_assert_eq!(
+                seen(OktaEvent::from_envelope(&text)),
+                seen(OktaEvent::from_envelope_by_serde(&text)),
+                "{}", text
+            );
+        }
+    }
+
+    #[test]
+    fn a_log_streaming_envelope_takes_the_one_pass() {
+        let text = r#"{"version":"0","id":"e1","detail-type":"SystemLog","source":"aws.partner/okta.com/acme/okta","account":"1","time":"2026-12-01T00:00:02Z","region":"us-east-1","resources":[],"detail":{"actor":{"id":"00u1","displayName":"J \"D\""},"eventType":"user.session.start","uuid":"u-1","published":"2026-12-01T00:00:01.250Z","severity":"INFO","n":-1.5e3}}"#;
+        let (source, detail, _) = super::envelope(text).expect("the one pass");
+        assert_eq!(source, Some("aws.partner/okta.com/acme/okta"));
+        assert!(detail.starts_with(r#"{"actor""#) && detail.ends_with("-1.5e3}"));
     }
 }

@@ -101,3 +101,107 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn validates_as_strictly_as_serde_json() {
+    for valid in [
+        r#"{"a":[1,-2.5e+3,0,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9"],"b":{}}"#,
+        "[]",
+        r#""""#,
+        "-0.0E-1",
+    ] {
+        assert_eq!(
+            valid_value(valid.as_bytes(), 0),
+            Some(valid.len()),
+            "{valid}"
+        );
+    }
+    for invalid in [
+        "01",
+        "-",
+        "1.",
+        "1e",
+        ".5",
+        "+1",
+        "tru",
+        "nul",
+        r#""\x""#,
+        "\"a\tb\"",
+        "[1,]",
+        "{,}",
+        r#"{"a":1,}"#,
+        r#"{"a"}"#,
+        "[1 2]",
+        r#""\ud83d\ude00""#,
+        "NaN",
+    ] {
+        let end = valid_value(invalid.as_bytes(), 0);
+        assert!(end != Some(invalid.len()), "{invalid}: {end:?}");
+    }
+}
+
+/// Whether `text` is one valid value, with whitespace around it, as [`valid_value`] reads.
+fn whole(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    valid_value(bytes, skip_ws(bytes, 0)).is_some_and(|end| skip_ws(bytes, end) == bytes.len())
+}
+
+/// JSON text, and text a few edits away from it.
+fn maybe_json() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
+        "[ -~\u{e9}]{0,8}".prop_map(|t| serde_json::to_string(&t).unwrap_or_default()),
+        Just(r#""\u00e9\n""#.to_owned()),
+    ];
+    let value = leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4)
+                .prop_map(|v| format!("[{}]", v.join(","))),
+            proptest::collection::vec(("[a-z]{1,3}", inner), 0..4).prop_map(|m| {
+                let members: Vec<String> =
+                    m.iter().map(|(k, v)| format!("\"{k}\" : {v}")).collect();
+                format!("{{ {} }}", members.join(" ,"))
+            }),
+        ]
+    });
+    (
+        value,
+        proptest::collection::vec(
+            (any::<prop::sample::Index>(), "[\\[\\]{}\",:.e0-9a-z\\\\ ]"),
+            0..3,
+        ),
+    )
+        .prop_map(|(mut text, edits)| {
+            for (at, with) in edits {
+                if text.is_empty() {
+                    break;
+                }
+                let i = at.index(text.len());
+                if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
+                    text.replace_range(i..i + 1, &with);
+                }
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn what_it_takes_as_valid_serde_json_takes(text in maybe_json()) {
+        if whole(&text) {
+            prop_assert!(serde_json::from_str::<&serde_json::value::RawValue>(&text).is_ok(), "{}", text);
+        }
+    }
+
+    #[test]
+    fn what_serde_json_takes_it_takes_too_unless_it_says_it_cannot_tell(text in maybe_json()) {
+        // Where serde_json takes the text and it refuses, it is one of the cases it leaves to
+        // serde_json on purpose (none of which the generator writes).
+        if serde_json::from_str::<&serde_json::value::RawValue>(&text).is_ok() {
+            prop_assert!(whole(&text), "{}", text);
+        }
+    }
+}

@@ -197,38 +197,3 @@ mod tests {
         }
     }
 }
-
-/// `cargo test --release -p okta-ingest --lib quick_pass_timing -- --ignored --nocapture`:
-/// the quick pass against serde_json on a 6 MB SQS payload (a measurement, not a check).
-#[cfg(test)]
-#[test]
-#[ignore]
-fn quick_pass_timing() {
-    let event = r#"{"actor":{"id":"00u1abcd","type":"User","alternateId":"jane@example.com","displayName":"Jane Doe","detailEntry":null},"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Safari/537.36","os":"Mac OS X","browser":"CHROME"},"zone":"null","device":"Computer","id":null,"ipAddress":"203.0.113.7","geographicalContext":{"city":"San Francisco","state":"California","country":"United States","postalCode":"94105","geolocation":{"lat":37.7852,"lon":-122.3874}}},"authenticationContext":{"authenticationStep":0,"externalSessionId":"102abcdEFGhijk"},"displayMessage":"User login to Okta","eventType":"user.session.start","outcome":{"result":"SUCCESS","reason":null},"published":"2026-12-01T00:00:01.250Z","securityContext":{"asNumber":64496,"asOrg":"example","isp":"example","domain":"example.com","isProxy":false},"severity":"INFO","debugContext":{"debugData":{"requestId":"Zabc123","requestUri":"/api/v1/authn","url":"/api/v1/authn?"}},"legacyEventType":"core.user_auth.login_success","transaction":{"type":"WEB","id":"Zabc123","detail":{}},"uuid":"0f000001-8b7d-11ef-96f7-3e4a5b6c7d8e","version":"0","request":{"ipChain":[{"ip":"203.0.113.7","geographicalContext":{"city":"San Francisco"},"version":"V4","source":null}]},"target":[{"id":"0oa1","type":"AppInstance","alternateId":"Okta Dashboard","displayName":"Okta Dashboard","detailEntry":null}]}"#;
-    let envelope = format!(
-        r#"{{"version":"0","id":"e1","detail-type":"SystemLog","source":"aws.partner/okta.com/acme/okta","account":"111122223333","time":"2026-12-01T00:00:02Z","region":"us-east-1","resources":[],"detail":{event}}}"#
-    );
-    let body = serde_json::to_string(&envelope).unwrap_or_default();
-    let records: Vec<String> = (0..2600)
-        .map(|i| format!(r#"{{"messageId":"m-{i}","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a","body":{body},"attributes":{{"ApproximateReceiveCount":"1","SentTimestamp":"1545082649183"}},"messageAttributes":{{}},"md5OfBody":"e4e68fb7bd0e697a0ae8f1bb342846b3","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:111122223333:q","awsRegion":"us-east-1"}}"#))
-        .collect();
-    let payload = format!(r#"{{"Records":[{}]}}"#, records.join(","));
-    for round in 0..3 {
-        let started = std::time::Instant::now();
-        let quick = sqs_event(payload.as_bytes()).map(|p| p.records.map_or(0, |r| r.len()));
-        let quick_took = started.elapsed();
-        let started = std::time::Instant::now();
-        let serde =
-            serde_json::from_slice::<Payload<super::invocation::Unescaped>>(payload.as_bytes())
-                .ok()
-                .map(|p| p.records.map_or(0, |r| r.len()));
-        let serde_took = started.elapsed();
-        assert_eq!(quick, serde);
-        println!(
-            "round {round}: {:.1} MB, quick {:?}, serde_json {:?}",
-            payload.len() as f64 / 1e6,
-            quick_took,
-            serde_took
-        );
-    }
-}

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use super::store::{put_new, Condition, Listed, ObjectStore, StoreError};
@@ -28,8 +27,8 @@ pub struct DeadLetter<'a> {
 /// What was kept: a whole event, or the raw input when it was not one.
 #[derive(Debug, Clone, Copy)]
 pub enum Kept<'a> {
-    /// An Okta LogEvent, byte for byte.
-    Event(&'a RawValue),
+    /// An Okta LogEvent, byte for byte (valid JSON text).
+    Event(&'a str),
     /// Input that could not be read as an event, as received.
     Raw(&'a str),
 }
@@ -53,7 +52,7 @@ fn to_ndjson(records: &[DeadLetter<'_>], kept_at: OffsetDateTime) -> Vec<u8> {
             Kept::Event(raw) => {
                 // One record per line, even for a pretty-printed event.
                 out.extend_from_slice(b",\"event\":");
-                out.extend_from_slice(crate::event::compact_json(raw.get()).as_bytes());
+                out.extend_from_slice(crate::event::compact_json(raw).as_bytes());
             }
             Kept::Raw(text) => {
                 out.extend_from_slice(b",\"raw\":");
@@ -209,7 +208,7 @@ mod tests {
 
     #[test]
     fn ndjson_keeps_events_verbatim_and_raw_input_escaped() {
-        let event: &RawValue = serde_json::from_str(r#"{"uuid":"u1","n":1.50}"#).unwrap();
+        let event = r#"{"uuid":"u1","n":1.50}"#;
         let records = [
             DeadLetter {
                 reason: "HTTP 400".into(),
@@ -234,7 +233,7 @@ mod tests {
         assert_eq!(second["reason"], "not JSON");
     }
 
-    fn records<'a>(event: &'a RawValue, reason: &str) -> Vec<DeadLetter<'a>> {
+    fn records<'a>(event: &'a str, reason: &str) -> Vec<DeadLetter<'a>> {
         vec![DeadLetter {
             reason: reason.into(),
             message_id: None,
@@ -257,7 +256,7 @@ mod tests {
     async fn two_keeps_drawing_the_same_key_both_survive_whole() {
         let store = Arc::new(MemoryObjectStore::default());
         let dead_letters = DeadLetters::new(store.clone());
-        let event: &RawValue = serde_json::from_str(r#"{"uuid":"u1"}"#).unwrap();
+        let event = r#"{"uuid":"u1"}"#;
         let now = datetime!(2026-11-22 09:08:07 UTC);
         // Same second, same request id, same random draw: the same key, as two invocations
         // could draw it.
@@ -330,7 +329,7 @@ mod tests {
     #[tokio::test]
     async fn a_keep_gives_up_after_a_few_taken_keys_and_says_so() {
         let store = Arc::new(Full(MemoryObjectStore::default(), Default::default()));
-        let event: &RawValue = serde_json::from_str(r#"{"uuid":"u1"}"#).unwrap();
+        let event = r#"{"uuid":"u1"}"#;
         let result = DeadLetters::new(store.clone())
             .keep(
                 "push",
