@@ -322,4 +322,4 @@ fn hex4(digits: &[u8]) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

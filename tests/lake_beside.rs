@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use okta_ingest_testkit::lake::{lake_sources, read_parquet, OKTA_CLASSES};
+use okta_ingest_testkit::lake::{lake_sources, rows_per_event, OKTA_CLASSES};
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event,
 };
@@ -69,14 +69,7 @@ async fn push(org: &Org, classes: &[u32]) -> (RuntimeApi, FunctionProcess) {
 
 /// How many times each event (`metadata.uid`) is in the lake.
 async fn in_lake(org: &Org) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for key in org.moto.list_keys(LAKE, "ext/").await {
-        for row in read_parquet(&org.moto.get_object(LAKE, &key).await).rows {
-            let uid = row["metadata"]["uid"].as_str().unwrap().to_owned();
-            *counts.entry(uid).or_insert(0) += 1;
-        }
-    }
-    counts
+    rows_per_event(&org.moto, LAKE).await
 }
 
 fn summary(function: &FunctionProcess, message: &str) -> Value {

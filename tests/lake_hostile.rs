@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use okta_ingest_testkit::lake::{lake_sources, read_parquet, OKTA_CLASSES};
+use okta_ingest_testkit::lake::{lake_sources, rows_per_event, OKTA_CLASSES};
 use okta_ingest_testkit::moto::Moto;
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event,
@@ -85,14 +85,7 @@ impl Lake {
     }
 
     async fn in_lake(&self) -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for key in self.moto.list_keys(LAKE, "ext/").await {
-            for row in read_parquet(&self.moto.get_object(LAKE, &key).await).rows {
-                let uid = row["metadata"]["uid"].as_str().unwrap().to_owned();
-                *counts.entry(uid).or_insert(0) += 1;
-            }
-        }
-        counts
+        rows_per_event(&self.moto, LAKE).await
     }
 
     async fn kept(&self) -> Vec<Value> {

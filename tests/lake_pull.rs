@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use okta_ingest_testkit::lake::{lake_sources, read_parquet, OKTA_CLASSES};
+use okta_ingest_testkit::lake::{lake_sources, read_parquet, rows_per_event, OKTA_CLASSES};
 use okta_ingest_testkit::okta_events::{eventbridge_envelope, sqs_event};
 use okta_ingest_testkit::{binary_path, FunctionProcess, RuntimeApi};
 use serde_json::json;
@@ -33,14 +33,7 @@ fn lake_env() -> Vec<(&'static str, String)> {
 
 /// How many times each event (`metadata.uid`) is in the lake.
 async fn in_lake(org: &Org) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for key in org.moto.list_keys(LAKE, "ext/").await {
-        for row in read_parquet(&org.moto.get_object(LAKE, &key).await).rows {
-            let uid = row["metadata"]["uid"].as_str().unwrap().to_owned();
-            *counts.entry(uid).or_insert(0) += 1;
-        }
-    }
-    counts
+    rows_per_event(&org.moto, LAKE).await
 }
 
 #[tokio::test]

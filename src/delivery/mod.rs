@@ -67,6 +67,17 @@ pub async fn destination_for(
         )?),
     })
 }
+/// Security Lake beside the HTTP destination, when `lake` asks for it: its configuration and
+/// destination ([`destination_for`]).
+pub async fn lake_beside_for(
+    lake: Option<&crate::config::DestinationConfig>,
+    aws: &aws_config::SdkConfig,
+) -> Result<Option<(crate::config::DestinationConfig, Arc<dyn Destination>)>, String> {
+    Ok(match lake {
+        None => None,
+        Some(lake) => Some((lake.clone(), destination_for(lake, aws).await?)),
+    })
+}
 pub(crate) use retry::MIN_ATTEMPT;
 
 /// Kept before the Lambda deadline for answering once the dead letters are written.

@@ -296,10 +296,7 @@ mod envelope_props {
             source,
             detail,
             order,
-            proptest::collection::vec(
-                (any::<prop::sample::Index>(), "[\\[\\]{}\",:0-9a-z\\\\ ]"),
-                0..2,
-            ),
+            crate::json_scan::tests::edits(r#"[\[\]{}",:0-9a-z\\ ]"#),
         )
             .prop_map(|(source, detail, order, edits)| {
                 let parts: Vec<String> = order
@@ -311,14 +308,7 @@ mod envelope_props {
                         _ => r#""id":"e-1","time":"2026-12-01T00:00:02Z""#.to_owned(),
                     })
                     .collect();
-                let mut text = format!("{{{}}}", parts.join(","));
-                for (at, with) in edits {
-                    let i = at.index(text.len());
-                    if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
-                        text.replace_range(i..i + 1, &with);
-                    }
-                }
-                text
+                crate::json_scan::tests::edited(format!("{{{}}}", parts.join(",")), edits)
             })
     }
 

@@ -166,25 +166,29 @@ fn maybe_json() -> impl Strategy<Value = String> {
             }),
         ]
     });
-    (
-        value,
-        proptest::collection::vec(
-            (any::<prop::sample::Index>(), "[\\[\\]{}\",:.e0-9a-z\\\\ ]"),
-            0..3,
-        ),
-    )
-        .prop_map(|(mut text, edits)| {
-            for (at, with) in edits {
-                if text.is_empty() {
-                    break;
-                }
-                let i = at.index(text.len());
-                if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
-                    text.replace_range(i..i + 1, &with);
-                }
-            }
-            text
-        })
+    (value, edits(r#"[\[\]{}",:.e0-9a-z\\ ]"#)).prop_map(|(text, e)| edited(text, e))
+}
+
+/// Up to two one-character edits drawn from the regex `with`, for [`edited`].
+pub(crate) fn edits(
+    with: &'static str,
+) -> impl Strategy<Value = Vec<(prop::sample::Index, String)>> {
+    proptest::collection::vec((any::<prop::sample::Index>(), with), 0..3)
+}
+
+/// `text` with each of `edits` applied: the character at the index replaced (where the
+/// index falls on a one-byte character).
+pub(crate) fn edited(mut text: String, edits: Vec<(prop::sample::Index, String)>) -> String {
+    for (at, with) in edits {
+        if text.is_empty() {
+            break;
+        }
+        let i = at.index(text.len());
+        if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
+            text.replace_range(i..i + 1, &with);
+        }
+    }
+    text
 }
 
 proptest! {

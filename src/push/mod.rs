@@ -128,15 +128,9 @@ impl PushHandler {
             .map_err(StartupError::Http)?;
         let (state, ledger) =
             crate::aws::state(&aws, &config.state_bucket, config.ledger_table.as_deref());
-        let lake = match &config.lake {
-            None => None,
-            Some(lake) => Some((
-                lake.clone(),
-                crate::delivery::destination_for(lake, &aws)
-                    .await
-                    .map_err(StartupError::Http)?,
-            )),
-        };
+        let lake = crate::delivery::lake_beside_for(config.lake.as_ref(), &aws)
+            .await
+            .map_err(StartupError::Http)?;
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             destination = %destination.describe(),

@@ -1,7 +1,7 @@
 //! Reading Security Lake objects back: a Parquet file's rows as JSON, and the compression of
 //! every column chunk, for tests and the demo.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -62,4 +62,20 @@ pub fn lake_sources(classes: &[u32], bucket: &str, account: &str) -> String {
         })
         .collect();
     Value::Object(map).to_string()
+}
+
+/// How many rows each event (`metadata.uid`) has in the Parquet objects under `ext/` of
+/// `bucket`: each 1 when every event is in the lake once.
+pub async fn rows_per_event(moto: &crate::moto::Moto, bucket: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for key in moto.list_keys(bucket, "ext/").await {
+        for row in read_parquet(&moto.get_object(bucket, &key).await).rows {
+            let uid = row["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            *counts.entry(uid).or_insert(0) += 1;
+        }
+    }
+    counts
 }
