@@ -255,16 +255,18 @@ pub(crate) fn unescape(bytes: &[u8], start: usize, room: usize) -> Option<(Strin
     }
     let mut out: Vec<u8> = Vec::with_capacity(room);
     let mut i = start + 1;
-    let mut run = i;
+    // Byte by byte into `out`: Log Streaming's bodies have an escape every few bytes, where
+    // copying the runs between them (a call each) measured no faster.
     loop {
-        i = next_stop(bytes, i)?;
-        match bytes[i] {
-            b'"' => {
-                out.extend_from_slice(bytes.get(run..i)?);
-                return Some((String::from_utf8(out).ok()?, i + 1));
-            }
+        let b = *bytes.get(i)?;
+        if !STOP[usize::from(b)] {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => return Some((String::from_utf8(out).ok()?, i + 1)),
             b'\\' => {
-                out.extend_from_slice(bytes.get(run..i)?);
                 let escaped = match *bytes.get(i + 1)? {
                     b'"' => b'"',
                     b'\\' => b'\\',
@@ -279,14 +281,12 @@ pub(crate) fn unescape(bytes: &[u8], start: usize, room: usize) -> Option<(Strin
                         let mut buf = [0u8; 4];
                         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                         i += used;
-                        run = i;
                         continue;
                     }
                     _ => return None,
                 };
                 out.push(escaped);
                 i += 2;
-                run = i;
             }
             _ => return None,
         }
