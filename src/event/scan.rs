@@ -1,6 +1,5 @@
-//! The few top-level members of an Okta LogEvent that decide anything, found in one quick
-//! pass over text already validated as JSON (the envelope's parse did that): strings are
-//! skipped, brackets counted, nothing is allocated or unescaped ([`crate::json_scan`]).
+//! The few top-level members of an Okta LogEvent that decide anything, found in one pass
+//! that also validates the text ([`crate::json_scan`]); nothing is allocated or unescaped.
 //!
 //! Anything unusual (a member name with an escape, a wanted member twice, a wanted value that
 //! is not a plain string or `null`) answers `None`, and the caller reads the event with
@@ -42,17 +41,7 @@ pub(super) fn envelope(text: &str) -> Option<(Option<&str>, &str, super::Parts<'
             Some(end)
         }
         b"detail" if detail.is_none() => {
-            let mut found: [Option<&str>; 4] = [None; 4];
-            let end = json_scan::object(bytes, at, |name, at| {
-                let end = json_scan::valid_value(bytes, at)?;
-                if let Some(slot) = NAMES.iter().position(|n| n.as_bytes() == name) {
-                    if found[slot].is_some() {
-                        return None;
-                    }
-                    found[slot] = Some(text.get(at..end)?);
-                }
-                Some(end)
-            })?;
+            let (end, found) = members_at(text, at, NAMES)?;
             detail = Some((text.get(at..end)?, found));
             Some(end)
         }
@@ -70,8 +59,8 @@ pub(super) fn envelope(text: &str) -> Option<(Option<&str>, &str, super::Parts<'
 fn parts_of(found: [Option<&str>; 4]) -> Option<super::Parts<'_>> {
     let [uuid, published, severity, event_type] = found;
     Some((
-        unescaped_or_null(uuid)?.map(Cow::Borrowed),
-        unescaped_or_null(published)?.map(Cow::Borrowed),
+        unescaped_or_null(uuid)?,
+        unescaped_or_null(published)?,
         severity.and_then(plain_text),
         event_type.and_then(plain_text),
     ))
@@ -89,36 +78,45 @@ pub(super) fn plain_text(value: &str) -> Option<Cow<'_, str>> {
 /// What serde reads as `Option<Cow<str>>` when that needs no unescaping: absent or `null` is
 /// `Some(None)`, a string without escapes `Some(Some(text))`; anything else `None` (for
 /// serde to read, or refuse).
-fn unescaped_or_null(value: Option<&str>) -> Option<Option<&str>> {
+fn unescaped_or_null(value: Option<&str>) -> Option<Option<Cow<'_, str>>> {
     match value {
         None | Some("null") => Some(None),
-        Some(v) => {
-            let text = v.strip_prefix('"')?.strip_suffix('"')?;
-            (!text.contains('\\')).then_some(Some(text))
-        }
+        Some(v) => plain_text(v).map(Some),
     }
 }
 
-/// The raw text of each of `names` among the top-level members of `object` (valid JSON),
-/// `None` in a slot for a member that is absent; `None` overall when the quick pass cannot
-/// decide (see the module).
+/// The raw text of each of `names` among the top-level members of `object`, `None` in a slot
+/// for a member that is absent; `None` overall when the quick pass cannot decide (see the
+/// module).
 pub(super) fn members<'t, const N: usize>(
     object: &'t str,
     names: [&str; N],
 ) -> Option<[Option<&'t str>; N]> {
     let bytes = object.as_bytes();
+    let (end, found) = members_at(object, json_scan::skip_ws(bytes, 0), names)?;
+    (json_scan::skip_ws(bytes, end) == bytes.len()).then_some(found)
+}
+
+/// [`members`] of the object that opens at `start` in `text`, every value validated, and the
+/// index just past the object.
+fn members_at<'t, const N: usize>(
+    text: &'t str,
+    start: usize,
+    names: [&str; N],
+) -> Option<(usize, [Option<&'t str>; N])> {
+    let bytes = text.as_bytes();
     let mut found: [Option<&'t str>; N] = [None; N];
-    let end = json_scan::object(bytes, json_scan::skip_ws(bytes, 0), |name, at| {
-        let end = json_scan::value_end(bytes, at)?;
+    let end = json_scan::object(bytes, start, |name, at| {
+        let end = json_scan::valid_value(bytes, at)?;
         if let Some(slot) = names.iter().position(|n| n.as_bytes() == name) {
             if found[slot].is_some() {
                 return None;
             }
-            found[slot] = Some(object.get(at..end)?);
+            found[slot] = Some(text.get(at..end)?);
         }
         Some(end)
     })?;
-    (json_scan::skip_ws(bytes, end) == bytes.len()).then_some(found)
+    Some((end, found))
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ fn walks_objects_and_arrays_and_refuses_what_is_out_of_shape() {
     let mut names = Vec::new();
     let end = object(text, 0, |name, at| {
         names.push(String::from_utf8_lossy(name).into_owned());
-        value_end(text, at)
+        valid_value(text, at)
     });
     assert_eq!(end, Some(text.len()));
     assert_eq!(names, ["a", "c"]);
@@ -42,7 +42,7 @@ fn walks_objects_and_arrays_and_refuses_what_is_out_of_shape() {
     assert_eq!(
         array(b"[1, \"2\", [3]]", 0, |at| {
             elements += 1;
-            value_end(b"[1, \"2\", [3]]", at)
+            valid_value(b"[1, \"2\", [3]]", at)
         }),
         Some(13)
     );
@@ -55,9 +55,9 @@ fn walks_objects_and_arrays_and_refuses_what_is_out_of_shape() {
         b"[1 2]",
     ] {
         let walked = if bad[0] == b'{' {
-            object(bad, 0, |_, at| value_end(bad, at))
+            object(bad, 0, |_, at| valid_value(bad, at))
         } else {
-            array(bad, 0, |at| value_end(bad, at))
+            array(bad, 0, |at| valid_value(bad, at))
         };
         assert_eq!(walked, None, "{}", String::from_utf8_lossy(bad));
     }

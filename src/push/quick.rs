@@ -1,12 +1,12 @@
 //! An SQS event read in one quick pass ([`crate::json_scan`]): each record's `messageId`,
-//! `attributes` and `body`, the body unescaped while it is found, the other members skipped.
+//! `attributes` and `body`, the body unescaped while it is found, the other members validated.
 //! Anything else (another top-level member, a duplicate, a body that is not a plain string of
 //! text) answers `None`, and serde_json reads the payload as before.
 
 use serde_json::value::RawValue;
 
 use super::invocation::{Body, Payload, Record};
-use crate::json_scan::{array, object, skip_ws, unescape, value_end};
+use crate::json_scan::{array, object, skip_ws, unescape, valid_value};
 
 /// The payload as serde_json would read it, when it is an SQS event the quick pass reads.
 pub(super) fn sqs_event(payload: &[u8]) -> Option<Payload<Body>> {
@@ -65,7 +65,7 @@ fn record(payload: &[u8], at: usize) -> Option<(Record<Body>, usize)> {
             }
             b"attributes" if !seen_attributes => {
                 seen_attributes = true;
-                let end = value_end(payload, at)?;
+                let end = valid_value(payload, at)?;
                 if !null {
                     let text = std::str::from_utf8(payload.get(at..end)?).ok()?;
                     attributes = Some(RawValue::from_string(text.to_owned()).ok()?);
@@ -73,7 +73,7 @@ fn record(payload: &[u8], at: usize) -> Option<(Record<Body>, usize)> {
                 Some(end)
             }
             b"messageId" | b"body" | b"attributes" => None,
-            _ => value_end(payload, at),
+            _ => valid_value(payload, at),
         }
     })?;
     Some((

@@ -128,14 +128,6 @@ impl DeadLetters {
         self
     }
 
-    /// Where this lane's dead letters are written: `dead-letter/` or `dead-letter/<lane>/`.
-    pub fn prefix(&self) -> String {
-        match self.lane {
-            "" => DEAD_LETTER_PREFIX.to_owned(),
-            lane => format!("{DEAD_LETTER_PREFIX}{lane}/"),
-        }
-    }
-
     /// Writes `records` as one new object; returns its key. An object is never replaced: the
     /// write is conditional on the key being free, and a taken key is drawn again (up to
     /// [`KEEP_ATTEMPTS`] keys), so another invocation's dead letters are never lost.
