@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use okta_ingest_testkit::lake::{lake_sources, rows_per_event, OKTA_CLASSES};
+use okta_ingest_testkit::lake::{lake_push_env, lake_sources, rows_per_event, OKTA_CLASSES};
 use okta_ingest_testkit::moto::Moto;
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event,
@@ -33,26 +33,12 @@ impl Lake {
         moto.create_bucket(LAKE).await;
         let proxy = FaultProxy::start(moto.addr()).await;
         let runtime = RuntimeApi::start().await;
-        let mut env = moto.function_env();
-        env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
-        env.extend(
-            [
-                ("AWS_ENDPOINT_URL", proxy.endpoint()),
-                ("DESTINATION_FORMAT", "securitylake".into()),
-                (
-                    "SECURITY_LAKE_SOURCES",
-                    lake_sources(&OKTA_CLASSES, LAKE, ACCOUNT),
-                ),
-                (
-                    "SECURITY_LAKE_EXTERNAL_ID",
-                    "okta-ingest-ext-hostile".into(),
-                ),
-                ("SECURITY_LAKE_ACCOUNT_ID", ACCOUNT.into()),
-                ("STATE_BUCKET", STATE.into()),
-                ("MAX_EVENT_AGE_SECONDS", "0".into()),
-                ("DESTINATION_TIMEOUT_SECONDS", "1".into()),
-            ]
-            .map(|(k, v)| (k.to_owned(), v)),
+        let env = lake_push_env(
+            &moto,
+            proxy.endpoint(),
+            lake_sources(&OKTA_CLASSES, LAKE, ACCOUNT),
+            ("okta-ingest-ext-hostile", ACCOUNT, STATE),
+            1,
         );
         let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
         Lake {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use okta_ingest::ocsf::{to_ocsf, OcsfOptions};
 use okta_ingest::OktaEvent;
 use okta_ingest_testkit::function::{binary_path, FunctionProcess};
-use okta_ingest_testkit::lake::{lake_sources, OKTA_CLASSES};
+use okta_ingest_testkit::lake::{lake_push_env, lake_sources, OKTA_CLASSES};
 use okta_ingest_testkit::moto::Moto;
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event,
@@ -37,21 +37,13 @@ impl Lake {
         moto.create_bucket(LAKE).await;
         let proxy = LatencyProxy::start(moto.addr(), Duration::ZERO).await;
         let runtime = RuntimeApi::start().await;
-        let mut env = moto.function_env();
-        env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
-        env.extend(
-            [
-                ("AWS_ENDPOINT_URL", proxy.endpoint()),
-                ("DESTINATION_FORMAT", "securitylake".into()),
-                ("SECURITY_LAKE_SOURCES", sources.into()),
-                ("SECURITY_LAKE_EXTERNAL_ID", EXTERNAL_ID.into()),
-                ("SECURITY_LAKE_ACCOUNT_ID", ACCOUNT.into()),
-                ("STATE_BUCKET", STATE.into()),
-                // Events on either side of a UTC midnight, in the past.
-                ("MAX_EVENT_AGE_SECONDS", "0".into()),
-                ("DESTINATION_TIMEOUT_SECONDS", "5".into()),
-            ]
-            .map(|(k, v)| (k.to_owned(), v)),
+        // Events on either side of a UTC midnight, in the past: any age is taken.
+        let env = lake_push_env(
+            &moto,
+            proxy.endpoint(),
+            sources.into(),
+            (EXTERNAL_ID, ACCOUNT, STATE),
+            5,
         );
         let function = FunctionProcess::spawn(&binary_path("okta-push"), &runtime, &env).await;
         Lake {

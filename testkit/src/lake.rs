@@ -79,3 +79,32 @@ pub async fn rows_per_event(moto: &crate::moto::Moto, bucket: &str) -> BTreeMap<
     }
     counts
 }
+
+/// What okta-push with `DESTINATION_FORMAT=securitylake` is started with in the tests: moto's
+/// credentials with AWS reached through `endpoint` (a proxy in front of moto), the lake's
+/// `sources`, `external_id` and `account`, dead letters in `state`, events of any age, and a
+/// destination timeout of `timeout_seconds`.
+pub fn lake_push_env(
+    moto: &crate::moto::Moto,
+    endpoint: String,
+    sources: String,
+    (external_id, account, state): (&str, &str, &str),
+    timeout_seconds: u32,
+) -> Vec<(String, String)> {
+    let mut env = moto.function_env();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.extend(
+        [
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("DESTINATION_FORMAT", "securitylake".into()),
+            ("SECURITY_LAKE_SOURCES", sources),
+            ("SECURITY_LAKE_EXTERNAL_ID", external_id.into()),
+            ("SECURITY_LAKE_ACCOUNT_ID", account.into()),
+            ("STATE_BUCKET", state.into()),
+            ("MAX_EVENT_AGE_SECONDS", "0".into()),
+            ("DESTINATION_TIMEOUT_SECONDS", timeout_seconds.to_string()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    env
+}
