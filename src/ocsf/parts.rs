@@ -17,8 +17,17 @@ pub(super) fn endpoints(rest: &mut Rest, out: &mut Map<String, Value>) {
 /// Every target left, as `resources`.
 pub(super) fn resources(rest: &mut Rest, out: &mut Map<String, Value>) {
     let list: Vec<Value> = (0..rest.target_count())
-        .filter_map(|i| rest.take_target(i))
-        .map(|t| Value::Object(t.entity()))
+        .filter_map(|i| {
+            let target = rest.take_target(i)?;
+            // A resource has no place for a user's login unless it is the name: it goes
+            // back, to `unmapped`.
+            if let Some(login) = target.alternate_id.as_deref() {
+                if target.name() != Some(login) {
+                    rest.put_back(&["target", &i.to_string()], "alternateId", login.into());
+                }
+            }
+            Some(Value::Object(target.entity()))
+        })
         .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()))
         .collect();
     if !list.is_empty() {
