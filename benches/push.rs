@@ -266,6 +266,7 @@ async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration, ledg
     let s3_before = proxy.requests();
     let table_before = table_proxy.requests();
     let table_busy_before = table.busy();
+    let units_before = table.write_units();
     for (payload, _) in payloads {
         let cpu_before = cpu_seconds(&pid);
         let runnable_before = runqueue_seconds(&pid);
@@ -285,6 +286,7 @@ async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration, ledg
     let s3_requests = proxy.requests() - s3_before;
     let table_requests = table_proxy.requests() - table_before;
     let table_busy = (table.busy() - table_busy_before).as_secs_f64();
+    let write_units = table.write_units() - units_before;
     let peak = function.peak_rss_kib().unwrap_or(0);
     function.stop().await;
     // gzip alone, at the binary's level, over exactly the bodies it sent (uncompressed).
@@ -317,7 +319,7 @@ async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration, ledg
          wall {:.0} ms vs CPU {:.0} ms per invocation: +{:.0} ms waiting for answers, \
          +{:.0} ms runnable but waiting for a core this benchmark's servers held (the fake \
          DynamoDB spent {:.0} ms on the ledger requests); ledger (DynamoDB) requests {:.1} and S3 requests {:.1} per \
-         invocation; peak RSS {:.1} MiB",
+         invocation, ledger write units {:.3} per event (DynamoDB's billing rules); peak RSS {:.1} MiB",
         delay.as_millis(),
         per_event(cpu),
         per_event(gzip_cpu),
@@ -329,6 +331,7 @@ async fn end_to_end(binary: &std::path::Path, label: &str, delay: Duration, ledg
         table_busy * 1e3 / WARM_INVOCATIONS as f64,
         table_requests as f64 / WARM_INVOCATIONS as f64,
         s3_requests as f64 / WARM_INVOCATIONS as f64,
+        write_units as f64 / events as f64,
         peak as f64 / 1024.0,
     );
 }

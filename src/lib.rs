@@ -46,8 +46,8 @@ pub use pull::{CheckReport, PullError, PullHandler, PullResponse};
 pub use push::{PushError, PushHandler, PushPayload, PushResponse, ReplayRequest};
 pub use secret::{Secret, SecretSource, StaticSecret};
 pub use state::{
-    Checkpoint, CheckpointStore, Condition, DeadLetter, DeadLetters, DynamoLedger, Kept, Lease,
-    Ledger, LedgerFault, MemoryLedger, MemoryObjectStore, ObjectLedger, ObjectStore, PendingMarks,
-    S3ObjectStore, StoreError, TroubleKind,
+    Checkpoint, CheckpointStore, Claim, Condition, DeadLetter, DeadLetters, DynamoLedger, Kept,
+    Key, Lease, Ledger, LedgerFault, MemoryLedger, MemoryObjectStore, ObjectLedger, ObjectStore,
+    PendingMarks, S3ObjectStore, StoreError, Terms, TroubleKind,
 };
 pub use telemetry::{Counts, ErrorClass, Summary};

@@ -97,23 +97,14 @@ async fn pull_and_push_send_each_event_once_to_the_siem_and_once_to_the_lake() {
     assert_eq!(lake.len(), 40, "{lake:?}");
     assert!(lake.values().all(|n| *n == 1), "{lake:?}");
     assert!(uuids.iter().all(|u| lake.contains_key(u)));
-    // One ledger table, two keys per event: the SIEM's and the lake's.
-    let items = org
-        .moto
-        .dynamodb()
-        .await
-        .scan()
-        .table_name(TABLE)
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<String> = items
-        .items()
-        .iter()
-        .filter_map(|i| i.get("uuid").and_then(|v| v.as_s().ok()).cloned())
-        .collect();
-    assert_eq!(keys.len(), 80, "{keys:?}");
-    assert_eq!(keys.iter().filter(|k| k.starts_with("lake#")).count(), 40);
+    // One ledger table, two keys per event: the SIEM's and the lake's, each delivered
+    // (marked by its group: one item per lane's claim).
+    let rows = org.moto.ledger_rows(TABLE).await;
+    let items = okta_ingest_testkit::ledger_view::view(&rows);
+    assert_eq!(items.len(), 80, "{items:?}");
+    assert_eq!(items.keys().filter(|k| k.starts_with("lake#")).count(), 40);
+    assert!(items.values().all(|s| s == "delivered"), "{items:?}");
+    assert!(okta_ingest_testkit::ledger_view::groups(&rows) >= 2);
     // The connection check tries both, each on its own line.
     let report = pull.run(r#"{"check":true}"#, T).await.response();
     let names: Vec<&str> = report["checks"]

@@ -224,7 +224,8 @@ async fn pull_leaves_an_event_push_is_sending_and_takes_it_over_when_the_claim_r
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn push_claims_new_events_at_once_and_learns_from_the_claim_what_was_delivered() {
+async fn push_claims_new_events_at_once_marks_them_by_group_and_learns_from_the_claim_what_was_delivered(
+) {
     // GIVEN one push container on the testkit's table, which counts requests by operation
     let fleet = Fleet::start(1, Table::Testkit).await;
     let table = fleet.fake.as_ref().unwrap();
@@ -244,19 +245,30 @@ async fn push_claims_new_events_at_once_and_learns_from_the_claim_what_was_deliv
     );
     assert_eq!(table.requests_of("TransactWriteItems"), 1);
     assert_eq!(fleet.delivered().len(), 50);
+    // AND the one batch is marked delivered with one write to its group's item, none to the
+    // events' own items, which stay claimed
+    assert_eq!(table.requests_of("UpdateItem"), 1);
+    assert_eq!(table.requests_of("BatchWriteItem"), 0);
+    let rows = table.ledger_rows();
+    assert_eq!(okta_ingest_testkit::ledger_view::groups(&rows), 1);
+    let raw = table.column("state");
+    assert!(uuids.iter().all(|u| raw[u] == "claimed"), "{raw:?}");
+    let states = fleet.ledger_states().await;
+    assert!(uuids.iter().all(|u| states[u] == "delivered"), "{states:?}");
     // WHEN a copy of the same 50 comes again (SQS redelivers, Okta repeats)
     let again = runtime
         .invoke(batch(&uuids, "copy1"), Duration::from_secs(30))
         .await
         .response();
-    // THEN the refused claim itself tells they were delivered: skipped, still no read, and
-    // nothing is sent twice
+    // THEN the refused claims name their group, and one read of the group's item tells
+    // they were delivered: skipped, nothing written, nothing sent twice
     assert_eq!(failed_ids(&again), Vec::<String>::new());
     let summary = &first_summaries(function, 2).await[1];
     assert_eq!(summary["already_delivered"], 50, "{summary}");
     assert_eq!(summary["forwarded"], 0, "{summary}");
-    assert_eq!(table.requests_of("BatchGetItem"), 0);
+    assert_eq!(table.requests_of("BatchGetItem"), 1);
     assert_eq!(table.requests_of("TransactWriteItems"), 2);
+    assert_eq!(table.requests_of("UpdateItem"), 1);
     assert!(fleet.delivered().values().all(|n| *n == 1));
 }
 

@@ -120,10 +120,17 @@ async fn a_uuid_dynamodb_cannot_hold_is_kept_and_the_others_go_out_once_however_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn marks_the_table_leaves_unprocessed_are_kept_and_a_later_copy_is_not_sent_again() {
-    // GIVEN a table that leaves every delivered mark in UnprocessedItems (throttled writes)
+async fn marks_the_table_throttles_or_leaves_unprocessed_are_kept_and_a_later_copy_is_not_sent_again(
+) {
+    // GIVEN a table that throttles every update of a group's marks and leaves every mark on
+    // an event's own item in UnprocessedItems (throttled writes)
     let fleet = Fleet::start(2, Table::Testkit).await;
     let table = fleet.fake.as_ref().unwrap();
+    let throttled = Fault::Refuse {
+        operation: Some("UpdateItem"),
+        error: "ProvisionedThroughputExceededException",
+    };
+    table.script(throttled, None);
     table.script(Fault::LeaveUnprocessed, None);
     let sent = uuids("unmarked", 100);
     // WHEN 100 events are pushed to one container

@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod function;
 pub mod lake;
 pub mod latency_proxy;
+pub mod ledger_view;
 pub mod local_fakes;
 pub mod loopback_http;
 pub mod moto;

@@ -158,10 +158,16 @@ impl Moto {
             .unwrap_or_else(|e| panic!("moto: create_table {name}: {e:?}"));
     }
 
-    /// The `state` of every item in ledger table `name`, by uuid; panics on failure.
+    /// The state of every uuid in ledger table `name` as okta-ingest reads it
+    /// ([`crate::ledger_view`]); panics on failure.
     pub async fn ledger_items(&self, name: &str) -> std::collections::HashMap<String, String> {
+        crate::ledger_view::view(&self.ledger_rows(name).await)
+    }
+
+    /// Every item of ledger table `name`; panics on failure.
+    pub async fn ledger_rows(&self, name: &str) -> Vec<crate::ledger_view::Row> {
         let client = self.dynamodb().await;
-        let mut out = std::collections::HashMap::new();
+        let mut out = Vec::new();
         let mut start = None;
         loop {
             let page = client
@@ -172,13 +178,17 @@ impl Moto {
                 .await
                 .unwrap_or_else(|e| panic!("moto: scan {name}: {e:?}"));
             for item in page.items() {
-                let text = |k: &str| {
-                    item.get(k)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                out.insert(text("uuid"), text("state"));
+                let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                out.push(crate::ledger_view::Row {
+                    key: text("uuid").unwrap_or_default(),
+                    state: text("state"),
+                    group: text("group"),
+                    members: item
+                        .get("members")
+                        .and_then(|v| v.as_bs().ok())
+                        .map(|set| set.iter().map(|b| b.as_ref().to_vec()).collect())
+                        .unwrap_or_default(),
+                });
             }
             start = page.last_evaluated_key().cloned();
             if start.is_none() {

@@ -78,7 +78,7 @@ impl Fleet {
     /// The `state` of each uuid in the ledger table.
     pub async fn ledger_states(&self) -> HashMap<String, String> {
         match &self.fake {
-            Some(fake) => fake.column("state"),
+            Some(fake) => fake.ledger_view(),
             None => self.moto.ledger_items(TABLE).await,
         }
     }

@@ -25,6 +25,18 @@ pub enum Fault {
     },
     /// `BatchWriteItem` writes nothing and hands every request back in `UnprocessedItems`.
     LeaveUnprocessed,
+    /// `BatchGetItem` answers from a replica that has seen no write yet (found nothing),
+    /// unless the request asks for a strongly consistent read (`ConsistentRead`), as
+    /// DynamoDB's eventually consistent reads may.
+    StaleReads,
+    /// Requests of `operation` are applied at once and answered only after this long: a
+    /// caller that stops waiting has had its write made all the same.
+    AnswerLate {
+        /// Which operation.
+        operation: &'static str,
+        /// How late.
+        by: Duration,
+    },
     /// Requests of `operation` (`None`: any) are answered only after this long.
     Slow {
         /// Which operation.
@@ -40,6 +52,8 @@ impl Fault {
         match self {
             Fault::CancelClaims(_) => operation == "TransactWriteItems",
             Fault::LeaveUnprocessed => operation == "BatchWriteItem",
+            Fault::StaleReads => operation == "BatchGetItem",
+            Fault::AnswerLate { operation: o, .. } => *o == operation,
             Fault::Refuse { operation: o, .. } | Fault::Slow { operation: o, .. } => {
                 o.is_none_or(|o| o == operation)
             }
@@ -49,7 +63,7 @@ impl Fault {
     /// The answer it gives to `body` instead of the table's, if it gives one.
     pub(super) fn answer(&self, body: &[u8]) -> Option<(u16, Value)> {
         match self {
-            Fault::Slow { .. } => None,
+            Fault::Slow { .. } | Fault::AnswerLate { .. } => None,
             Fault::Refuse { error: kind, .. } => {
                 let status = if *kind == "InternalServerError" {
                     500
@@ -75,6 +89,16 @@ impl Fault {
             Fault::LeaveUnprocessed => {
                 let request: Value = serde_json::from_slice(body).unwrap_or_default();
                 Some((200, json!({ "UnprocessedItems": request["RequestItems"] })))
+            }
+            Fault::StaleReads => {
+                let request: Value = serde_json::from_slice(body).unwrap_or_default();
+                let tables = request["RequestItems"].as_object()?;
+                if tables.values().all(|t| t["ConsistentRead"] == true) {
+                    return None;
+                }
+                let empty: serde_json::Map<String, Value> =
+                    tables.keys().map(|k| (k.clone(), json!([]))).collect();
+                Some((200, json!({ "Responses": empty, "UnprocessedKeys": {} })))
             }
         }
     }

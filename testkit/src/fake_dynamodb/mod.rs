@@ -1,6 +1,6 @@
 //! A loopback DynamoDB for the ledger-at-scale benchmark: the operations the ledger uses
 //! (BatchGetItem, TransactWriteItems of conditional puts, BatchWriteItem, conditional
-//! DeleteItem), spoken as the
+//! DeleteItem, UpdateItem adding to a set), spoken as the
 //! real JSON protocol to the real AWS SDK, over one in-memory table of any size.
 //!
 //! moto serves DynamoDB for the tests, but its TransactWriteItems copies the whole table
@@ -27,6 +27,7 @@ use axum::Router;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+mod billing;
 mod expr;
 mod faults;
 mod ops;
@@ -34,7 +35,7 @@ mod request;
 
 pub use faults::Fault;
 use faults::Scripted;
-use ops::{answer, batch_get, batch_write, delete, error, read, transact_write, Refusal};
+use ops::{answer, batch_get, batch_write, delete, error, read, transact_write, update, Refusal};
 use request::{attributes, key_of};
 
 #[derive(Default)]
@@ -42,6 +43,8 @@ struct Table {
     /// By the value of the hash key (`uuid`): each item's DynamoDB JSON text as written (read
     /// again only when a condition or a read needs it).
     items: HashMap<String, Box<str>>,
+    /// Write units billed so far ([`billing`]).
+    write_units: u64,
 }
 
 struct Shared {
@@ -103,6 +106,24 @@ impl FakeDynamoDb {
         format!("http://{}", self.addr)
     }
 
+    /// A DynamoDB client aimed at the fake, configured as the functions configure theirs
+    /// (no SDK retries: the ledger paces its own), with static `testing` credentials.
+    pub async fn client(&self) -> aws_sdk_dynamodb::Client {
+        use aws_config::{BehaviorVersion, Region};
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "fake",
+            ))
+            .endpoint_url(self.endpoint())
+            .load()
+            .await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
@@ -116,6 +137,22 @@ impl FakeDynamoDb {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         operations.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Write units DynamoDB would have billed for the writes so far (item sizes rounded up
+    /// to the KB, transactional writes twice, refused conditional writes included).
+    pub fn write_units(&self) -> u64 {
+        self.lock().write_units
+    }
+
+    /// Every operation answered so far (as in `X-Amz-Target`, e.g. `UpdateItem`).
+    pub fn operations(&self) -> Vec<String> {
+        let operations = self
+            .shared
+            .operations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        operations.keys().cloned().collect()
     }
 
     /// Time spent handling requests so far, summed over requests: what this process (not the
@@ -148,6 +185,38 @@ impl FakeDynamoDb {
         let attributes = attributes(table.items.get(key)?);
         let value = attributes.get(attribute)?;
         value.s.as_deref().or(value.n.as_deref()).map(str::to_owned)
+    }
+
+    /// Every item, as the ledger's view reads it ([`crate::ledger_view`]).
+    pub fn ledger_rows(&self) -> Vec<crate::ledger_view::Row> {
+        use base64::Engine as _;
+        let text = |item: &Value, k: &str| item[k]["S"].as_str().map(str::to_owned);
+        self.lock()
+            .items
+            .values()
+            .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+            .map(|item| crate::ledger_view::Row {
+                key: text(&item, "uuid").unwrap_or_default(),
+                state: text(&item, "state"),
+                group: text(&item, "group"),
+                members: item["members"]["BS"]
+                    .as_array()
+                    .map(|set| {
+                        set.iter()
+                            .filter_map(Value::as_str)
+                            .filter_map(|b| {
+                                base64::engine::general_purpose::STANDARD.decode(b).ok()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The state of every uuid as okta-ingest reads the table ([`crate::ledger_view`]).
+    pub fn ledger_view(&self) -> HashMap<String, String> {
+        crate::ledger_view::view(&self.ledger_rows())
     }
 
     /// Key to the string attribute `attribute`, for every item that has it.
@@ -236,6 +305,9 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     };
     let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     shared.busy_ns.fetch_add(took, Ordering::SeqCst);
+    if let Some(Fault::AnswerLate { by, .. }) = &fault {
+        tokio::time::sleep(*by).await;
+    }
     response
 }
 
@@ -259,6 +331,7 @@ fn answer_request(shared: &Shared, operation: &str, body: &Bytes) -> Response {
         "BatchWriteItem" => read(body).and_then(|r| batch_write(&mut table(), key, r)),
         "TransactWriteItems" => read(body).and_then(|r| transact_write(&mut table(), key, r)),
         "DeleteItem" => read(body).and_then(|r| delete(&mut table(), key, &r)),
+        "UpdateItem" => update(&mut table(), key, body),
         other => Err(error("UnknownOperationException", other, None)),
     };
     match result {

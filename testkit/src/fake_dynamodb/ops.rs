@@ -1,11 +1,13 @@
 //! The operations the ledger uses, applied to the table: BatchGetItem, BatchWriteItem,
-//! TransactWriteItems of conditional puts, conditional DeleteItem; DynamoDB's error answers.
+//! TransactWriteItems of conditional puts, conditional DeleteItem, UpdateItem adding to a set;
+//! DynamoDB's error answers.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::billing::units;
 use super::expr::Expr;
 use super::request::{attributes, key_of, BatchGet, BatchWrite, Conditional, Transact};
 use super::Table;
@@ -92,11 +94,13 @@ pub(super) fn batch_write(
     for write in writes {
         if let Some(item) = write.put_request.and_then(|p| p.item) {
             if let Some(k) = key_of(&item.attributes, key) {
+                table.write_units += units(item.text.get());
                 table.items.insert(k, item.text.get().into());
             }
         } else if let Some(k) = write.delete_request.and_then(|d| d.key) {
             if let Some(k) = key_of(&k, key) {
-                table.items.remove(&k);
+                let removed = table.items.remove(&k);
+                table.write_units += removed.map_or(1, |text| units(&text));
             }
         }
     }
@@ -113,6 +117,7 @@ pub(super) fn delete(
         return Err(error("ValidationException", "no key", None));
     };
     check_key(&k)?;
+    table.write_units += table.items.get(&k).map_or(1, |text| units(text));
     if let Some(c) = &request.condition_expression {
         let current = table.items.get(&k).map(|text| attributes(text));
         let ok = Expr::compile(c)
@@ -161,6 +166,7 @@ pub(super) fn transact_write(
             return Err(error("ValidationException", "item has no key", None));
         };
         check_key(&k)?;
+        table.write_units += 2 * units(item.text.get());
         let stored = table.items.get(&k);
         let current = stored.map(|text| attributes(text));
         let ok = match &put.condition_expression {
@@ -203,5 +209,75 @@ pub(super) fn transact_write(
             table.items.insert(k, item.text.get().into());
         }
     }
+    Ok(json!({}))
+}
+
+/// An update of the form the ledger writes (`ADD #set :values SET #name = :value`, either
+/// clause alone or both, any order): sets are joined without repeats, `SET` replaces.
+pub(super) fn update(table: &mut Table, key: &str, body: &[u8]) -> Result<Value, Refusal> {
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|e| error("SerializationException", &format!("{e}"), None))?;
+    let Some(k) = request["Key"][key]["S"].as_str() else {
+        return Err(error("ValidationException", "no key", None));
+    };
+    check_key(k)?;
+    let names = &request["ExpressionAttributeNames"];
+    let values = &request["ExpressionAttributeValues"];
+    let expression = request["UpdateExpression"].as_str().unwrap_or_default();
+    let bad = |m: &str| error("ValidationException", &format!("{expression:?}: {m}"), None);
+    let mut item: Value = table
+        .items
+        .get(k)
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_else(|| json!({ key: { "S": k } }));
+    let tokens: Vec<&str> = expression
+        .split_whitespace()
+        .map(|t| t.trim_end_matches(','))
+        .collect();
+    let (mut at, mut clause) = (0, "");
+    while let Some(&token) = tokens.get(at) {
+        if token == "ADD" || token == "SET" {
+            clause = token;
+            at += 1;
+            continue;
+        }
+        let name = match token.strip_prefix('#') {
+            Some(_) => names[token].as_str().ok_or_else(|| bad("unknown name"))?,
+            None => token,
+        };
+        match clause {
+            "ADD" => {
+                let value = &values[tokens.get(at + 1).copied().unwrap_or_default()];
+                let Some((kind, added)) = ["BS", "SS", "NS"]
+                    .iter()
+                    .find_map(|kind| Some((*kind, value[*kind].as_array()?)))
+                else {
+                    return Err(bad("ADD of a value that is not a set"));
+                };
+                let set = item[name][kind].as_array().cloned().unwrap_or_default();
+                let mut joined = set;
+                for v in added {
+                    if !joined.contains(v) {
+                        joined.push(v.clone());
+                    }
+                }
+                item[name] = json!({ kind: joined });
+                at += 2;
+            }
+            "SET" if tokens.get(at + 1) == Some(&"=") => {
+                let value = &values[tokens.get(at + 2).copied().unwrap_or_default()];
+                if value.is_null() {
+                    return Err(bad("unknown value"));
+                }
+                item[name] = value.clone();
+                at += 3;
+            }
+            _ => return Err(bad("not served")),
+        }
+    }
+    let after = item.to_string();
+    let before = table.items.get(k).map_or(0, |text| units(text));
+    table.write_units += before.max(units(&after));
+    table.items.insert(k.to_owned(), after.into());
     Ok(json!({}))
 }

@@ -1,9 +1,10 @@
 //! Claiming: conditional puts, 100 to a transaction, each answered with a verdict; puts
-//! refused only for another's sake go again at once, run-out claims are checked against the
-//! pending marks before they are taken over, and whatever the table did not decide is
-//! undecided, with its reason.
+//! refused only for another's sake go again at once, claims of other groups are looked up in
+//! their groups' items, run-out claims are checked against the pending marks before they are
+//! taken over, and whatever the table did not decide is undecided, with its reason.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -15,100 +16,93 @@ use super::super::decide::Attempt;
 use super::super::{LedgerError, Terms, Trouble, TroubleKind};
 use super::{
     epoch_ms, errors, expires, n, s, DynamoLedger, CLAIMED, CLAIMS_PER_TRANSACTION, CONCURRENCY,
-    DELIVERED, EXPIRES, FRESH, LEASE, OWNER, ROUNDS, STATE, TAKE_OVER, UUID,
+    DELIVERED, EXPIRES, FRESH, GROUP, LEASE, OWNER, ROUNDS, STATE, TAKE_OVER, TAKE_OVER_UNGROUPED,
+    UUID,
 };
 
 /// One transaction's answer: a verdict per put, and what went wrong.
 struct Chunk<'u> {
-    verdicts: Vec<(&'u str, &'static str, Verdict)>,
+    verdicts: Vec<(&'u str, Ask, Verdict)>,
     trouble: Vec<Trouble>,
+}
+
+/// What a put asks of the item it meets.
+#[derive(Clone)]
+pub(super) enum Ask {
+    /// New, or already this claim's ([`FRESH`]).
+    Fresh,
+    /// Still the run-out claim of the group named (`None`: a claim without a group, written
+    /// before groups), or this container's ([`TAKE_OVER`]).
+    TakeOver(Option<String>),
 }
 
 /// What one put decided.
 enum Verdict {
     Claimed,
+    /// Marked delivered on its own item.
     Delivered,
+    /// Claimed under a running lease, without a group.
     InFlight,
-    /// Claimed by another whose lease ran out.
-    RunOut,
+    /// Claimed under another group (another invocation's, or this container's earlier one):
+    /// its group's item says whether it was delivered; if not, `live` says whether the
+    /// claimer may still be sending it.
+    Grouped {
+        group: String,
+        live: bool,
+    },
+    /// Claimed by another whose lease ran out, not delivered by its group.
+    RunOut(Option<String>),
     /// Not written only because another put of the transaction was refused.
     Again,
     Undecided(TroubleKind),
 }
 
 impl DynamoLedger {
-    /// One attempt at `todo`: puts that were refused only because of another put of their
-    /// transaction go again at once; run-out claims are checked against the pending marks
-    /// and taken over.
-    pub(super) async fn attempt<'u>(&self, todo: Vec<&'u str>, terms: &Terms) -> Attempt<'u> {
+    /// One attempt at `todo`, each claimed under its group in `groups`: puts that were
+    /// refused only because of another put of their transaction go again at once; claims of
+    /// other groups are looked up in their groups; run-out claims are checked against the
+    /// pending marks and taken over.
+    pub(super) async fn attempt<'u>(
+        &self,
+        todo: Vec<&'u str>,
+        groups: &HashMap<&'u str, Arc<str>>,
+        terms: &Terms,
+    ) -> Attempt<'u> {
         let mut answer = Attempt::default();
-        let mut fresh = todo;
-        let mut take_over: Vec<&'u str> = Vec::new();
+        let mut asks: Vec<(&'u str, Ask)> = todo.into_iter().map(|u| (u, Ask::Fresh)).collect();
         for _ in 0..ROUNDS {
-            if fresh.is_empty() && take_over.is_empty() {
+            if asks.is_empty() {
                 return answer;
             }
-            let requests = fresh
+            let requests: Vec<_> = asks
                 .chunks(CLAIMS_PER_TRANSACTION)
-                .map(|c| (c, FRESH))
-                .chain(
-                    take_over
-                        .chunks(CLAIMS_PER_TRANSACTION)
-                        .map(|c| (c, TAKE_OVER)),
-                );
-            let requests: Vec<_> = requests
-                .map(|(chunk, condition)| self.claim_chunk(chunk, condition, terms))
+                .map(|chunk| self.claim_chunk(chunk, groups, terms))
                 .collect();
             let chunks: Vec<Chunk<'u>> = futures::stream::iter(requests)
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
-            let (mut next_fresh, mut next_take_over, mut run_out) =
-                (Vec::new(), Vec::new(), Vec::new());
-            let mut verdicts = Vec::new();
+            let (mut next, mut grouped, mut run_out) = (Vec::new(), Vec::new(), Vec::new());
             for chunk in chunks {
                 answer.trouble.extend(chunk.trouble);
-                verdicts.extend(chunk.verdicts);
-            }
-            for (uuid, condition, verdict) in verdicts {
-                match verdict {
-                    Verdict::Claimed => {}
-                    Verdict::Delivered => answer.delivered.push(uuid.to_owned()),
-                    Verdict::InFlight => answer.in_flight.push(uuid.to_owned()),
-                    Verdict::RunOut => run_out.push(uuid),
-                    Verdict::Again if condition == TAKE_OVER => next_take_over.push(uuid),
-                    Verdict::Again => next_fresh.push(uuid),
-                    Verdict::Undecided(kind) => answer.undecided.push((uuid, kind)),
-                }
-            }
-            if !run_out.is_empty() {
-                let pending =
-                    tokio::time::timeout_at(terms.give_up_at, self.pending_among(&run_out))
-                        .await
-                        .unwrap_or_else(|_| Err(self.failed("no answer in time")));
-                match pending {
-                    Ok(found) => {
-                        for uuid in run_out {
-                            if found.contains(uuid) {
-                                answer.delivered.push(uuid.to_owned());
-                            } else {
-                                next_take_over.push(uuid);
-                            }
-                        }
+                for (uuid, ask, verdict) in chunk.verdicts {
+                    match verdict {
+                        Verdict::Claimed => {}
+                        Verdict::Delivered => answer.delivered.push(uuid.to_owned()),
+                        Verdict::InFlight => answer.in_flight.push(uuid.to_owned()),
+                        Verdict::Grouped { group, live } => grouped.push((uuid, group, live)),
+                        Verdict::RunOut(old) => run_out.push((uuid, old)),
+                        Verdict::Again => next.push((uuid, ask)),
+                        Verdict::Undecided(kind) => answer.undecided.push((uuid, kind)),
                     }
-                    Err(e) => answer.merge(Attempt::failed(
-                        &run_out,
-                        Trouble {
-                            kind: TroubleKind::Unavailable,
-                            detail: format!("pending marks: {e}"),
-                        },
-                    )),
                 }
             }
-            (fresh, take_over) = (next_fresh, next_take_over);
+            run_out.extend(self.look_up_groups(grouped, terms, &mut answer).await);
+            next.extend(self.not_pending(run_out, terms, &mut answer).await);
+            asks = next;
         }
         // Still refused for another put's sake after every round: busy, try again later.
-        let left: Vec<&'u str> = fresh.into_iter().chain(take_over).collect();
+        let left: Vec<&'u str> = asks.into_iter().map(|(u, _)| u).collect();
         if !left.is_empty() {
             answer.merge(Attempt::failed(
                 &left,
@@ -121,33 +115,25 @@ impl DynamoLedger {
         answer
     }
 
-    /// Which of `uuids` (met with run-out claims) the pending marks show delivered.
-    async fn pending_among(&self, uuids: &[&str]) -> Result<HashSet<String>, LedgerError> {
-        match &self.pending {
-            None => Ok(HashSet::new()),
-            Some(pending) => pending.among(uuids).await,
-        }
-    }
-
     /// One transaction of conditional puts, each with its verdict; a request that fails or
     /// does not answer in time leaves them all undecided.
     async fn claim_chunk<'u>(
         &self,
-        chunk: &[&'u str],
-        condition: &'static str,
+        chunk: &[(&'u str, Ask)],
+        groups: &HashMap<&'u str, Arc<str>>,
         terms: &Terms,
     ) -> Chunk<'u> {
         let all = |kind: Option<TroubleKind>, trouble: Option<Trouble>| Chunk {
             verdicts: chunk
                 .iter()
-                .map(|u| {
+                .map(|(u, ask)| {
                     let verdict = kind.map_or(Verdict::Claimed, Verdict::Undecided);
-                    (*u, condition, verdict)
+                    (*u, ask.clone(), verdict)
                 })
                 .collect(),
             trouble: trouble.into_iter().collect(),
         };
-        let items = match self.puts(chunk, condition, terms) {
+        let items = match self.puts(chunk, groups, terms) {
             Ok(items) => items,
             Err(e) => {
                 let trouble = Trouble {
@@ -188,11 +174,12 @@ impl DynamoLedger {
         let verdicts = chunk
             .iter()
             .enumerate()
-            .map(|(i, uuid)| {
+            .map(|(i, (uuid, ask))| {
                 let reason = reasons.get(i);
                 let code = reason.and_then(|r| r.code());
                 let verdict = if code == Some("ConditionalCheckFailed") {
-                    self.refused(reason.and_then(|r| r.item()), now_ms)
+                    let group = groups.get(uuid).map(AsRef::as_ref);
+                    self.refused(reason.and_then(|r| r.item()), group, now_ms)
                 } else {
                     match errors::reason_kind(code) {
                         None => Verdict::Again,
@@ -211,15 +198,21 @@ impl DynamoLedger {
                         }
                     }
                 };
-                (*uuid, condition, verdict)
+                (*uuid, ask.clone(), verdict)
             })
             .collect();
         Chunk { verdicts, trouble }
     }
 
-    /// What a refused put met: delivered, a live claim, a run-out claim, or (no item, a
-    /// state it does not know) nothing it can decide on.
-    fn refused(&self, item: Option<&HashMap<String, AttributeValue>>, now_ms: i128) -> Verdict {
+    /// What a put under `group` that was refused met: delivered, a claim of another group
+    /// (looked up next), a claim without a group (live or run out), or (no item, a state it
+    /// does not know) nothing it can decide on.
+    fn refused(
+        &self,
+        item: Option<&HashMap<String, AttributeValue>>,
+        group: Option<&str>,
+        now_ms: i128,
+    ) -> Verdict {
         let Some(item) = item else {
             return Verdict::Undecided(TroubleKind::Unavailable);
         };
@@ -230,16 +223,26 @@ impl DynamoLedger {
         };
         match text(STATE) {
             Some(DELIVERED) => Verdict::Delivered,
-            Some(CLAIMED) if text(OWNER) == Some(self.owner.as_str()) => Verdict::Again,
             Some(CLAIMED) => {
                 let lease = item
                     .get(LEASE)
                     .and_then(|v| v.as_n().ok())
                     .and_then(|n| n.parse::<i128>().ok());
-                match lease {
-                    Some(lease) if lease >= now_ms => Verdict::InFlight,
-                    Some(_) => Verdict::RunOut,
-                    None => Verdict::Undecided(TroubleKind::Unavailable),
+                let Some(lease) = lease else {
+                    return Verdict::Undecided(TroubleKind::Unavailable);
+                };
+                // This container runs one invocation at a time: a claim of its own is
+                // never being sent elsewhere.
+                let mine = text(OWNER) == Some(self.owner.as_str());
+                let live = lease >= now_ms && !mine;
+                match text(GROUP) {
+                    Some(met) if mine && Some(met) == group => Verdict::Again,
+                    Some(met) => Verdict::Grouped {
+                        group: met.to_owned(),
+                        live,
+                    },
+                    None if live => Verdict::InFlight,
+                    None => Verdict::RunOut(None),
                 }
             }
             _ => Verdict::Undecided(TroubleKind::Unavailable),
@@ -249,28 +252,53 @@ impl DynamoLedger {
     /// The puts of one transaction; what they share is made once and copied.
     fn puts(
         &self,
-        chunk: &[&str],
-        condition: &'static str,
+        chunk: &[(&str, Ask)],
+        groups: &HashMap<&str, Arc<str>>,
         terms: &Terms,
     ) -> Result<Vec<TransactWriteItem>, LedgerError> {
         let (claimed, owner) = (s(CLAIMED), s(&self.owner));
         let (lease, expires) = (n(epoch_ms(terms.lease_until)), n(expires(terms.now)));
-        let mut names = HashMap::from([
-            ("#u".to_owned(), UUID.to_owned()),
-            ("#s".to_owned(), STATE.to_owned()),
-            ("#o".to_owned(), OWNER.to_owned()),
-        ]);
-        let mut values = HashMap::from([
-            (":claimed".to_owned(), claimed.clone()),
-            (":me".to_owned(), owner.clone()),
-        ]);
-        if condition == TAKE_OVER {
-            names.insert("#l".to_owned(), LEASE.to_owned());
-            values.insert(":now".to_owned(), n(epoch_ms(terms.now)));
-        }
+        let now = n(epoch_ms(terms.now));
+        let names = |take_over: bool| {
+            let mut names = HashMap::from([
+                ("#u".to_owned(), UUID.to_owned()),
+                ("#s".to_owned(), STATE.to_owned()),
+                ("#o".to_owned(), OWNER.to_owned()),
+                ("#g".to_owned(), GROUP.to_owned()),
+            ]);
+            if take_over {
+                names.insert("#l".to_owned(), LEASE.to_owned());
+            }
+            names
+        };
+        let (fresh_names, take_over_names) = (names(false), names(true));
         chunk
             .iter()
-            .map(|uuid| {
+            .map(|(uuid, ask)| {
+                let group = groups
+                    .get(uuid)
+                    .ok_or_else(|| self.failed("a claim without a group"))?;
+                let group = s(group);
+                let mut values = HashMap::from([
+                    (":claimed".to_owned(), claimed.clone()),
+                    (":me".to_owned(), owner.clone()),
+                ]);
+                let (condition, names) = match ask {
+                    Ask::Fresh => {
+                        values.insert(":g".to_owned(), group.clone());
+                        (FRESH, &fresh_names)
+                    }
+                    Ask::TakeOver(old) => {
+                        values.insert(":now".to_owned(), now.clone());
+                        match old {
+                            Some(old) => {
+                                values.insert(":old".to_owned(), s(old));
+                                (TAKE_OVER, &take_over_names)
+                            }
+                            None => (TAKE_OVER_UNGROUPED, &take_over_names),
+                        }
+                    }
+                };
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(HashMap::from([
@@ -278,11 +306,12 @@ impl DynamoLedger {
                         (STATE.to_owned(), claimed.clone()),
                         (LEASE.to_owned(), lease.clone()),
                         (OWNER.to_owned(), owner.clone()),
+                        (GROUP.to_owned(), group),
                         (EXPIRES.to_owned(), expires.clone()),
                     ])))
                     .condition_expression(condition)
                     .set_expression_attribute_names(Some(names.clone()))
-                    .set_expression_attribute_values(Some(values.clone()))
+                    .set_expression_attribute_values(Some(values))
                     .return_values_on_condition_check_failure(
                         ReturnValuesOnConditionCheckFailure::AllOld,
                     )

@@ -1,5 +1,6 @@
 //! Reading the table: which uuids are marked delivered (BatchGetItem, 100 keys a request,
-//! the keys DynamoDB leaves unprocessed asked again).
+//! the keys DynamoDB leaves unprocessed asked again): on their own items, or, for those
+//! claimed under a group, in the group's item (read next, one request for up to 100 groups).
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,8 +9,16 @@ use futures::StreamExt;
 
 use super::super::LedgerError;
 use super::{
-    errors, s, DynamoLedger, CONCURRENCY, DELIVERED, READS_PER_BATCH, ROUNDS, STATE, UUID,
+    digest, errors, s, DynamoLedger, CLAIMED, CONCURRENCY, DELIVERED, GROUP, READS_PER_BATCH,
+    ROUNDS, STATE, UUID,
 };
+
+/// What one read found: uuids marked delivered, and uuids claimed under a group.
+#[derive(Default)]
+struct Found {
+    delivered: Vec<String>,
+    grouped: Vec<(String, String)>,
+}
 
 impl DynamoLedger {
     /// Which of `uuids` the table shows delivered (an eventually consistent read).
@@ -20,24 +29,41 @@ impl DynamoLedger {
             .chunks(READS_PER_BATCH)
             .map(|chunk| self.read_batch(chunk))
             .collect();
-        let reads: Vec<Result<Vec<String>, LedgerError>> = futures::stream::iter(reads)
+        let reads: Vec<Result<Found, LedgerError>> = futures::stream::iter(reads)
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         let mut found = HashSet::new();
+        let mut grouped = Vec::new();
         for read in reads {
-            found.extend(read?);
+            let read = read?;
+            found.extend(read.delivered);
+            grouped.extend(read.grouped);
+        }
+        if grouped.is_empty() {
+            return Ok(found);
+        }
+        let groups: HashSet<&str> = grouped.iter().map(|(_, g)| g.as_str()).collect();
+        let groups: Vec<&str> = groups.into_iter().collect();
+        let members = self.members_of(&groups).await?;
+        for (uuid, group) in grouped {
+            if members
+                .get(&group)
+                .is_some_and(|m| m.contains(&digest(&uuid)))
+            {
+                found.insert(uuid);
+            }
         }
         Ok(found)
     }
 
     /// One BatchGetItem, with the keys DynamoDB leaves unprocessed asked again.
-    async fn read_batch(&self, chunk: &[&str]) -> Result<Vec<String>, LedgerError> {
+    async fn read_batch(&self, chunk: &[&str]) -> Result<Found, LedgerError> {
         let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
             .iter()
             .map(|u| HashMap::from([(UUID.to_owned(), s(u))]))
             .collect();
-        let mut found = Vec::new();
+        let mut found = Found::default();
         for round in 0..ROUNDS {
             if keys.is_empty() {
                 break;
@@ -50,9 +76,10 @@ impl DynamoLedger {
             }
             let wanted = KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .projection_expression("#u, #s")
+                .projection_expression("#u, #s, #g")
                 .expression_attribute_names("#u", UUID)
                 .expression_attribute_names("#s", STATE)
+                .expression_attribute_names("#g", GROUP)
                 .build()
                 .map_err(|e| self.failed(e))?;
             let out = self
@@ -67,13 +94,16 @@ impl DynamoLedger {
                 .and_then(|mut r| r.remove(&self.table))
                 .unwrap_or_default();
             for item in items {
-                if let (Some(DELIVERED), Some(uuid)) = (
-                    item.get(STATE)
-                        .and_then(|v| v.as_s().ok())
-                        .map(String::as_str),
-                    item.get(UUID).and_then(|v| v.as_s().ok()),
-                ) {
-                    found.push(uuid.clone());
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+                let Some(uuid) = text(UUID) else {
+                    continue;
+                };
+                match (text(STATE).map(String::as_str), text(GROUP)) {
+                    (Some(DELIVERED), _) => found.delivered.push(uuid.clone()),
+                    (Some(CLAIMED), Some(group)) => {
+                        found.grouped.push((uuid.clone(), group.clone()));
+                    }
+                    _ => {}
                 }
             }
             keys = out

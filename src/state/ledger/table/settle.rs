@@ -1,10 +1,12 @@
-//! Settling claims: what the destination accepted is marked `delivered`, 25 items to a
-//! BatchWriteItem, all at once, with what DynamoDB leaves unprocessed (or throttles) sent
-//! again after a pause while time remains; what is still unwritten then is kept as pending
-//! marks, so no later copy is sent. What the destination did not accept is released, if still
-//! this container's.
+//! Settling claims: what the destination accepted is marked delivered in its group's item
+//! ([`super::groups`]: one update per group), or, for an event this container did not claim
+//! under a group, on its own item (`delivered`, 25 items to a BatchWriteItem), all at once,
+//! with what DynamoDB leaves unprocessed (or throttles) sent again after a pause while time
+//! remains; what is still unwritten then is kept as pending marks, so no later copy is sent.
+//! What the destination did not accept is released, if still this claim's.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
@@ -15,17 +17,34 @@ use tokio::time::Instant;
 use super::super::decide::pause;
 use super::super::{Key, LedgerError, Settled};
 use super::{
-    errors, expires, n, s, DynamoLedger, CLAIMED, CONCURRENCY, DELIVERED, EXPIRES, OWNER, STATE,
-    UUID, WRITES_PER_BATCH, WRITE_CONCURRENCY,
+    errors, expires, n, s, DynamoLedger, Held, CLAIMED, CONCURRENCY, DELIVERED, EXPIRES, GROUP,
+    OWNER, STATE, UUID, WRITES_PER_BATCH, WRITE_CONCURRENCY,
 };
 
 /// Kept back from the give-up time for writing the pending marks.
 const PENDING_WRITE_TIME: Duration = Duration::from_secs(1);
 
 /// Marks not written, and the last reason.
-struct Unwritten<'u> {
-    uuids: Vec<&'u str>,
-    reason: String,
+pub(super) struct Unwritten<'u> {
+    pub uuids: Vec<&'u str>,
+    pub reason: String,
+}
+
+impl<'u> Unwritten<'u> {
+    /// Every one of `results`' unwritten marks, with the last reason.
+    pub(super) fn all(results: impl IntoIterator<Item = Unwritten<'u>>) -> Unwritten<'u> {
+        let mut all = Unwritten {
+            uuids: Vec::new(),
+            reason: String::new(),
+        };
+        for r in results {
+            if !r.uuids.is_empty() {
+                all.uuids.extend(r.uuids);
+                all.reason = r.reason;
+            }
+        }
+        all
+    }
 }
 
 impl DynamoLedger {
@@ -40,16 +59,45 @@ impl DynamoLedger {
         let uuids: Vec<&str> = delivered.iter().map(|(u, _)| *u).collect();
         let left = give_up_at.saturating_duration_since(Instant::now());
         let marks_until = give_up_at - PENDING_WRITE_TIME.min(left / 4);
+        // The marks of events claimed under a group go to its item, the others' to their own.
+        let mut alone = Vec::new();
+        let mut by_group: Vec<(Arc<str>, Vec<&str>)> = Vec::new();
+        for (uuid, held) in self.take_groups(&uuids) {
+            match held {
+                Some(Held::Claimed(group)) => {
+                    match by_group.iter_mut().find(|(g, _)| *g == group) {
+                        Some((_, members)) => members.push(uuid),
+                        None => by_group.push((group, vec![uuid])),
+                    }
+                }
+                _ => alone.push(uuid),
+            }
+        }
         // Releases are rare (what was not delivered) and conditional: one request each. One
-        // that fails only keeps the claim until its lease runs out.
-        let releases: Vec<_> = released
-            .iter()
-            .map(|uuid| tokio::time::timeout_at(marks_until, self.release(uuid)))
+        // that fails only keeps the claim until its lease runs out; a uuid this container
+        // holds no claim on (no group) is left alone.
+        let releases: Vec<_> = self
+            .take_groups(released)
+            .into_iter()
+            .filter_map(|(uuid, held)| {
+                let group = held?.group().clone();
+                Some(tokio::time::timeout_at(
+                    marks_until,
+                    self.release(uuid, group),
+                ))
+            })
             .collect();
         let freed = futures::stream::iter(releases)
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<_>>();
-        let (unwritten, freed) = tokio::join!(self.mark(&uuids, now, marks_until), freed);
+        let marked = async {
+            let (grouped, alone) = tokio::join!(
+                self.mark_in_groups(by_group, now, marks_until),
+                self.mark(&alone, now, marks_until)
+            );
+            Unwritten::all([grouped, alone])
+        };
+        let (unwritten, freed) = tokio::join!(marked, freed);
         let kept: Vec<String> = freed
             .into_iter()
             .filter_map(|r| r.unwrap_or_else(|_| Some("no answer in time".to_owned())))
@@ -102,17 +150,7 @@ impl DynamoLedger {
             .buffer_unordered(WRITE_CONCURRENCY)
             .collect()
             .await;
-        let mut all = Unwritten {
-            uuids: Vec::new(),
-            reason: String::new(),
-        };
-        for r in results {
-            if !r.uuids.is_empty() {
-                all.uuids.extend(r.uuids);
-                all.reason = r.reason;
-            }
-        }
-        all
+        Unwritten::all(results)
     }
 
     /// One BatchWriteItem, with what DynamoDB leaves unprocessed (or a request it throttles)
@@ -198,19 +236,22 @@ impl DynamoLedger {
         }
     }
 
-    /// Deletes the claim on `uuid` if it is still this container's; why not, if it could not.
-    /// A failure only keeps the claim until its lease runs out.
-    async fn release(&self, uuid: &str) -> Option<String> {
+    /// Deletes the claim on `uuid` if it is still this container's under `group` (not an
+    /// earlier claim of its own that a group marked delivered); why not, if it could not. A
+    /// failure only keeps the claim until its lease runs out.
+    async fn release(&self, uuid: &str, group: Arc<str>) -> Option<String> {
         let sent = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key(UUID, s(uuid))
-            .condition_expression("#s = :claimed AND #o = :me")
+            .condition_expression("#s = :claimed AND #o = :me AND #g = :g")
             .expression_attribute_names("#s", STATE)
             .expression_attribute_names("#o", OWNER)
+            .expression_attribute_names("#g", GROUP)
             .expression_attribute_values(":claimed", s(CLAIMED))
             .expression_attribute_values(":me", s(&self.owner))
+            .expression_attribute_values(":g", s(&group))
             .send()
             .await;
         match sent {
