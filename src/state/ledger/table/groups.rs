@@ -7,17 +7,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use super::super::decide::pause;
 use super::super::LedgerError;
-use super::settle::Unwritten;
+use super::settle::{paced, Unwritten};
 use super::{
     digest, errors, expires, n, s, DynamoLedger, EXPIRES, GROUP_KEY, MEMBERS, READS_PER_BATCH,
-    ROUNDS, UUID, WRITE_CONCURRENCY,
+    UUID, WRITE_CONCURRENCY,
 };
 
 /// The digests a group's item holds.
@@ -48,66 +47,31 @@ impl DynamoLedger {
     }
 
     async fn read_groups(&self, chunk: &[&str]) -> Result<HashMap<String, Members>, LedgerError> {
-        let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
-            .iter()
-            .map(|g| HashMap::from([(UUID.to_owned(), s(&format!("{GROUP_KEY}{g}")))]))
-            .collect();
-        let mut found = HashMap::new();
-        for round in 0..ROUNDS {
-            if keys.is_empty() {
-                return Ok(found);
-            }
-            if round > 0 {
-                tokio::time::sleep(pause(u32::try_from(round).unwrap_or(u32::MAX))).await;
-            }
-            let wanted = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression("#u, #m")
-                .expression_attribute_names("#u", UUID)
-                .expression_attribute_names("#m", MEMBERS)
-                .build()
-                .map_err(|e| self.failed(e))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted)
-                .send()
-                .await
-                .map_err(|e| self.failed(errors::classify(&self.location, &e).detail))?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let Some(group) = item
-                    .get(UUID)
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|k| k.strip_prefix(GROUP_KEY))
-                else {
-                    continue;
-                };
-                let members: Members = item
-                    .get(MEMBERS)
-                    .and_then(|v| v.as_bs().ok())
-                    .map(|set| set.iter().map(|b| b.as_ref().to_vec()).collect())
-                    .unwrap_or_default();
-                found.insert(group.to_owned(), members);
-            }
-            keys = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-        }
-        if keys.is_empty() {
-            Ok(found)
-        } else {
-            Err(self.failed(format!(
+        let keys = chunk.iter().map(|g| format!("{GROUP_KEY}{g}"));
+        let got = self.get_items(keys, &[UUID, MEMBERS], true).await?;
+        if got.unread > 0 {
+            return Err(self.failed(format!(
                 "{} group marks left unread (throttled)",
-                keys.len()
-            )))
+                got.unread
+            )));
         }
+        let mut found = HashMap::new();
+        for item in got.items {
+            let Some(group) = item
+                .get(UUID)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|k| k.strip_prefix(GROUP_KEY))
+            else {
+                continue;
+            };
+            let members: Members = item
+                .get(MEMBERS)
+                .and_then(|v| v.as_bs().ok())
+                .map(|set| set.iter().map(|b| b.as_ref().to_vec()).collect())
+                .unwrap_or_default();
+            found.insert(group.to_owned(), members);
+        }
+        Ok(found)
     }
 
     /// Marks `by_group`'s uuids delivered in their groups' items, one update per group, all
@@ -123,11 +87,7 @@ impl DynamoLedger {
             .into_iter()
             .map(|(group, uuids)| self.add_members(group, uuids, now, until))
             .collect();
-        let results: Vec<Unwritten<'u>> = futures::stream::iter(updates)
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .collect()
-            .await;
-        Unwritten::all(results)
+        Unwritten::gather(updates).await
     }
 
     /// One group's update: `ADD members :digests SET expires = :expires`.
@@ -141,12 +101,8 @@ impl DynamoLedger {
         let digests = AttributeValue::Bs(uuids.iter().map(|u| Blob::new(digest(u))).collect());
         let mut reason = String::new();
         for round in 0u32.. {
-            if round > 0 {
-                let wait = pause(round - 1);
-                if Instant::now() + wait >= until {
-                    break;
-                }
-                tokio::time::sleep(wait).await;
+            if !paced(round, until).await {
+                break;
             }
             let sent = tokio::time::timeout_at(
                 until,

@@ -7,10 +7,11 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::StreamExt;
 
+use super::super::decide::pause;
 use super::super::LedgerError;
 use super::{
-    digest, errors, s, DynamoLedger, CLAIMED, CONCURRENCY, DELIVERED, GROUP, READS_PER_BATCH,
-    ROUNDS, STATE, UUID,
+    digest, errors, DynamoLedger, CLAIMED, CONCURRENCY, DELIVERED, GROUP, READS_PER_BATCH, ROUNDS,
+    STATE, UUID,
 };
 
 /// What one read found: uuids marked delivered, and uuids claimed under a group.
@@ -57,31 +58,58 @@ impl DynamoLedger {
         Ok(found)
     }
 
-    /// One BatchGetItem, with the keys DynamoDB leaves unprocessed asked again.
+    /// One BatchGetItem of uuids, with the keys DynamoDB leaves unprocessed asked again.
     async fn read_batch(&self, chunk: &[&str]) -> Result<Found, LedgerError> {
-        let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
-            .iter()
-            .map(|u| HashMap::from([(UUID.to_owned(), s(u))]))
-            .collect();
+        let keys = chunk.iter().map(|u| (*u).to_owned());
+        // What is still unread is left to the claim, which decides anyway.
+        let got = self.get_items(keys, &[UUID, STATE, GROUP], false).await?;
         let mut found = Found::default();
+        for item in got.items {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+            let Some(uuid) = text(UUID) else {
+                continue;
+            };
+            match (text(STATE).map(String::as_str), text(GROUP)) {
+                (Some(DELIVERED), _) => found.delivered.push(uuid.clone()),
+                (Some(CLAIMED), Some(group)) => {
+                    found.grouped.push((uuid.clone(), group.clone()));
+                }
+                _ => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// One BatchGetItem of the items keyed `keys` (at most 100), for the attributes `names`,
+    /// strongly consistent if `consistent`, with the keys DynamoDB leaves unprocessed asked
+    /// again while rounds remain.
+    pub(super) async fn get_items(
+        &self,
+        keys: impl Iterator<Item = String>,
+        names: &[&str],
+        consistent: bool,
+    ) -> Result<Got, LedgerError> {
+        let mut keys: Vec<HashMap<String, AttributeValue>> = keys
+            .map(|k| HashMap::from([(UUID.to_owned(), AttributeValue::S(k))]))
+            .collect();
+        let placeholders: Vec<String> = (0..names.len()).map(|i| format!("#a{i}")).collect();
+        let projection = placeholders.join(", ");
+        let mut items = Vec::new();
         for round in 0..ROUNDS {
             if keys.is_empty() {
                 break;
             }
             if round > 0 {
-                tokio::time::sleep(super::super::decide::pause(
-                    u32::try_from(round).unwrap_or(u32::MAX),
-                ))
-                .await;
+                tokio::time::sleep(pause(u32::try_from(round).unwrap_or(u32::MAX))).await;
             }
-            let wanted = KeysAndAttributes::builder()
+            let mut wanted = KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .projection_expression("#u, #s, #g")
-                .expression_attribute_names("#u", UUID)
-                .expression_attribute_names("#s", STATE)
-                .expression_attribute_names("#g", GROUP)
-                .build()
-                .map_err(|e| self.failed(e))?;
+                .consistent_read(consistent)
+                .projection_expression(&projection);
+            for (placeholder, name) in placeholders.iter().zip(names) {
+                wanted = wanted.expression_attribute_names(placeholder, *name);
+            }
+            let wanted = wanted.build().map_err(|e| self.failed(e))?;
             let out = self
                 .client
                 .batch_get_item()
@@ -89,30 +117,26 @@ impl DynamoLedger {
                 .send()
                 .await
                 .map_err(|e| self.failed(errors::classify(&self.location, &e).detail))?;
-            let items = out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default();
-            for item in items {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-                let Some(uuid) = text(UUID) else {
-                    continue;
-                };
-                match (text(STATE).map(String::as_str), text(GROUP)) {
-                    (Some(DELIVERED), _) => found.delivered.push(uuid.clone()),
-                    (Some(CLAIMED), Some(group)) => {
-                        found.grouped.push((uuid.clone(), group.clone()));
-                    }
-                    _ => {}
-                }
-            }
+            items.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
             keys = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))
                 .map(|k| k.keys)
                 .unwrap_or_default();
         }
-        // What is still unread is left to the claim, which decides anyway.
-        Ok(found)
+        Ok(Got {
+            items,
+            unread: keys.len(),
+        })
     }
+}
+
+/// What [`DynamoLedger::get_items`] read, and how many keys were left unread.
+pub(super) struct Got {
+    pub items: Vec<HashMap<String, AttributeValue>>,
+    pub unread: usize,
 }

@@ -24,6 +24,20 @@ use super::{
 /// Kept back from the give-up time for writing the pending marks.
 const PENDING_WRITE_TIME: Duration = Duration::from_secs(1);
 
+/// Before try `round` of a write (0: the first), the pause [`pause`] gives; `false` (and no
+/// pause) if it would end past `until`.
+pub(super) async fn paced(round: u32, until: Instant) -> bool {
+    if round == 0 {
+        return true;
+    }
+    let wait = pause(round - 1);
+    if Instant::now() + wait >= until {
+        return false;
+    }
+    tokio::time::sleep(wait).await;
+    true
+}
+
 /// Marks not written, and the last reason.
 pub(super) struct Unwritten<'u> {
     pub uuids: Vec<&'u str>,
@@ -31,6 +45,19 @@ pub(super) struct Unwritten<'u> {
 }
 
 impl<'u> Unwritten<'u> {
+    /// Runs `writes` all at once (up to [`WRITE_CONCURRENCY`]) and gathers what they left
+    /// unwritten.
+    pub(super) async fn gather<F>(writes: Vec<F>) -> Unwritten<'u>
+    where
+        F: std::future::Future<Output = Unwritten<'u>>,
+    {
+        let results: Vec<Unwritten<'u>> = futures::stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .collect()
+            .await;
+        Unwritten::all(results)
+    }
+
     /// Every one of `results`' unwritten marks, with the last reason.
     pub(super) fn all(results: impl IntoIterator<Item = Unwritten<'u>>) -> Unwritten<'u> {
         let mut all = Unwritten {
@@ -146,11 +173,7 @@ impl DynamoLedger {
             .chunks(WRITES_PER_BATCH)
             .map(|chunk| self.write_batch(chunk, &state, &expires, until))
             .collect();
-        let results: Vec<Unwritten<'u>> = futures::stream::iter(writes)
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .collect()
-            .await;
-        Unwritten::all(results)
+        Unwritten::gather(writes).await
     }
 
     /// One BatchWriteItem, with what DynamoDB leaves unprocessed (or a request it throttles)
@@ -165,12 +188,8 @@ impl DynamoLedger {
         let mut todo: Vec<&'u str> = chunk.to_vec();
         let mut reason = String::new();
         for round in 0u32.. {
-            if round > 0 {
-                let wait = pause(round - 1);
-                if Instant::now() + wait >= until {
-                    break;
-                }
-                tokio::time::sleep(wait).await;
+            if !paced(round, until).await {
+                break;
             }
             let requests: Result<Vec<WriteRequest>, _> = todo
                 .iter()
