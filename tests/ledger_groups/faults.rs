@@ -160,3 +160,50 @@ async fn every_operation_the_ledger_makes_is_granted_to_both_functions_by_the_te
     ];
     assert_eq!(used, expected);
 }
+
+#[tokio::test]
+async fn a_role_without_update_item_keeps_the_marks_pending_at_once() {
+    // GIVEN a role that may not update items (a stack from before marks by group)
+    let Rig { table, store, a, b } = Rig::start().await;
+    claim(&a, &["denied-1", "denied-2"]).await;
+    let denied = Fault::Refuse {
+        operation: Some("UpdateItem"),
+        error: "AccessDeniedException",
+    };
+    table.script(denied, None);
+    // WHEN A settles its delivered batch
+    let pending = settle(&a, &["denied-1", "denied-2"], &[]).await;
+    // THEN the marks are kept pending after one refusal (not retried: an operator must
+    // act), and a later copy still sees them delivered
+    assert_eq!(pending, 2);
+    assert_eq!(table.requests_of("UpdateItem"), 1);
+    assert_eq!(store.keys("ledger-pending/").len(), 1);
+    table.run_out_claims();
+    let copy = claim(&b, &["denied-1", "denied-2"]).await;
+    assert_eq!(copy.delivered, set(&["denied-1", "denied-2"]));
+}
+
+#[tokio::test]
+async fn a_group_that_cannot_be_read_leaves_its_events_undecided_never_taken_over() {
+    // GIVEN A delivered a batch and its lease ran out; the table throttles every read
+    let Rig { table, a, b, .. } = Rig::start().await;
+    claim(&a, &["t1", "t2"]).await;
+    settle(&a, &["t1", "t2"], &[]).await;
+    table.run_out_claims();
+    let throttled = Fault::Refuse {
+        operation: Some("BatchGetItem"),
+        error: "ProvisionedThroughputExceededException",
+    };
+    table.script(throttled, None);
+    let owners = table.column("owner");
+    // WHEN B gets copies
+    let copy = claim(&b, &["t1", "t2"]).await;
+    // THEN they are undecided (their source keeps them), not taken over
+    assert_eq!(copy.undecided.len(), 2, "{copy:?}");
+    assert_eq!(table.column("owner"), owners, "still A's claims");
+    // WHEN the table reads again
+    table.clear_faults();
+    let again = claim(&b, &["t1", "t2"]).await;
+    // THEN the group says delivered
+    assert_eq!(again.delivered, set(&["t1", "t2"]));
+}
