@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::super::LedgerError;
 use super::settle::{paced, Unwritten};
 use super::{
-    digest, errors, expires, n, s, DynamoLedger, EXPIRES, GROUP_KEY, MEMBERS, READS_PER_BATCH,
-    UUID, WRITE_CONCURRENCY,
+    digest, errors, expires, n, s, DynamoLedger, CONCURRENCY, EXPIRES, GROUP_KEY, MEMBERS,
+    READS_PER_BATCH, UUID,
 };
 
 /// The digests a group's item holds.
@@ -36,7 +36,7 @@ impl DynamoLedger {
             .collect();
         let reads: Vec<Result<HashMap<String, Members>, LedgerError>> =
             futures::stream::iter(reads)
-                .buffer_unordered(WRITE_CONCURRENCY)
+                .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
         let mut all = HashMap::new();
