@@ -1,7 +1,7 @@
 //! Security Lake beside an HTTP destination in one stack (`SECURITY_LAKE_SOURCES` with the
 //! SIEM's own format): the real okta-pull and okta-push binaries send each event raw to the
 //! SIEM and as OCSF Parquet to the lake, each exactly once to each, sharing one DynamoDB
-//! ledger (moto) under separate keys; what the lake cannot take is kept in its own folder and
+//! ledger (the testkit's table) under separate keys; what the lake cannot take is kept in its own folder and
 //! replayed into the lake alone.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use okta_ingest_testkit::lake::{lake_sources, rows_per_event, OKTA_CLASSES};
 use okta_ingest_testkit::okta_events::{
     eventbridge_envelope, gunzip_ndjson, okta_event, sqs_event,
 };
-use okta_ingest_testkit::{binary_path, FunctionProcess, RuntimeApi};
+use okta_ingest_testkit::{binary_path, FakeDynamoDb, FunctionProcess, RuntimeApi};
 use serde_json::{json, Value};
 
 mod support;
@@ -36,17 +36,19 @@ fn lake_env(classes: &[u32]) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn org(classes: &[u32]) -> Org {
-    let settings = lake_env(classes);
+/// The org, and its ledger table (the testkit's DynamoDB).
+async fn org(classes: &[u32]) -> (Org, FakeDynamoDb) {
+    let table = FakeDynamoDb::start_named("uuid", TABLE).await;
+    let mut settings = lake_env(classes);
+    settings.push(("AWS_ENDPOINT_URL_DYNAMODB", table.endpoint()));
     let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let org = Org::start(&extra).await;
     org.moto.create_bucket(LAKE).await;
-    org.moto.create_ledger_table(TABLE).await;
-    org
+    (org, table)
 }
 
 /// okta-push with the org's SIEM and the lake of `classes`.
-async fn push(org: &Org, classes: &[u32]) -> (RuntimeApi, FunctionProcess) {
+async fn push(org: &Org, table: &FakeDynamoDb, classes: &[u32]) -> (RuntimeApi, FunctionProcess) {
     let runtime = RuntimeApi::start().await;
     let mut env = org.moto.function_env();
     env.extend(
@@ -55,6 +57,7 @@ async fn push(org: &Org, classes: &[u32]) -> (RuntimeApi, FunctionProcess) {
             ("DESTINATION_URL", org.destination.url()),
             ("ALLOW_INSECURE_HTTP", "true".into()),
             ("DESTINATION_GZIP", "false".into()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", table.endpoint()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
@@ -82,7 +85,7 @@ fn summary(function: &FunctionProcess, message: &str) -> Value {
 
 #[tokio::test]
 async fn pull_and_push_send_each_event_once_to_the_siem_and_once_to_the_lake() {
-    let org = org(&OKTA_CLASSES).await;
+    let (org, table) = org(&OKTA_CLASSES).await;
     let uuids = org
         .okta
         .add_events(40, minutes_ago(30), time::Duration::seconds(20));
@@ -99,7 +102,7 @@ async fn pull_and_push_send_each_event_once_to_the_siem_and_once_to_the_lake() {
     assert!(uuids.iter().all(|u| lake.contains_key(u)));
     // One ledger table, two keys per event: the SIEM's and the lake's, each delivered
     // (marked by its group: one item per lane's claim).
-    let rows = org.moto.ledger_rows(TABLE).await;
+    let rows = table.ledger_rows();
     let items = okta_ingest_testkit::ledger_view::view(&rows);
     assert_eq!(items.len(), 80, "{items:?}");
     assert_eq!(items.keys().filter(|k| k.starts_with("lake#")).count(), 40);
@@ -122,7 +125,7 @@ async fn pull_and_push_send_each_event_once_to_the_siem_and_once_to_the_lake() {
     assert_eq!(lake.len(), 41, "the check's test event is in the lake too");
 
     // Log Streaming brings ten of the same events late: neither destination gets them again.
-    let (runtime, function) = push(&org, &OKTA_CLASSES).await;
+    let (runtime, function) = push(&org, &table, &OKTA_CLASSES).await;
     let siem_requests = org.destination.accepted().len();
     let bodies: Vec<(String, String)> = org.okta.events()[..10]
         .iter()
@@ -158,7 +161,7 @@ fn event(n: u32, event_type: &str) -> String {
 #[tokio::test]
 async fn what_the_lake_cannot_take_is_kept_apart_and_replayed_into_the_lake_alone() {
     // GIVEN a lake with a source for sign-ins (3002) only
-    let org = org(&[3002]).await;
+    let (org, table) = org(&[3002]).await;
     let events = [
         event(1, "user.session.start"),
         event(2, "user.session.start"),
@@ -174,7 +177,7 @@ async fn what_the_lake_cannot_take_is_kept_apart_and_replayed_into_the_lake_alon
             (id, body)
         })
         .collect();
-    let (runtime, first) = push(&org, &[3002]).await;
+    let (runtime, first) = push(&org, &table, &[3002]).await;
     let response = runtime.invoke(sqs_event(&bodies), T).await.response();
     // The lake's own metrics, on which LakeDeadLettersWrittenAlarm watches.
     let metrics = first
@@ -205,7 +208,7 @@ async fn what_the_lake_cannot_take_is_kept_apart_and_replayed_into_the_lake_alon
         .contains("SECURITY_LAKE_SOURCES")));
 
     // WHEN the missing sources are added and the dead letters replayed
-    let (runtime, function) = push(&org, &OKTA_CLASSES).await;
+    let (runtime, function) = push(&org, &table, &OKTA_CLASSES).await;
     let response = runtime
         .invoke(r#"{"replay":{}}"#.to_owned(), T)
         .await

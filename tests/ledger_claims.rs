@@ -1,4 +1,4 @@
-//! Exactly once under concurrency, with the ledger in DynamoDB (moto): warm okta-push
+//! Exactly once under concurrency, with the ledger in DynamoDB (the testkit's table): warm okta-push
 //! containers sharing one ledger table, given copies of the same events at the same instant,
 //! as SQS hands them out when Okta repeats an event; a container killed between claiming and
 //! delivering loses nothing (its claim runs out and the next copy is sent); and pull leaves
@@ -10,18 +10,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use okta_ingest_testkit::destination::Behaviour;
-use okta_ingest_testkit::moto::Moto;
 use okta_ingest_testkit::runtime_api::Invocation;
-use okta_ingest_testkit::SerialProxy;
+use okta_ingest_testkit::FakeDynamoDb;
 use support::failed_ids;
-use support::fleet::{batch, first_summaries, Fleet, Table, TABLE};
+use support::fleet::{batch, first_summaries, Fleet, TABLE};
 use time::OffsetDateTime;
 
 /// `n` containers, `rounds` rounds of the same 50 fresh events to each at once. What a
 /// container hands back to SQS (another one is sending it) comes back after the others are
 /// done, as SQS redelivers after the visibility timeout; it must then be acknowledged.
-async fn copies_at_once(n: usize, rounds: usize, table: Table) {
-    let fleet = Fleet::start(n, table).await;
+async fn copies_at_once(n: usize, rounds: usize) {
+    let fleet = Fleet::start(n).await;
     let mut sent = Vec::new();
     let mut in_flight_total = 0;
     for round in 0..rounds {
@@ -77,7 +76,7 @@ async fn copies_at_once(n: usize, rounds: usize, table: Table) {
     }
     assert_eq!(delivered.len(), sent.len());
     // The ledger ends with every event delivered and no claim left behind.
-    let items = fleet.ledger_states().await;
+    let items = fleet.ledger_states();
     assert_eq!(items.len(), sent.len());
     assert!(items.values().all(|s| s == "delivered"), "{items:?}");
     // Copies were really concurrent at least once (else the test proves nothing new):
@@ -99,22 +98,17 @@ async fn copies_at_once(n: usize, rounds: usize, table: Table) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_containers_given_the_same_events_at_once_deliver_each_once() {
-    copies_at_once(2, 10, Table::Moto).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_benchmarks_dynamodb_gives_the_same_answers_as_moto() {
-    copies_at_once(3, 4, Table::Testkit).await;
+    copies_at_once(2, 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn four_containers_given_the_same_events_at_once_deliver_each_once() {
-    copies_at_once(4, 6, Table::Moto).await;
+    copies_at_once(4, 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_container_killed_after_claiming_loses_nothing() {
-    let mut fleet = Fleet::start(2, Table::Moto).await;
+    let mut fleet = Fleet::start(2).await;
     let uuids: Vec<String> = (0..5).map(|i| format!("killed-{i}")).collect();
     // The destination holds the first request open: the claimer is killed while sending.
     fleet
@@ -134,7 +128,7 @@ async fn a_container_killed_after_claiming_loses_nothing() {
         "the first container never sent"
     );
     first.stop().await;
-    let claimed = fleet.ledger_states().await;
+    let claimed = fleet.ledger_states();
     assert_eq!(claimed.len(), 5);
     assert!(claimed.values().all(|s| s == "claimed"), "{claimed:?}");
 
@@ -165,42 +159,36 @@ async fn a_container_killed_after_claiming_loses_nothing() {
     for uuid in &uuids {
         assert_eq!(delivered.get(uuid), Some(&1), "{uuid}: {delivered:?}");
     }
-    let items = fleet.ledger_states().await;
+    let items = fleet.ledger_states();
     assert!(items.values().all(|s| s == "delivered"), "{items:?}");
     drop(claimer);
 }
 
-/// Writes a claim on `uuid` as a push invocation would, its lease ending `lease_ms` from now.
-async fn put_claim(moto: &Moto, uuid: &str, lease_ms: i64) {
-    use aws_sdk_dynamodb::types::AttributeValue;
+/// Writes a claim on `uuid` as a push invocation of the design before groups would, its
+/// lease ending `lease_ms` from now.
+fn put_claim(table: &FakeDynamoDb, uuid: &str, lease_ms: i64) {
     let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    moto.dynamodb()
-        .await
-        .put_item()
-        .table_name(TABLE)
-        .item("uuid", AttributeValue::S(uuid.to_owned()))
-        .item("state", AttributeValue::S("claimed".to_owned()))
-        .item("lease", AttributeValue::N((now_ms + lease_ms).to_string()))
-        .item("expires", AttributeValue::N("4102444800".to_owned()))
-        .send()
-        .await
-        .unwrap();
+    table.insert(serde_json::json!({
+        "uuid": { "S": uuid },
+        "state": { "S": "claimed" },
+        "lease": { "N": (now_ms + lease_ms).to_string() },
+        "expires": { "N": "4102444800" },
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pull_leaves_an_event_push_is_sending_and_takes_it_over_when_the_claim_runs_out() {
     let mut org = support::pull::Org::start(&[("LEDGER_TABLE", TABLE)]).await;
-    org.moto.create_ledger_table(TABLE).await;
-    let aws = SerialProxy::start(org.moto.addr()).await;
+    let table = FakeDynamoDb::start_named("uuid", TABLE).await;
     org.extra_env
-        .push(("AWS_ENDPOINT_URL".to_owned(), aws.endpoint()));
+        .push(("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), table.endpoint()));
     let published = OffsetDateTime::now_utc() - time::Duration::minutes(30);
     for (i, uuid) in ["pl-1", "pl-2", "pl-3"].iter().enumerate() {
         org.okta
             .add_event(uuid, published + time::Duration::seconds(i as i64));
     }
     // A push invocation is sending pl-2 right now.
-    put_claim(&org.moto, "pl-2", 60_000).await;
+    put_claim(&table, "pl-2", 60_000);
     let pull = org.container().await;
 
     let first = pull.scheduled(support::pull::T).await;
@@ -215,11 +203,11 @@ async fn pull_leaves_an_event_push_is_sending_and_takes_it_over_when_the_claim_r
     assert_eq!(sent, ["pl-1", "pl-3"]);
 
     // That invocation died: its claim ran out. The next run reads pl-2 again and sends it.
-    put_claim(&org.moto, "pl-2", -1).await;
+    put_claim(&table, "pl-2", -1);
     let second = pull.scheduled(support::pull::T).await;
     assert_eq!(second["forwarded"], 1, "{second}");
     org.assert_exactly_once();
-    let items = org.moto.ledger_items(TABLE).await;
+    let items = table.ledger_view();
     assert!(items.values().all(|s| s == "delivered"), "{items:?}");
 }
 
@@ -227,8 +215,8 @@ async fn pull_leaves_an_event_push_is_sending_and_takes_it_over_when_the_claim_r
 async fn push_claims_new_events_at_once_marks_them_by_group_and_learns_from_the_claim_what_was_delivered(
 ) {
     // GIVEN one push container on the testkit's table, which counts requests by operation
-    let fleet = Fleet::start(1, Table::Testkit).await;
-    let table = fleet.fake.as_ref().unwrap();
+    let fleet = Fleet::start(1).await;
+    let table = &fleet.table;
     let (runtime, function) = &fleet.containers[0];
     let uuids: Vec<String> = (0..50).map(|i| format!("fresh-{i:03}")).collect();
     // WHEN 50 new events are pushed
@@ -236,24 +224,28 @@ async fn push_claims_new_events_at_once_marks_them_by_group_and_learns_from_the_
         .invoke(batch(&uuids, "copy0"), Duration::from_secs(30))
         .await
         .response();
-    // THEN they are claimed in one transaction, with no read before it, and delivered
+    // THEN they are claimed in two requests of 25 INSERTs (no transaction), with no read
+    // before them, and delivered
     assert_eq!(failed_ids(&first), Vec::<String>::new());
     assert_eq!(
         table.requests_of("BatchGetItem"),
         0,
         "no read before claiming"
     );
-    assert_eq!(table.requests_of("TransactWriteItems"), 1);
+    assert_eq!(table.requests_of("BatchExecuteStatement"), 2);
+    assert_eq!(table.requests_of("TransactWriteItems"), 0);
     assert_eq!(fleet.delivered().len(), 50);
     // AND the one batch is marked delivered with one write to its group's item, none to the
     // events' own items, which stay claimed
     assert_eq!(table.requests_of("UpdateItem"), 1);
     assert_eq!(table.requests_of("BatchWriteItem"), 0);
+    // AND the ledger was billed one write unit per event, and one for the batch's mark
+    assert_eq!(table.write_units(), 51);
     let rows = table.ledger_rows();
     assert_eq!(okta_ingest_testkit::ledger_view::groups(&rows), 1);
     let raw = table.column("state");
     assert!(uuids.iter().all(|u| raw[u] == "claimed"), "{raw:?}");
-    let states = fleet.ledger_states().await;
+    let states = fleet.ledger_states();
     assert!(uuids.iter().all(|u| states[u] == "delivered"), "{states:?}");
     // WHEN a copy of the same 50 comes again (SQS redelivers, Okta repeats)
     let again = runtime
@@ -267,7 +259,8 @@ async fn push_claims_new_events_at_once_marks_them_by_group_and_learns_from_the_
     assert_eq!(summary["already_delivered"], 50, "{summary}");
     assert_eq!(summary["forwarded"], 0, "{summary}");
     assert_eq!(table.requests_of("BatchGetItem"), 1);
-    assert_eq!(table.requests_of("TransactWriteItems"), 2);
+    assert_eq!(table.requests_of("BatchExecuteStatement"), 4);
+    assert_eq!(table.requests_of("TransactWriteItems"), 0);
     assert_eq!(table.requests_of("UpdateItem"), 1);
     assert!(fleet.delivered().values().all(|n| *n == 1));
 }
@@ -278,7 +271,6 @@ async fn each_batch_is_marked_delivered_while_the_next_is_still_being_sent() {
     // that takes the first at once and holds the second for 1.8 s (within its timeout)
     let fleet = Fleet::start_with(
         1,
-        Table::Moto,
         &[("BATCH_MAX_EVENTS", "10"), ("DESTINATION_CONCURRENCY", "1")],
     )
     .await;
@@ -302,7 +294,7 @@ async fn each_batch_is_marked_delivered_while_the_next_is_still_being_sent() {
         // as long as the second batch is held.
         let mut states = HashMap::new();
         for _ in 0..24 {
-            states = fleet.ledger_states().await;
+            states = fleet.ledger_states();
             if uuids[..10]
                 .iter()
                 .all(|u| states.get(u).map(String::as_str) == Some("delivered"))
@@ -334,6 +326,6 @@ async fn each_batch_is_marked_delivered_while_the_next_is_still_being_sent() {
     assert_eq!(failed_ids(&answer.response()), Vec::<String>::new());
     assert_eq!(fleet.delivered().len(), 20);
     assert!(fleet.delivered().values().all(|n| *n == 1));
-    let states = fleet.ledger_states().await;
+    let states = fleet.ledger_states();
     assert!(uuids.iter().all(|u| states[u] == "delivered"), "{states:?}");
 }

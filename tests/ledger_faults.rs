@@ -12,7 +12,7 @@ use okta_ingest_testkit::okta_events::gunzip_ndjson;
 use okta_ingest_testkit::runtime_api::RuntimeApi;
 use serde_json::Value;
 use support::failed_ids;
-use support::fleet::{batch, batch_received, first_summaries, Fleet, Table};
+use support::fleet::{batch, batch_received, first_summaries, Fleet};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -47,10 +47,10 @@ fn assert_each_once(fleet: &Fleet, uuids: &[String]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn claims_cancelled_for_a_moment_of_throttling_are_retried_and_sent_once() {
-    // GIVEN a table whose first two claim transactions are cancelled, every put with a
-    // ThrottlingError reason (a new on-demand table meeting a burst)
-    let fleet = Fleet::start(1, Table::Testkit).await;
-    let table = fleet.fake.as_ref().unwrap();
+    // GIVEN a table whose first two claim requests fail every INSERT with ThrottlingError
+    // (a new on-demand table meeting a burst)
+    let fleet = Fleet::start(1).await;
+    let table = &fleet.table;
     table.script(Fault::CancelClaims("ThrottlingError"), Some(2));
     let sent = uuids("burst", 200);
     // WHEN 200 fresh events are pushed
@@ -70,8 +70,9 @@ async fn claims_cancelled_for_a_moment_of_throttling_are_retried_and_sent_once()
         summary["ledger_errors"], 0,
         "a moment of throttling is no error: {summary}"
     );
-    assert!(table.requests_of("TransactWriteItems") >= 3, "retried");
-    let states = fleet.ledger_states().await;
+    // 200 events are 8 requests of 25; the 2 throttled go again
+    assert!(table.requests_of("BatchExecuteStatement") >= 10, "retried");
+    let states = fleet.ledger_states();
     assert!(sent.iter().all(|u| states[u] == "delivered"), "{states:?}");
 }
 
@@ -79,7 +80,7 @@ async fn claims_cancelled_for_a_moment_of_throttling_are_retried_and_sent_once()
 async fn a_uuid_dynamodb_cannot_hold_is_kept_and_the_others_go_out_once_however_often_given() {
     // GIVEN 99 good events and one whose uuid is 2,100 bytes (over DynamoDB's 2,048-byte key
     // limit: a request carrying it fails whole)
-    let fleet = Fleet::start(1, Table::Testkit).await;
+    let fleet = Fleet::start(1).await;
     let mut given = uuids("good", 99);
     given.push("x".repeat(2100));
     // WHEN the batch is pushed twice (an SQS redelivery)
@@ -124,8 +125,8 @@ async fn marks_the_table_throttles_or_leaves_unprocessed_are_kept_and_a_later_co
 ) {
     // GIVEN a table that throttles every update of a group's marks and leaves every mark on
     // an event's own item in UnprocessedItems (throttled writes)
-    let fleet = Fleet::start(2, Table::Testkit).await;
-    let table = fleet.fake.as_ref().unwrap();
+    let fleet = Fleet::start(2).await;
+    let table = &fleet.table;
     let throttled = Fault::Refuse {
         operation: Some("UpdateItem"),
         error: "ProvisionedThroughputExceededException",
@@ -165,11 +166,11 @@ async fn marks_the_table_throttles_or_leaves_unprocessed_are_kept_and_a_later_co
 #[tokio::test(flavor = "multi_thread")]
 async fn claims_throttled_past_every_retry_delay_copies_at_two_containers_and_send_once() {
     // GIVEN a table refusing every claim with ProvisionedThroughputExceededException
-    let fleet = Fleet::start(2, Table::Testkit).await;
-    let table = fleet.fake.as_ref().unwrap();
+    let fleet = Fleet::start(2).await;
+    let table = &fleet.table;
     table.script(
         Fault::Refuse {
-            operation: Some("TransactWriteItems"),
+            operation: Some("BatchExecuteStatement"),
             error: "ProvisionedThroughputExceededException",
         },
         None,
@@ -184,7 +185,13 @@ async fn claims_throttled_past_every_retry_delay_copies_at_two_containers_and_se
             let summary = first_summaries(&fleet.containers[c].1, receive as usize).await
                 [receive as usize - 1]
                 .clone();
-            assert_eq!(summary["ledger_throttled"], 100, "{summary}");
+            let said: Vec<_> = fleet.containers[c]
+                .1
+                .json_lines()
+                .into_iter()
+                .filter(|l| l["level"] != "INFO")
+                .collect();
+            assert_eq!(summary["ledger_throttled"], 100, "{summary} {said:?}");
             assert_eq!(summary["in_flight"], 0, "{summary}");
         }
         assert!(fleet.delivered().is_empty(), "nothing sent unchecked");
@@ -204,16 +211,16 @@ async fn claims_throttled_past_every_retry_delay_copies_at_two_containers_and_se
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_answering_after_six_seconds_delays_copies_and_sends_each_once() {
-    // GIVEN a table whose next two claim transactions answer after 6 s (past the attempt
-    // timeout and the claim's budget)
-    let fleet = Fleet::start(2, Table::Testkit).await;
-    let table = fleet.fake.as_ref().unwrap();
+    // GIVEN a table whose next eight claim requests (all of both containers': 100 events are
+    // 4 requests of 25) answer after 6 s (past the attempt timeout and the claim's budget)
+    let fleet = Fleet::start(2).await;
+    let table = &fleet.table;
     table.script(
         Fault::Slow {
-            operation: Some("TransactWriteItems"),
+            operation: Some("BatchExecuteStatement"),
             by: Duration::from_secs(6),
         },
-        Some(2),
+        Some(8),
     );
     let sent = uuids("late", 100);
     // WHEN copies reach both containers at once
@@ -248,7 +255,7 @@ fn errors(function: &okta_ingest_testkit::FunctionProcess) -> Vec<Value> {
 async fn a_table_that_does_not_exist_is_named_and_its_events_go_out_only_on_the_last_receive() {
     // GIVEN LEDGER_TABLE naming a table that does not exist (moto answers
     // ResourceNotFoundException as DynamoDB does)
-    let fleet = Fleet::start_with(1, Table::Moto, &[("LEDGER_TABLE", "okta-ingest-ledgr")]).await;
+    let fleet = Fleet::start_with(1, &[("LEDGER_TABLE", "okta-ingest-ledgr")]).await;
     let (runtime, function) = &fleet.containers[0];
     let sent = uuids("misnamed", 20);
     // WHEN the events come on their first receive
@@ -282,8 +289,8 @@ async fn a_table_that_does_not_exist_is_named_and_its_events_go_out_only_on_the_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_the_function_may_not_use_is_named_with_what_to_check() {
-    let fleet = Fleet::start(1, Table::Testkit).await;
-    fleet.fake.as_ref().unwrap().script(
+    let fleet = Fleet::start(1).await;
+    fleet.table.script(
         Fault::Refuse {
             operation: None,
             error: "AccessDeniedException",

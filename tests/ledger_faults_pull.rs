@@ -35,8 +35,8 @@ fn window(since: time::OffsetDateTime, until: time::OffsetDateTime) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_while_claims_are_throttled_for_a_moment_delivers_its_whole_window_once() {
-    // GIVEN 300 events 1 to 6 hours back, and a table whose next claim transactions are
-    // cancelled with ThrottlingError reasons
+    // GIVEN 300 events 1 to 6 hours back, and a table whose next claim requests are
+    // refused, every claim with ThrottlingError
     let (org, table) = org_with_table().await;
     org.okta
         .add_events(300, minutes_ago(360), time::Duration::minutes(1));
@@ -92,7 +92,7 @@ async fn a_scheduled_run_stops_before_what_the_ledger_cannot_decide_and_the_next
         .add_events(20, minutes_ago(30), time::Duration::seconds(30));
     table.script(
         Fault::Refuse {
-            operation: Some("TransactWriteItems"),
+            operation: Some("BatchExecuteStatement"),
             error: "ThrottlingException",
         },
         None,

@@ -218,6 +218,11 @@ fn at_the_fakes(
     url.set_port(local.port()).expect("port");
     env.insert("DESTINATION_URL".into(), url.into());
     env.insert("AWS_ENDPOINT_URL".into(), fakes["AWS_ENDPOINT_URL"].clone());
+    // The ledger's table is the testkit's DynamoDB, not moto's (see okta-ingest-fakes).
+    env.insert(
+        "AWS_ENDPOINT_URL_DYNAMODB".into(),
+        fakes["AWS_ENDPOINT_URL_DYNAMODB"].clone(),
+    );
     if env.contains_key("OKTA_DOMAIN") {
         for key in ["OKTA_DOMAIN", "OKTA_TOKEN_SECRET_ARN"] {
             env.insert(key.into(), fakes[key].clone());

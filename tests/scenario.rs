@@ -78,10 +78,8 @@ async fn every_event_lands_exactly_once_across_push_pull_outages_and_replay() {
     let destination = RecordingDestination::start().await;
     // The functions reach moto one request at a time (see SerialProxy).
     let aws = SerialProxy::start(moto.addr()).await;
-    // The ledger table answers as fast as DynamoDB does: moto copies its whole table for
-    // every transaction, so with a day of events a claim would outlast the short
-    // invocations of the outage, and a claim that lands after its claimer gave up holds
-    // its events until the lease runs out (tests/ledger_claims.rs runs on moto's table).
+    // The ledger table is the testkit's, as in every ledger test: moto's PartiQL INSERT
+    // overwrites an item instead of refusing it, so it cannot hold claims.
     let table = FakeDynamoDb::start("uuid").await;
 
     let mut common = moto.function_env();

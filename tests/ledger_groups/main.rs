@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 mod faults;
+mod inserts;
 mod marks;
 
 const TABLE: &str = "ledger";

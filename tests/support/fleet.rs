@@ -25,43 +25,30 @@ pub struct Fleet {
     pub moto: Moto,
     /// What the functions talk to: moto, one request at a time (see [`SerialProxy`]).
     pub _aws: SerialProxy,
-    /// The table in the testkit's DynamoDB instead of moto's, when set.
-    pub fake: Option<FakeDynamoDb>,
+    /// The ledger table, in the testkit's DynamoDB: moto's PartiQL INSERT overwrites an item
+    /// instead of refusing it, so moto cannot hold claims.
+    pub table: FakeDynamoDb,
     pub destination: RecordingDestination,
     pub containers: Vec<(RuntimeApi, FunctionProcess)>,
 }
 
-/// Whose DynamoDB holds the ledger table.
-#[derive(Clone, Copy)]
-pub enum Table {
-    Moto,
-    /// The benchmark's table ([`FakeDynamoDb`]): the same tests keep it honest.
-    Testkit,
-}
-
 impl Fleet {
-    pub async fn start(n: usize, table: Table) -> Fleet {
-        Fleet::start_with(n, table, &[]).await
+    pub async fn start(n: usize) -> Fleet {
+        Fleet::start_with(n, &[]).await
     }
 
     /// As [`Fleet::start`], with more settings for every container.
-    pub async fn start_with(n: usize, table: Table, env: &[(&str, &str)]) -> Fleet {
+    pub async fn start_with(n: usize, env: &[(&str, &str)]) -> Fleet {
         let moto = Moto::start().await;
         moto.create_bucket(BUCKET).await;
-        moto.create_ledger_table(TABLE).await;
         let destination = RecordingDestination::start().await;
         let aws = SerialProxy::start(moto.addr()).await;
-        let fake = match table {
-            Table::Moto => None,
-            Table::Testkit => Some(FakeDynamoDb::start("uuid").await),
-        };
+        let table = FakeDynamoDb::start_named("uuid", TABLE).await;
         let mut extra: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        if let Some(fake) = &fake {
-            extra.push(("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), fake.endpoint()));
-        }
+        extra.push(("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), table.endpoint()));
         let mut containers = Vec::new();
         for _ in 0..n {
             containers.push(container(&moto, &aws, &destination, &extra).await);
@@ -69,18 +56,15 @@ impl Fleet {
         Fleet {
             moto,
             _aws: aws,
-            fake,
+            table,
             destination,
             containers,
         }
     }
 
     /// The `state` of each uuid in the ledger table.
-    pub async fn ledger_states(&self) -> HashMap<String, String> {
-        match &self.fake {
-            Some(fake) => fake.ledger_view(),
-            None => self.moto.ledger_items(TABLE).await,
-        }
+    pub fn ledger_states(&self) -> HashMap<String, String> {
+        self.table.ledger_view()
     }
 
     /// uuid -> how many accepted requests carried it.

@@ -13,6 +13,10 @@ use super::{Claim, Trouble, TroubleKind};
 const FIRST_PAUSE: Duration = Duration::from_millis(40);
 /// The largest pause's ceiling.
 const LONGEST_PAUSE: Duration = Duration::from_millis(1_500);
+/// The least time a retry starts with: one started closer to the end would be cut off
+/// mid-request, and its events reported as timed out instead of for what kept them
+/// undecided (throttled, conflicting).
+const LEAST_ATTEMPT: Duration = Duration::from_millis(250);
 
 /// What one attempt decided for the uuids it was given.
 #[derive(Debug, Default)]
@@ -50,8 +54,8 @@ pub(crate) fn pause(n: u32) -> Duration {
 }
 
 /// Runs `attempt` on `uuids`, then again on what came back undecided for a reason a retry
-/// can help, after [`pause`], until all is decided or the next pause would end past
-/// `give_up_at`.
+/// can help, after [`pause`], until all is decided or the next pause would leave less than
+/// [`LEAST_ATTEMPT`] before `give_up_at`.
 pub(super) async fn until_decided<'u, F, Fut>(
     uuids: Vec<&'u str>,
     give_up_at: Instant,
@@ -84,7 +88,7 @@ where
         }
         let wait = pause(tries);
         tries = tries.saturating_add(1);
-        if Instant::now() + wait >= give_up_at {
+        if Instant::now() + wait + LEAST_ATTEMPT >= give_up_at {
             // Still undecided when time ran out, each for the reason it had last.
             claim
                 .undecided

@@ -2,9 +2,10 @@
 //! until Ctrl-C.
 //!
 //! `cargo run -p okta-ingest-testkit --bin okta-ingest-fakes [-- DIR]` (default
-//! `target/local`) starts moto server (S3, DynamoDB and Secrets Manager, with the state bucket,
-//! the ledger table and the Okta token secret), a recording HTTP destination and a fake Okta System Log API holding a
-//! day of events, then writes
+//! `target/local`) starts moto server (S3 and Secrets Manager, with the state bucket and the
+//! Okta token secret), the ledger table (the testkit's DynamoDB: moto's PartiQL cannot hold
+//! claims), a recording HTTP destination and a fake Okta System Log API holding a day of
+//! events, then writes
 //!
 //! - `DIR/env`: the functions' environment, for `cargo lambda watch --env-file DIR/env`;
 //! - `DIR/events/*.json`: the samples of `events/` with their dates moved to now.
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use okta_ingest_testkit::okta_events::rebase_timestamps;
-use okta_ingest_testkit::{FakeOkta, Moto, RecordingDestination};
+use okta_ingest_testkit::{FakeDynamoDb, FakeOkta, Moto, RecordingDestination};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "okta-ingest-local";
@@ -37,7 +38,7 @@ async fn main() {
 
     let moto = Moto::start().await;
     moto.create_bucket(BUCKET).await;
-    moto.create_ledger_table(TABLE).await;
+    let table = FakeDynamoDb::start_named("uuid", TABLE).await;
     let secret_arn = moto
         .create_secret("okta-ingest/local-okta-token", OKTA_TOKEN)
         .await;
@@ -56,6 +57,7 @@ async fn main() {
             ("ALLOW_INSECURE_HTTP", "true".to_owned()),
             ("STATE_BUCKET", BUCKET.to_owned()),
             ("LEDGER_TABLE", TABLE.to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", table.endpoint()),
             ("OKTA_DOMAIN", okta.base_url()),
             ("OKTA_TOKEN_SECRET_ARN", secret_arn),
             ("RUST_LOG", "info".to_owned()),

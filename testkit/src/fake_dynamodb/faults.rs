@@ -12,9 +12,23 @@ use super::ops::{error, Refusal};
 /// One scripted misbehaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// `TransactWriteItems` is cancelled (`TransactionCanceledException`) with this reason
-    /// code for every put: `ThrottlingError`, `TransactionConflict`, `ValidationError`...
+    /// Claims are refused with this code for every put: `TransactWriteItems` is cancelled
+    /// (`TransactionCanceledException`) with it as each put's reason, and each statement of a
+    /// `BatchExecuteStatement` fails with it as its error.
     CancelClaims(&'static str),
+    /// Statements `0, every, 2 * every, ...` of each `BatchExecuteStatement` fail with this
+    /// error code (`ThrottlingError`, `TransactionConflict`...), unwritten; the others are
+    /// applied.
+    FailStatements {
+        /// The statement error's `Code`.
+        code: &'static str,
+        /// Which statements fail.
+        every: usize,
+    },
+    /// `BatchExecuteStatement` answers `DuplicateItem` without the item met, as if
+    /// `ReturnValuesOnConditionCheckFailure` had not been asked (the API reference promises
+    /// the item for condition failures; this covers a service that withholds it).
+    WithholdOldItems,
     /// Requests of `operation` (`None`: any) are refused with this error type, HTTP 400
     /// (`InternalServerError`: 500), before the table is touched.
     Refuse {
@@ -37,6 +51,14 @@ pub enum Fault {
         /// How late.
         by: Duration,
     },
+    /// Requests of `operation` are applied, then answered with this error type (HTTP 500 for
+    /// `InternalServerError`, else 400), as when a write lands and its answer is lost.
+    LoseAnswers {
+        /// Which operation.
+        operation: &'static str,
+        /// The `__type` answered.
+        error: &'static str,
+    },
     /// Requests of `operation` (`None`: any) are answered only after this long.
     Slow {
         /// Which operation.
@@ -50,10 +72,17 @@ impl Fault {
     /// Whether it applies to a request of `operation`.
     pub(super) fn applies_to(&self, operation: &str) -> bool {
         match self {
-            Fault::CancelClaims(_) => operation == "TransactWriteItems",
+            Fault::CancelClaims(_) => {
+                operation == "TransactWriteItems" || operation == "BatchExecuteStatement"
+            }
+            Fault::FailStatements { .. } | Fault::WithholdOldItems => {
+                operation == "BatchExecuteStatement"
+            }
             Fault::LeaveUnprocessed => operation == "BatchWriteItem",
             Fault::StaleReads => operation == "BatchGetItem",
-            Fault::AnswerLate { operation: o, .. } => *o == operation,
+            Fault::AnswerLate { operation: o, .. } | Fault::LoseAnswers { operation: o, .. } => {
+                *o == operation
+            }
             Fault::Refuse { operation: o, .. } | Fault::Slow { operation: o, .. } => {
                 o.is_none_or(|o| o == operation)
             }
@@ -63,18 +92,21 @@ impl Fault {
     /// The answer it gives to `body` instead of the table's, if it gives one.
     pub(super) fn answer(&self, body: &[u8]) -> Option<(u16, Value)> {
         match self {
-            Fault::Slow { .. } | Fault::AnswerLate { .. } => None,
-            Fault::Refuse { error: kind, .. } => {
-                let status = if *kind == "InternalServerError" {
-                    500
-                } else {
-                    400
-                };
-                let Refusal(body) = error(kind, &format!("scripted {kind}"), None);
-                Some((status, body))
-            }
+            Fault::Slow { .. }
+            | Fault::AnswerLate { .. }
+            | Fault::LoseAnswers { .. }
+            | Fault::FailStatements { .. }
+            | Fault::WithholdOldItems => None,
+            Fault::Refuse { error: kind, .. } => Some(refusal(kind)),
             Fault::CancelClaims(code) => {
                 let request: Value = serde_json::from_slice(body).unwrap_or_default();
+                if let Some(statements) = request["Statements"].as_array() {
+                    let responses: Vec<Value> = statements
+                        .iter()
+                        .map(|_| json!({ "Error": { "Code": code, "Message": format!("scripted {code}") } }))
+                        .collect();
+                    return Some((200, json!({ "Responses": responses })));
+                }
                 let items = request["TransactItems"].as_array().map_or(0, Vec::len);
                 let reasons: Vec<Value> = (0..items)
                     .map(|_| json!({ "Code": code, "Message": format!("scripted {code}") }))
@@ -102,6 +134,17 @@ impl Fault {
             }
         }
     }
+}
+
+/// The answer of a request refused with error type `kind`.
+pub(super) fn refusal(kind: &str) -> (u16, Value) {
+    let status = if kind == "InternalServerError" {
+        500
+    } else {
+        400
+    };
+    let Refusal(body) = error(kind, &format!("scripted {kind}"), None);
+    (status, body)
 }
 
 /// A fault and how many more requests it applies to (`None`: until cleared).

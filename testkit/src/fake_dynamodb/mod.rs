@@ -1,11 +1,12 @@
 //! A loopback DynamoDB for the ledger-at-scale benchmark: the operations the ledger uses
-//! (BatchGetItem, TransactWriteItems of conditional puts, BatchWriteItem, conditional
-//! DeleteItem, UpdateItem adding to a set), spoken as the
+//! (BatchGetItem, BatchExecuteStatement of PartiQL INSERTs, TransactWriteItems of
+//! conditional puts, BatchWriteItem, conditional DeleteItem, UpdateItem adding to a set),
+//! spoken as the
 //! real JSON protocol to the real AWS SDK, over one in-memory table of any size.
 //!
-//! moto serves DynamoDB for the tests, but its TransactWriteItems copies the whole table
-//! for every call (to roll back), so with 400,000 items each call takes seconds: that would
-//! measure moto, not okta-ingest. This fake costs what DynamoDB costs: one hash lookup per
+//! It is the ledger's table in the tests, not moto: moto 5's PartiQL INSERT overwrites an
+//! item that exists instead of answering `DuplicateItem` (and its TransactWriteItems copies
+//! the whole table for every call, so with 400,000 items each call takes seconds). This fake costs what DynamoDB costs: one hash lookup per
 //! key. It also runs on the same cores as the function it serves, so it reads each request
 //! into typed fields borrowed from the body, compiles a condition once per request (a claim
 //! transaction repeats one 100 times) and moves items into the table without copying them.
@@ -31,6 +32,7 @@ mod billing;
 mod expr;
 mod faults;
 mod ops;
+mod partiql;
 mod request;
 
 pub use faults::Fault;
@@ -49,6 +51,9 @@ struct Table {
 
 struct Shared {
     key: String,
+    /// The table's name, when it has one: requests naming another table are answered
+    /// `ResourceNotFound`, as DynamoDB answers a table that does not exist.
+    name: Option<String>,
     table: Mutex<Table>,
     requests: AtomicU64,
     /// Requests answered, by operation (`BatchGetItem`, `TransactWriteItems`, ...).
@@ -69,6 +74,16 @@ pub struct FakeDynamoDb {
 impl FakeDynamoDb {
     /// One table (any name) whose hash key is the string attribute `key`.
     pub async fn start(key: &str) -> FakeDynamoDb {
+        FakeDynamoDb::serve(key, None).await
+    }
+
+    /// One table named `name` whose hash key is the string attribute `key`: a request for
+    /// any other table is answered as DynamoDB answers one for a table that does not exist.
+    pub async fn start_named(key: &str, name: &str) -> FakeDynamoDb {
+        FakeDynamoDb::serve(key, Some(name.to_owned())).await
+    }
+
+    async fn serve(key: &str, name: Option<String>) -> FakeDynamoDb {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("fake DynamoDB: cannot bind 127.0.0.1:0");
@@ -77,6 +92,7 @@ impl FakeDynamoDb {
             .expect("fake DynamoDB: no local address");
         let shared = Arc::new(Shared {
             key: key.to_owned(),
+            name,
             table: Mutex::new(Table::default()),
             requests: AtomicU64::new(0),
             operations: Mutex::new(HashMap::new()),
@@ -301,7 +317,19 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
                 &body,
             )
         }
-        None => answer_request(&shared, &operation, &body),
+        None => {
+            let applied = answer_request(&shared, &operation, &body, fault.as_ref());
+            match &fault {
+                Some(Fault::LoseAnswers { error, .. }) => {
+                    let (status, body) = faults::refusal(error);
+                    answer(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                        &body,
+                    )
+                }
+                _ => applied,
+            }
+        }
     };
     let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     shared.busy_ns.fetch_add(took, Ordering::SeqCst);
@@ -321,12 +349,24 @@ fn count(shared: &Shared, operation: &str) {
 }
 
 /// Reads the request for its operation (before the table is locked), then applies it.
-fn answer_request(shared: &Shared, operation: &str, body: &Bytes) -> Response {
+fn answer_request(
+    shared: &Shared,
+    operation: &str,
+    body: &Bytes,
+    fault: Option<&Fault>,
+) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     count(shared, operation);
     let table = || shared.table.lock().unwrap_or_else(PoisonError::into_inner);
     let key = &shared.key;
+    let name = shared.name.as_deref();
     let result = match operation {
+        "BatchExecuteStatement" => partiql::batch_execute(&mut table(), key, name, body, fault),
+        _ if name.is_some_and(|name| names_another_table(body, name)) => Err(error(
+            "ResourceNotFoundException",
+            "Requested resource not found",
+            None,
+        )),
         "BatchGetItem" => read(body).and_then(|r| batch_get(&table(), key, r)),
         "BatchWriteItem" => read(body).and_then(|r| batch_write(&mut table(), key, r)),
         "TransactWriteItems" => read(body).and_then(|r| transact_write(&mut table(), key, r)),
@@ -338,4 +378,19 @@ fn answer_request(shared: &Shared, operation: &str, body: &Bytes) -> Response {
         Ok(v) => answer(StatusCode::OK, &v),
         Err(Refusal(body)) => answer(StatusCode::BAD_REQUEST, &body),
     }
+}
+
+/// Whether a request names a table other than `name` (`TableName`, `RequestItems`, a
+/// transaction's puts).
+fn names_another_table(body: &[u8], name: &str) -> bool {
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    let mut named: Vec<&str> = Vec::new();
+    named.extend(request["TableName"].as_str());
+    if let Some(items) = request["RequestItems"].as_object() {
+        named.extend(items.keys().map(String::as_str));
+    }
+    if let Some(items) = request["TransactItems"].as_array() {
+        named.extend(items.iter().filter_map(|i| i["Put"]["TableName"].as_str()));
+    }
+    named.iter().any(|n| *n != name)
 }

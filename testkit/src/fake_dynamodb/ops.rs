@@ -43,7 +43,7 @@ pub(super) fn answer(status: StatusCode, body: &Value) -> Response {
 const MAX_KEY_BYTES: usize = 2048;
 
 /// A key DynamoDB would refuse, failing the whole request as DynamoDB does.
-fn check_key(k: &str) -> Result<(), Refusal> {
+pub(super) fn check_key(k: &str) -> Result<(), Refusal> {
     if k.len() > MAX_KEY_BYTES {
         return Err(error(
             "ValidationException",

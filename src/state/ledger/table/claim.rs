@@ -1,5 +1,6 @@
-//! Claiming: conditional puts, 100 to a transaction, each answered with a verdict; puts
-//! refused only for another's sake go again at once, claims of other groups are looked up in
+//! Claiming: fresh claims as INSERTs, 25 to a request ([`super::insert`]), take-overs as
+//! conditional puts, 100 to a transaction, each answered with a verdict; puts refused only
+//! for another's sake go again at once, claims of other groups are looked up in
 //! their groups' items, run-out claims are checked against the pending marks before they are
 //! taken over, and whatever the table did not decide is undecided, with its reason.
 
@@ -10,20 +11,37 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use super::super::decide::Attempt;
 use super::super::{LedgerError, Terms, Trouble, TroubleKind};
+use super::insert::INSERTS_PER_BATCH;
 use super::{
-    epoch_ms, errors, expires, n, s, DynamoLedger, CLAIMED, CLAIMS_PER_TRANSACTION, CONCURRENCY,
-    DELIVERED, EXPIRES, FRESH, GROUP, LEASE, OWNER, ROUNDS, STATE, TAKE_OVER, TAKE_OVER_UNGROUPED,
-    UUID,
+    epoch_ms, errors, expires, n, s, DynamoLedger, CLAIMED, CLAIMS_PER_TRANSACTION,
+    CLAIM_CONCURRENCY, DELIVERED, EXPIRES, FRESH, GROUP, LEASE, OWNER, ROUNDS, STATE, TAKE_OVER,
+    TAKE_OVER_UNGROUPED, UUID,
 };
 
-/// One transaction's answer: a verdict per put, and what went wrong.
-struct Chunk<'u> {
-    verdicts: Vec<(&'u str, Ask, Verdict)>,
-    trouble: Vec<Trouble>,
+/// One request's answer: a verdict per claim, and what went wrong.
+pub(super) struct Chunk<'u> {
+    pub(super) verdicts: Vec<(&'u str, Ask, Verdict)>,
+    pub(super) trouble: Vec<Trouble>,
+}
+
+impl<'u> Chunk<'u> {
+    /// The same verdict for every claim of `chunk`: claimed, or (with `trouble`) undecided.
+    pub(super) fn all(chunk: &[(&'u str, Ask)], trouble: Option<Trouble>) -> Chunk<'u> {
+        let verdict = trouble
+            .as_ref()
+            .map_or(Verdict::Claimed, |t| Verdict::Undecided(t.kind));
+        Chunk {
+            verdicts: chunk
+                .iter()
+                .map(|(u, ask)| (*u, ask.clone(), verdict.clone()))
+                .collect(),
+            trouble: trouble.into_iter().collect(),
+        }
+    }
 }
 
 /// What a put asks of the item it meets.
@@ -37,7 +55,8 @@ pub(super) enum Ask {
 }
 
 /// What one put decided.
-enum Verdict {
+#[derive(Clone)]
+pub(super) enum Verdict {
     Claimed,
     /// Marked delivered on its own item.
     Delivered,
@@ -74,12 +93,18 @@ impl DynamoLedger {
             if asks.is_empty() {
                 return answer;
             }
-            let requests: Vec<_> = asks
+            let (fresh, take_overs): (Vec<_>, Vec<_>) = asks
+                .into_iter()
+                .partition(|(_, ask)| matches!(ask, Ask::Fresh));
+            let inserts = fresh
+                .chunks(INSERTS_PER_BATCH)
+                .map(|chunk| self.insert_chunk(chunk, groups, terms).boxed());
+            let puts = take_overs
                 .chunks(CLAIMS_PER_TRANSACTION)
-                .map(|chunk| self.claim_chunk(chunk, groups, terms))
-                .collect();
+                .map(|chunk| self.claim_chunk(chunk, groups, terms).boxed());
+            let requests: Vec<_> = inserts.chain(puts).collect();
             let chunks: Vec<Chunk<'u>> = futures::stream::iter(requests)
-                .buffer_unordered(CONCURRENCY)
+                .buffer_unordered(CLAIM_CONCURRENCY)
                 .collect()
                 .await;
             let (mut next, mut grouped, mut run_out) = (Vec::new(), Vec::new(), Vec::new());
@@ -115,7 +140,7 @@ impl DynamoLedger {
         answer
     }
 
-    /// One transaction of conditional puts, each with its verdict; a request that fails or
+    /// One transaction of conditional puts (take-overs), each with its verdict; a request that fails or
     /// does not answer in time leaves them all undecided.
     async fn claim_chunk<'u>(
         &self,
@@ -123,16 +148,6 @@ impl DynamoLedger {
         groups: &HashMap<&'u str, Arc<str>>,
         terms: &Terms,
     ) -> Chunk<'u> {
-        let all = |kind: Option<TroubleKind>, trouble: Option<Trouble>| Chunk {
-            verdicts: chunk
-                .iter()
-                .map(|(u, ask)| {
-                    let verdict = kind.map_or(Verdict::Claimed, Verdict::Undecided);
-                    (*u, ask.clone(), verdict)
-                })
-                .collect(),
-            trouble: trouble.into_iter().collect(),
-        };
         let items = match self.puts(chunk, groups, terms) {
             Ok(items) => items,
             Err(e) => {
@@ -140,7 +155,7 @@ impl DynamoLedger {
                     kind: TroubleKind::Rejected,
                     detail: e.to_string(),
                 };
-                return all(Some(TroubleKind::Rejected), Some(trouble));
+                return Chunk::all(chunk, Some(trouble));
             }
         };
         let sent = tokio::time::timeout_at(
@@ -157,16 +172,15 @@ impl DynamoLedger {
                     kind: TroubleKind::TimedOut,
                     detail: format!("{}: no answer to a claim in time", self.location),
                 };
-                return all(Some(TroubleKind::TimedOut), Some(trouble));
+                return Chunk::all(chunk, Some(trouble));
             }
-            Ok(Ok(_)) => return all(None, None),
+            Ok(Ok(_)) => return Chunk::all(chunk, None),
             Ok(Err(e)) => e,
         };
         let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
             err.as_service_error()
         else {
-            let trouble = errors::classify(&self.location, &err);
-            return all(Some(trouble.kind), Some(trouble));
+            return Chunk::all(chunk, Some(errors::classify(&self.location, &err)));
         };
         let reasons = cancelled.cancellation_reasons();
         let now_ms = epoch_ms(terms.now);
@@ -207,7 +221,7 @@ impl DynamoLedger {
     /// What a put under `group` that was refused met: delivered, a claim of another group
     /// (looked up next), a claim without a group (live or run out), or (no item, a state it
     /// does not know) nothing it can decide on.
-    fn refused(
+    pub(super) fn refused(
         &self,
         item: Option<&HashMap<String, AttributeValue>>,
         group: Option<&str>,

@@ -25,6 +25,31 @@ pub(super) fn reason_kind(code: Option<&str>) -> Option<TroubleKind> {
     }
 }
 
+/// A PartiQL statement's error code (`BatchExecuteStatement`, one per statement) as a kind;
+/// `DuplicateItem` and `ConditionalCheckFailed` are decided by the caller.
+pub(super) fn statement_kind(code: Option<&str>) -> TroubleKind {
+    match code {
+        Some("ResourceNotFound" | "AccessDenied") => TroubleKind::Misconfigured,
+        Some("InternalServerError") => TroubleKind::Unavailable,
+        code => reason_kind(code).unwrap_or(TroubleKind::Unavailable),
+    }
+}
+
+/// A statement's error in words, naming the table.
+pub(super) fn statement_detail(location: &str, code: Option<&str>) -> String {
+    let code = code.unwrap_or("(none given)");
+    let words = match code {
+        "ResourceNotFound" => {
+            ": the table does not exist in this account and region (check LEDGER_TABLE and the region)"
+        }
+        "AccessDenied" => {
+            ": this function's role may not use the table (check its IAM policy: dynamodb:PartiQLInsert)"
+        }
+        _ => "",
+    };
+    format!("{location}: claim refused with {code}{words}")
+}
+
 /// What a failed request means, naming the table (and its region) in words.
 pub(super) fn classify<E, R>(location: &str, error: &SdkError<E, R>) -> Trouble
 where
@@ -110,5 +135,29 @@ mod tests {
             Some(TroubleKind::Unavailable)
         );
         assert_eq!(reason_kind(None), Some(TroubleKind::Unavailable));
+    }
+
+    #[test]
+    fn every_statement_error_dynamodb_documents_has_a_kind() {
+        let kind = |code| statement_kind(Some(code));
+        assert_eq!(kind("ThrottlingError"), TroubleKind::Throttled);
+        assert_eq!(
+            kind("ProvisionedThroughputExceeded"),
+            TroubleKind::Throttled
+        );
+        assert_eq!(kind("RequestLimitExceeded"), TroubleKind::Throttled);
+        assert_eq!(kind("TransactionConflict"), TroubleKind::Conflict);
+        assert_eq!(kind("ValidationError"), TroubleKind::Rejected);
+        assert_eq!(
+            kind("ItemCollectionSizeLimitExceeded"),
+            TroubleKind::Rejected
+        );
+        assert_eq!(kind("ResourceNotFound"), TroubleKind::Misconfigured);
+        assert_eq!(kind("AccessDenied"), TroubleKind::Misconfigured);
+        assert_eq!(kind("InternalServerError"), TroubleKind::Unavailable);
+        assert_eq!(kind("Brand new"), TroubleKind::Unavailable);
+        assert_eq!(statement_kind(None), TroubleKind::Unavailable);
+        let words = statement_detail("table t (region r)", Some("ResourceNotFound"));
+        assert!(words.contains("check LEDGER_TABLE"), "{words}");
     }
 }

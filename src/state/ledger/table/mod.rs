@@ -40,6 +40,7 @@ use tokio::time::Instant;
 mod claim;
 mod errors;
 mod groups;
+mod insert;
 mod read;
 mod refused;
 mod settle;
@@ -53,8 +54,11 @@ const CLAIMS_PER_TRANSACTION: usize = 100;
 const READS_PER_BATCH: usize = 100;
 /// Items per BatchWriteItem request (DynamoDB's limit).
 const WRITES_PER_BATCH: usize = 25;
-/// Reads and claims in flight at once: a 6 MB SQS batch (about 1,800 events) needs 19 of each.
+/// Reads in flight at once: a 6 MB SQS batch (about 1,800 events) needs 19.
 const CONCURRENCY: usize = 32;
+/// Claim requests in flight at once: the same batch needs 73 (25 INSERTs a request), so
+/// claiming it costs two round trips.
+const CLAIM_CONCURRENCY: usize = 40;
 /// Delivered marks in flight at once: the same batch needs 73 (25 a request), all at once,
 /// so settling costs one round trip.
 const WRITE_CONCURRENCY: usize = 80;
@@ -105,6 +109,8 @@ pub struct DynamoLedger {
     groups: Mutex<HashMap<String, Held>>,
     /// The number of this container's next group.
     next_group: AtomicU64,
+    /// The PartiQL INSERT of a claim ([`insert::statement`]).
+    insert: String,
 }
 
 impl DynamoLedger {
@@ -120,6 +126,7 @@ impl DynamoLedger {
             .map_or_else(|| "no region set".to_owned(), ToString::to_string);
         DynamoLedger {
             location: format!("table {table} (region {region})"),
+            insert: insert::statement(&table),
             client,
             table,
             owner: format!("{:016x}", fastrand::u64(..)),
