@@ -87,3 +87,25 @@ async fn a_misnamed_table_refuses_every_insert_and_decides_nothing() {
     assert!(said.contains("check LEDGER_TABLE"), "{said}");
     assert!(table.is_empty());
 }
+
+#[tokio::test]
+async fn a_role_without_partiql_insert_claims_with_transactions() {
+    // GIVEN a role from before claims were INSERTs: the table refuses every INSERT request
+    let Rig { table, a, b, .. } = Rig::start().await;
+    let denied = Fault::Refuse {
+        operation: Some("BatchExecuteStatement"),
+        error: "AccessDeniedException",
+    };
+    table.script(denied, None);
+    // WHEN A claims, then claims again in its next invocation
+    let first = claim(&a, &["old-role-1", "old-role-2"]).await;
+    let next = claim(&a, &["old-role-3"]).await;
+    // THEN every claim is made, as a transaction, after one refused INSERT request only
+    assert_eq!(claimed(&first, &["old-role-1", "old-role-2"]).len(), 2);
+    assert_eq!(claimed(&next, &["old-role-3"]).len(), 1, "{next:?}");
+    assert_eq!(table.requests_of("BatchExecuteStatement"), 1);
+    assert_eq!(table.requests_of("TransactWriteItems"), 2);
+    // AND the claims hold: a copy at B (whose own INSERTs are refused) is in flight
+    let copy = claim(&b, &["old-role-1"]).await;
+    assert_eq!(copy.in_flight, set(&["old-role-1"]), "{copy:?}");
+}

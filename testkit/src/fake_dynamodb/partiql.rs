@@ -5,15 +5,37 @@
 //! met (`Item`) when the statement asks for `ReturnValuesOnConditionCheckFailure = ALL_OLD`;
 //! each statement is billed as a single write of its item, refused ones included.
 
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 
 use super::billing::units;
 use super::faults::Fault;
-use super::ops::{check_key, error, Refusal};
+use super::ops::{check_key, error, read, Refusal};
+use super::request::{Attr, Text};
 use super::Table;
 
 /// DynamoDB's limit on statements per BatchExecuteStatement.
 const MAX_STATEMENTS: usize = 25;
+
+/// A BatchExecuteStatement request, read into fields borrowed from its body.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request<'a> {
+    #[serde(borrow, default)]
+    statements: Vec<Statement<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Statement<'a> {
+    #[serde(borrow)]
+    statement: Text<'a>,
+    #[serde(borrow, default)]
+    parameters: Vec<&'a RawValue>,
+    #[serde(borrow, default)]
+    return_values_on_condition_check_failure: Option<Text<'a>>,
+}
 
 /// Applies each statement of `body`; a statement naming another table than `name` (if set)
 /// fails with `ResourceNotFound`; `fault` may fail some (their writes not made) or withhold
@@ -25,21 +47,16 @@ pub(super) fn batch_execute(
     body: &[u8],
     fault: Option<&Fault>,
 ) -> Result<Value, Refusal> {
-    let request: Value = serde_json::from_slice(body)
-        .map_err(|e| error("SerializationException", &format!("{e}"), None))?;
-    let statements = request["Statements"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if statements.is_empty() || statements.len() > MAX_STATEMENTS {
+    let request: Request = read(body)?;
+    if request.statements.is_empty() || request.statements.len() > MAX_STATEMENTS {
         return Err(error(
             "ValidationException",
             "1 validation error detected: Value at 'statements' failed to satisfy constraint: Member must have length less than or equal to 25",
             None,
         ));
     }
-    let mut inserts = Vec::with_capacity(statements.len());
-    for statement in &statements {
+    let mut inserts = Vec::with_capacity(request.statements.len());
+    for statement in &request.statements {
         let insert = insert_of(statement, key)?;
         check_key(&insert.key)?;
         if inserts.iter().any(|i: &Insert| i.key == insert.key) {
@@ -65,10 +82,9 @@ pub(super) fn batch_execute(
                     return json!({ "TableName": insert.table, "Error": error });
                 }
             }
-            let text = insert.item.to_string();
-            table.write_units += units(&text);
+            table.write_units += units(&insert.item);
             let Some(old) = table.items.get(&insert.key) else {
-                table.items.insert(insert.key, text.into());
+                table.items.insert(insert.key, insert.item.into());
                 return json!({ "TableName": insert.table });
             };
             let mut error = json!({
@@ -86,22 +102,29 @@ pub(super) fn batch_execute(
     Ok(json!({ "Responses": Value::Array(responses) }))
 }
 
-/// One INSERT, read.
-struct Insert {
-    table: String,
+/// One INSERT, read: its item as DynamoDB JSON text.
+struct Insert<'a> {
+    table: &'a str,
     key: String,
-    item: Value,
+    item: String,
     all_old: bool,
 }
 
 /// Reads `INSERT INTO "table" VALUE {'a': ?, 'b': ?}` and its parameters; any other
 /// statement fails the request, as a statement DynamoDB cannot parse does.
-fn insert_of(statement: &Value, key: &str) -> Result<Insert, Refusal> {
-    let text = statement["Statement"].as_str().unwrap_or_default();
+fn insert_of<'a>(statement: &'a Statement<'a>, key: &str) -> Result<Insert<'a>, Refusal> {
+    let text: &str = &statement.statement;
     let bad = || {
         error(
             "ValidationException",
             &format!("Statement wasn't well formed, can't be processed: {text:?}"),
+            None,
+        )
+    };
+    let mismatch = || {
+        error(
+            "ValidationException",
+            "Number of parameters in request and statement don't match.",
             None,
         )
     };
@@ -116,11 +139,9 @@ fn insert_of(statement: &Value, key: &str) -> Result<Insert, Refusal> {
         .strip_prefix('{')
         .and_then(|t| t.strip_suffix('}'))
         .ok_or_else(bad)?;
-    let parameters = statement["Parameters"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut item = Map::new();
+    let mut item = String::from("{");
+    let mut k = None;
+    let mut used = 0;
     for (at, pair) in tuple.split(',').enumerate() {
         let (name, value) = pair.split_once(':').ok_or_else(bad)?;
         let name = name
@@ -131,27 +152,24 @@ fn insert_of(statement: &Value, key: &str) -> Result<Insert, Refusal> {
         if value.trim() != "?" {
             return Err(bad());
         }
-        let value = parameters.get(at).cloned().ok_or_else(|| {
-            error(
-                "ValidationException",
-                "Number of parameters in request and statement don't match.",
-                None,
-            )
-        })?;
-        item.insert(name.to_owned(), value);
+        let value = statement.parameters.get(at).ok_or_else(mismatch)?;
+        if name == key {
+            let attr: Attr = serde_json::from_str(value.get()).map_err(|_| bad())?;
+            k = attr.s.map(|s| s.0.into_owned());
+        }
+        if at > 0 {
+            item.push(',');
+        }
+        item.push_str(&serde_json::to_string(name).map_err(|_| bad())?);
+        item.push(':');
+        item.push_str(value.get());
+        used = at + 1;
     }
-    if parameters.len() != item.len() {
-        return Err(error(
-            "ValidationException",
-            "Number of parameters in request and statement don't match.",
-            None,
-        ));
+    item.push('}');
+    if statement.parameters.len() != used {
+        return Err(mismatch());
     }
-    let Some(k) = item
-        .get(key)
-        .and_then(|v| v["S"].as_str())
-        .map(str::to_owned)
-    else {
+    let Some(k) = k else {
         return Err(error(
             "ValidationException",
             "One or more parameter values were invalid: Missing the key in the item",
@@ -159,10 +177,13 @@ fn insert_of(statement: &Value, key: &str) -> Result<Insert, Refusal> {
         ));
     };
     Ok(Insert {
-        table: table.to_owned(),
+        table,
         key: k,
-        item: Value::Object(item),
-        all_old: statement["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD",
+        item,
+        all_old: statement
+            .return_values_on_condition_check_failure
+            .as_deref()
+            == Some("ALL_OLD"),
     })
 }
 

@@ -29,6 +29,17 @@ pub(super) struct Chunk<'u> {
 }
 
 impl<'u> Chunk<'u> {
+    /// Every claim of `chunk` to be asked again at once.
+    pub(super) fn again(chunk: &[(&'u str, Ask)]) -> Chunk<'u> {
+        Chunk {
+            verdicts: chunk
+                .iter()
+                .map(|(u, ask)| (*u, ask.clone(), Verdict::Again))
+                .collect(),
+            trouble: Vec::new(),
+        }
+    }
+
     /// The same verdict for every claim of `chunk`: claimed, or (with `trouble`) undecided.
     pub(super) fn all(chunk: &[(&'u str, Ask)], trouble: Option<Trouble>) -> Chunk<'u> {
         let verdict = trouble
@@ -93,9 +104,10 @@ impl DynamoLedger {
             if asks.is_empty() {
                 return answer;
             }
+            let by_insert = !self.inserts_denied();
             let (fresh, take_overs): (Vec<_>, Vec<_>) = asks
                 .into_iter()
-                .partition(|(_, ask)| matches!(ask, Ask::Fresh));
+                .partition(|(_, ask)| by_insert && matches!(ask, Ask::Fresh));
             let inserts = fresh
                 .chunks(INSERTS_PER_BATCH)
                 .map(|chunk| self.insert_chunk(chunk, groups, terms).boxed());

@@ -7,9 +7,16 @@
 //! ([`DynamoLedger::refused`]), except that meeting this claim's own item (a request answered
 //! too late, tried again) is a claim: the INSERT cannot say "or mine", so the item says it.
 //! An answer without the item is decided by reading the item (strongly consistent).
+//!
+//! A role that may not INSERT (`dynamodb:PartiQLInsert`, granted by the template since claims
+//! became INSERTs) is not an outage: the claims go again at once as transactions, and so do
+//! this container's later ones, with one warning.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, BatchStatementErrorCodeEnum, BatchStatementRequest,
@@ -70,6 +77,10 @@ impl DynamoLedger {
                 };
                 return Chunk::all(chunk, Some(trouble));
             }
+            Ok(Err(e)) if e.code() == Some("AccessDeniedException") => {
+                self.deny_inserts();
+                return Chunk::again(chunk);
+            }
             Ok(Err(e)) => return Chunk::all(chunk, Some(errors::classify(&self.location, &e))),
             Ok(Ok(out)) => out,
         };
@@ -95,6 +106,10 @@ impl DynamoLedger {
                                 continue;
                             }
                         },
+                        Some(BatchStatementErrorCodeEnum::AccessDenied) => {
+                            self.deny_inserts();
+                            Verdict::Again
+                        }
                         code => {
                             let code = code.map(BatchStatementErrorCodeEnum::as_str);
                             let kind = errors::statement_kind(code);
@@ -116,6 +131,23 @@ impl DynamoLedger {
                 .await;
         }
         answer
+    }
+
+    /// Whether the table refused an INSERT for want of permission.
+    pub(super) fn inserts_denied(&self) -> bool {
+        self.inserts_denied.load(Ordering::Relaxed)
+    }
+
+    /// Claims go as transactions from now on, said once.
+    fn deny_inserts(&self) {
+        if !self.inserts_denied.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                ledger = %self.location,
+                "dynamodb:PartiQLInsert is denied: claims go as transactions (2 write units each \
+                 instead of 1) until the function's role allows it; update the stack, whose \
+                 template grants it"
+            );
+        }
     }
 
     /// What an INSERT under `group` that was refused met: this claim's own item is a claim

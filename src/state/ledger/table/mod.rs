@@ -28,7 +28,7 @@
 //! item is written after its members' claims and expires no earlier than any of them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -111,6 +111,9 @@ pub struct DynamoLedger {
     next_group: AtomicU64,
     /// The PartiQL INSERT of a claim ([`insert::statement`]).
     insert: String,
+    /// Set once the table refused an INSERT for want of `dynamodb:PartiQLInsert` (a role
+    /// from before claims were INSERTs): fresh claims then go as transactions.
+    inserts_denied: AtomicBool,
 }
 
 impl DynamoLedger {
@@ -127,6 +130,7 @@ impl DynamoLedger {
         DynamoLedger {
             location: format!("table {table} (region {region})"),
             insert: insert::statement(&table),
+            inserts_denied: AtomicBool::new(false),
             client,
             table,
             owner: format!("{:016x}", fastrand::u64(..)),
