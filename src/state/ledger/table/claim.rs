@@ -40,6 +40,22 @@ impl<'u> Chunk<'u> {
         }
     }
 
+    /// Every claim of `chunk` undecided: its request could not be made (`detail` says why).
+    pub(super) fn unsent(chunk: &[(&'u str, Ask)], detail: String) -> Chunk<'u> {
+        let kind = TroubleKind::Rejected;
+        Chunk::all(chunk, Some(Trouble { kind, detail }))
+    }
+
+    /// Every claim of `chunk` undecided: its request to the table at `location` got no answer
+    /// in time (it may have been written all the same).
+    pub(super) fn unanswered(chunk: &[(&'u str, Ask)], location: &str) -> Chunk<'u> {
+        let trouble = Trouble {
+            kind: TroubleKind::TimedOut,
+            detail: format!("{location}: no answer to a claim in time"),
+        };
+        Chunk::all(chunk, Some(trouble))
+    }
+
     /// The same verdict for every claim of `chunk`: claimed, or (with `trouble`) undecided.
     pub(super) fn all(chunk: &[(&'u str, Ask)], trouble: Option<Trouble>) -> Chunk<'u> {
         let verdict = trouble
@@ -152,8 +168,8 @@ impl DynamoLedger {
         answer
     }
 
-    /// One transaction of conditional puts (take-overs), each with its verdict; a request that fails or
-    /// does not answer in time leaves them all undecided.
+    /// One transaction of conditional puts (take-overs), each with its verdict; a request
+    /// that fails or does not answer in time leaves them all undecided.
     async fn claim_chunk<'u>(
         &self,
         chunk: &[(&'u str, Ask)],
@@ -162,13 +178,7 @@ impl DynamoLedger {
     ) -> Chunk<'u> {
         let items = match self.puts(chunk, groups, terms) {
             Ok(items) => items,
-            Err(e) => {
-                let trouble = Trouble {
-                    kind: TroubleKind::Rejected,
-                    detail: e.to_string(),
-                };
-                return Chunk::all(chunk, Some(trouble));
-            }
+            Err(e) => return Chunk::unsent(chunk, e.to_string()),
         };
         let sent = tokio::time::timeout_at(
             terms.give_up_at,
@@ -179,13 +189,7 @@ impl DynamoLedger {
         )
         .await;
         let err = match sent {
-            Err(_) => {
-                let trouble = Trouble {
-                    kind: TroubleKind::TimedOut,
-                    detail: format!("{}: no answer to a claim in time", self.location),
-                };
-                return Chunk::all(chunk, Some(trouble));
-            }
+            Err(_) => return Chunk::unanswered(chunk, &self.location),
             Ok(Ok(_)) => return Chunk::all(chunk, None),
             Ok(Err(e)) => e,
         };

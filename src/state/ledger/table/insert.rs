@@ -17,7 +17,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, BatchStatementErrorCodeEnum, BatchStatementRequest,
     ReturnValuesOnConditionCheckFailure,
@@ -53,13 +52,7 @@ impl DynamoLedger {
     ) -> Chunk<'u> {
         let statements = match self.inserts(chunk, groups, terms) {
             Ok(statements) => statements,
-            Err(detail) => {
-                let trouble = Trouble {
-                    kind: TroubleKind::Rejected,
-                    detail,
-                };
-                return Chunk::all(chunk, Some(trouble));
-            }
+            Err(detail) => return Chunk::unsent(chunk, detail),
         };
         let sent = tokio::time::timeout_at(
             terms.give_up_at,
@@ -70,13 +63,7 @@ impl DynamoLedger {
         )
         .await;
         let out = match sent {
-            Err(_) => {
-                let trouble = Trouble {
-                    kind: TroubleKind::TimedOut,
-                    detail: format!("{}: no answer to a claim in time", self.location),
-                };
-                return Chunk::all(chunk, Some(trouble));
-            }
+            Err(_) => return Chunk::unanswered(chunk, &self.location),
             Ok(Err(e)) if e.code() == Some("AccessDeniedException") => {
                 self.deny_inserts();
                 return Chunk::again(chunk);
@@ -90,6 +77,17 @@ impl DynamoLedger {
             trouble: Vec::new(),
         };
         let mut unseen = Vec::new();
+        if out.responses().len() < chunk.len() {
+            answer.trouble.push(Trouble {
+                kind: TroubleKind::Unavailable,
+                detail: format!(
+                    "{}: {} claims asked, {} answered",
+                    self.location,
+                    chunk.len(),
+                    out.responses().len()
+                ),
+            });
+        }
         for (at, (uuid, ask)) in chunk.iter().enumerate() {
             let verdict = match out.responses().get(at) {
                 None => Verdict::Undecided(TroubleKind::Unavailable),
