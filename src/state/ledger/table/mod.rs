@@ -3,21 +3,21 @@
 //!
 //! Before sending, an invocation whose events are often delivered already (pull, replay)
 //! reads its uuids (BatchGetItem, 100 keys a request) and skips those; then it *claims* the
-//! rest (push, whose events are nearly always new, claims at once): a conditional put per
+//! rest (push, whose events are nearly always new, claims at once): a PartiQL INSERT per
 //! uuid (`state = claimed`, with a lease until shortly after its Lambda deadline, and the
-//! claim's *group*), 100 to a transaction, that succeeds only if the uuid is unknown or
-//! already this claim's. After sending, the invocation *settles* ([`settle`]): what the
+//! claim's *group*), 25 to a request, one write unit each, that succeeds only if the uuid is
+//! unknown ([`insert`]); meeting this claim's own item is a claim too. After sending, the invocation *settles* ([`settle`]): what the
 //! destination accepted is marked delivered **by group**, one update per group and batch
 //! that adds the events' digests to the item `group#<id>` (the uuid items stay `claimed`),
 //! so a batch of 455 events costs one write, not 455.
 //!
-//! A refused put comes back with the item it met: delivered (an item of the older design,
+//! A refused INSERT comes back with the item it met: delivered (an item of the older design,
 //! `state = delivered`), or claimed under some group. A claim of another group is looked up
 //! in that group's item (a strongly consistent read): a member was delivered (skip); if not,
 //! a running lease means *in flight* (that invocation sends it), and a lease that ran out
 //! means its claimer died, or sent the event and could not mark it (DynamoDB left the marks
 //! unprocessed): the pending marks ([`PendingMarks`]) say which, and only an event not there
-//! is taken over, with a second put conditioned on the group it met.
+//! is taken over, with a conditional put (in a transaction) on the group it met.
 //!
 //! A throttled, conflicting or failed request leaves its events *undecided* (never in
 //! flight), retried with backoff while time remains ([`super::decide`]).
@@ -48,7 +48,7 @@ mod settle;
 use super::decide::until_decided;
 use super::{Claim, Key, Ledger, LedgerError, PendingMarks, Settled, Terms};
 
-/// Items per transaction (DynamoDB's limit).
+/// Items per transaction (DynamoDB's limit): take-overs, and claims when INSERTs are denied.
 const CLAIMS_PER_TRANSACTION: usize = 100;
 /// Keys per BatchGetItem request (DynamoDB's limit).
 const READS_PER_BATCH: usize = 100;
@@ -83,7 +83,8 @@ const GROUP_KEY: &str = "group#";
 /// member (16 KB for 1,000), and each mark is billed at the item's size after it.
 const GROUP_SIZE: usize = 1_000;
 
-/// A put's condition: the uuid is new or already this claim's (owner and group).
+/// A fresh claim's condition when it goes as a put (INSERTs denied): the uuid is new or
+/// already this claim's (owner and group).
 const FRESH: &str = "attribute_not_exists(#u) OR (#s = :claimed AND #o = :me AND #g = :g)";
 /// A take-over's: the claim met is still the one whose group was looked up (or a claim of
 /// the older design, without a group), and its lease ran out or it is this container's.
