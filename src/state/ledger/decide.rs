@@ -53,6 +53,12 @@ pub(crate) fn pause(n: u32) -> Duration {
     crate::backoff::backoff_within(n, FIRST_PAUSE, LONGEST_PAUSE)
 }
 
+/// Whether a retry after a pause of `wait` still starts with [`LEAST_ATTEMPT`] before
+/// `give_up_at`: the one rule for every retry loop of the ledger.
+pub(super) fn room_for(wait: Duration, give_up_at: Instant) -> bool {
+    Instant::now() + wait + LEAST_ATTEMPT < give_up_at
+}
+
 /// Runs `attempt` on `uuids`, then again on what came back undecided for a reason a retry
 /// can help, after [`pause`], until all is decided or the next pause would leave less than
 /// [`LEAST_ATTEMPT`] before `give_up_at`.
@@ -88,7 +94,7 @@ where
         }
         let wait = pause(tries);
         tries = tries.saturating_add(1);
-        if Instant::now() + wait + LEAST_ATTEMPT >= give_up_at {
+        if !room_for(wait, give_up_at) {
             // Still undecided when time ran out, each for the reason it had last.
             claim
                 .undecided

@@ -42,9 +42,6 @@ pub(super) fn statement_detail(location: &str, code: Option<&str>) -> String {
         "ResourceNotFound" => {
             ": the table does not exist in this account and region (check LEDGER_TABLE and the region)"
         }
-        "AccessDenied" => {
-            ": this function's role may not use the table (check its IAM policy: dynamodb:PartiQLInsert)"
-        }
         _ => "",
     };
     format!("{location}: claim refused with {code}{words}")

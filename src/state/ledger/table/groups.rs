@@ -13,10 +13,10 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::super::LedgerError;
-use super::settle::{paced, Unwritten};
+use super::settle::{answered, paced, Unwritten};
 use super::{
-    digest, errors, expires, n, s, DynamoLedger, CONCURRENCY, EXPIRES, GROUP_KEY, MEMBERS,
-    READS_PER_BATCH, UUID,
+    digest, expires, n, s, DynamoLedger, CONCURRENCY, EXPIRES, GROUP_KEY, MEMBERS, READS_PER_BATCH,
+    UUID,
 };
 
 /// The digests a group's item holds.
@@ -118,21 +118,16 @@ impl DynamoLedger {
                     .send(),
             )
             .await;
-            match sent {
-                Err(_) => {
-                    reason = "no answer in time".to_owned();
-                    break;
-                }
-                Ok(Ok(_)) => {
+            match answered(&self.location, sent) {
+                Ok(_) => {
                     return Unwritten {
                         uuids: Vec::new(),
                         reason,
                     }
                 }
-                Ok(Err(e)) => {
-                    let trouble = errors::classify(&self.location, &e);
-                    reason = trouble.detail;
-                    if !trouble.kind.retryable() {
+                Err((why, again)) => {
+                    reason = why;
+                    if !again {
                         break;
                     }
                 }

@@ -9,12 +9,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use super::super::decide::pause;
+use super::super::decide::{pause, room_for};
 use super::super::{Key, LedgerError, Settled};
 use super::{
     errors, expires, n, s, DynamoLedger, Held, CLAIMED, CONCURRENCY, DELIVERED, EXPIRES, GROUP,
@@ -25,17 +26,37 @@ use super::{
 const PENDING_WRITE_TIME: Duration = Duration::from_secs(1);
 
 /// Before try `round` of a write (0: the first), the pause [`pause`] gives; `false` (and no
-/// pause) if it would end past `until`.
+/// pause) if the try would then start too close to `until` ([`room_for`]).
 pub(super) async fn paced(round: u32, until: Instant) -> bool {
     if round == 0 {
         return true;
     }
     let wait = pause(round - 1);
-    if Instant::now() + wait >= until {
+    if !room_for(wait, until) {
         return false;
     }
     tokio::time::sleep(wait).await;
     true
+}
+
+/// A write's answer, as its retry loop needs it: the output, or why not and whether another
+/// round can help (not after a timeout: the time is up).
+pub(super) fn answered<T, E, R>(
+    location: &str,
+    sent: Result<Result<T, SdkError<E, R>>, tokio::time::error::Elapsed>,
+) -> Result<T, (String, bool)>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match sent {
+        Err(_) => Err(("no answer in time".to_owned(), false)),
+        Ok(Err(e)) => {
+            let trouble = errors::classify(location, &e);
+            Err((trouble.detail, trouble.kind.retryable()))
+        }
+        Ok(Ok(out)) => Ok(out),
+    }
 }
 
 /// Marks not written, and the last reason.
@@ -220,34 +241,29 @@ impl DynamoLedger {
                     .send(),
             )
             .await;
-            match sent {
-                Err(_) => {
-                    reason = "no answer in time".to_owned();
+            let out = match answered(&self.location, sent) {
+                Ok(out) => out,
+                Err((why, again)) => {
+                    reason = why;
+                    if again {
+                        continue;
+                    }
                     break;
                 }
-                Ok(Err(e)) => {
-                    let trouble = errors::classify(&self.location, &e);
-                    reason = trouble.detail;
-                    if !trouble.kind.retryable() {
-                        break;
-                    }
-                }
-                Ok(Ok(out)) => {
-                    let left: Vec<String> = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(&self.table))
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|w| w.put_request.as_ref())
-                        .filter_map(|p| p.item.get(UUID).and_then(|v| v.as_s().ok()).cloned())
-                        .collect();
-                    todo.retain(|u| left.iter().any(|l| l == u));
-                    if todo.is_empty() {
-                        break;
-                    }
-                    reason = format!("{}: left unprocessed (throttled)", self.location);
-                }
+            };
+            let left: Vec<String> = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|w| w.put_request.as_ref())
+                .filter_map(|p| p.item.get(UUID).and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            todo.retain(|u| left.iter().any(|l| l == u));
+            if todo.is_empty() {
+                break;
             }
+            reason = format!("{}: left unprocessed (throttled)", self.location);
         }
         Unwritten {
             uuids: todo,
