@@ -126,19 +126,35 @@ impl Moto {
     }
 
     /// Creates secret `name` holding `value`; returns its ARN. Panics on failure.
+    ///
+    /// The SDK retries a request whose answer it did not get; when moto had made the secret
+    /// on the first try, the retry is answered `ResourceExistsException`. This server is
+    /// this test's alone, so that secret is the one asked for: its ARN is read back.
     pub async fn create_secret(&self, name: &str, value: &str) -> String {
-        let out = self
-            .secrets()
-            .await
+        let secrets = self.secrets().await;
+        let created = secrets
             .create_secret()
             .name(name)
             .secret_string(value)
             .send()
-            .await
-            .unwrap_or_else(|e| panic!("moto: create_secret {name}: {e:?}"));
-        out.arn()
-            .unwrap_or_else(|| panic!("moto: create_secret {name} returned no ARN"))
-            .to_string()
+            .await;
+        let arn = match created {
+            Ok(out) => out.arn().map(str::to_owned),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_exists_exception()) =>
+            {
+                let described = secrets
+                    .describe_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("moto: describe_secret {name}: {e:?}"));
+                described.arn().map(str::to_owned)
+            }
+            Err(e) => panic!("moto: create_secret {name}: {e:?}"),
+        };
+        arn.unwrap_or_else(|| panic!("moto: create_secret {name} returned no ARN"))
     }
 
     /// Stores a new current version of secret `arn`; panics on failure.
