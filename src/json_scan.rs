@@ -26,13 +26,40 @@ const STOP: [bool; 256] = {
     stop
 };
 
-/// The index of the first byte at or after `i` that a string scan stops at, if any: a
-/// table-driven byte loop (Okta's strings are mostly a few dozen bytes, where `memchr`'s
-/// setup costs more than it saves; eight bytes at a time, SWAR, measured no faster on Log
-/// Streaming's bodies, whose escapes come every few bytes).
-fn next_stop(bytes: &[u8], i: usize) -> Option<usize> {
+/// The index of the first byte at or after `i` that a string scan stops at, if any: eight
+/// bytes a step ([`stops`]), the last few one by one.
+fn next_stop(bytes: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let found = stops(u64::from_le_bytes(*word));
+        if found != 0 {
+            return Some(i + first_flagged(found));
+        }
+        i += 8;
+    }
     let rest = bytes.get(i..)?;
-    rest.iter().position(|&b| STOP[b as usize]).map(|n| i + n)
+    rest.iter()
+        .position(|&b| STOP[usize::from(b)])
+        .map(|n| i + n)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes (read little-endian) with the high bit set in the first byte a string scan
+/// stops at ([`STOP`]); zero when none does. Only the lowest flagged byte counts: a borrow
+/// can flag bytes above it wrongly, never below. Portable arithmetic (no intrinsics, no
+/// `unsafe`), so Lambda's arm64 runs what is measured here.
+fn stops(word: u64) -> u64 {
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    (quote | backslash | control) & HIGH
+}
+
+/// The index, within its eight bytes, of the lowest byte [`stops`] flagged.
+fn first_flagged(found: u64) -> usize {
+    (found.trailing_zeros() / 8) as usize
 }
 
 /// Walks the object that opens at `start`: for each member, `value(name, value_start)` reads
@@ -205,9 +232,20 @@ pub(crate) fn unescape(bytes: &[u8], start: usize, room: usize) -> Option<(Strin
     }
     let mut out: Vec<u8> = Vec::with_capacity(room);
     let mut i = start + 1;
-    // Byte by byte into `out`: Log Streaming's bodies have an escape every few bytes, where
-    // copying the runs between them (a call each) measured no faster.
     loop {
+        // Eight bytes a step, all copied, then the copy cut back to the first stop (a fixed
+        // eight-byte copy, where copying each run between escapes was a call each).
+        if let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            let found = stops(u64::from_le_bytes(*word));
+            out.extend_from_slice(word);
+            if found == 0 {
+                i += 8;
+                continue;
+            }
+            let plain = first_flagged(found);
+            out.truncate(out.len() - (8 - plain));
+            i += plain;
+        }
         let b = *bytes.get(i)?;
         if !STOP[usize::from(b)] {
             out.push(b);
@@ -217,31 +255,41 @@ pub(crate) fn unescape(bytes: &[u8], start: usize, room: usize) -> Option<(Strin
         match b {
             b'"' => return Some((String::from_utf8(out).ok()?, i + 1)),
             b'\\' => {
-                let escaped = match *bytes.get(i + 1)? {
-                    b'"' => b'"',
-                    b'\\' => b'\\',
-                    b'/' => b'/',
-                    b'b' => 0x08,
-                    b'f' => 0x0c,
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'u' => {
+                let next = *bytes.get(i + 1)?;
+                match ESCAPED[usize::from(next)] {
+                    0 if next == b'u' => {
                         let (c, used) = unicode_escape(bytes, i)?;
                         let mut buf = [0u8; 4];
                         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                         i += used;
-                        continue;
                     }
-                    _ => return None,
-                };
-                out.push(escaped);
-                i += 2;
+                    0 => return None,
+                    // A table, not a `match`: the bodies escape every quote, and the jump
+                    // table a `match` compiles to mispredicted.
+                    escaped => {
+                        out.push(escaped);
+                        i += 2;
+                    }
+                }
             }
             _ => return None,
         }
     }
 }
+
+/// What each one-character escape stands for (`\"` is `"`), 0 for the others.
+const ESCAPED: [u8; 256] = {
+    let mut escaped = [0u8; 256];
+    escaped[b'"' as usize] = b'"';
+    escaped[b'\\' as usize] = b'\\';
+    escaped[b'/' as usize] = b'/';
+    escaped[b'b' as usize] = 0x08;
+    escaped[b'f' as usize] = 0x0c;
+    escaped[b'n' as usize] = b'\n';
+    escaped[b'r' as usize] = b'\r';
+    escaped[b't' as usize] = b'\t';
+    escaped
+};
 
 /// The character of the `\uXXXX` escape at `i` (a surrogate pair is two escapes), and how
 /// many bytes it took.

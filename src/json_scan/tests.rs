@@ -209,3 +209,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+    /// Eight bytes a step finds the stop a byte at a time finds, wherever the scan starts and
+    /// whatever surrounds it (bytes next to the stops' values, where borrows would show).
+    #[test]
+    fn a_word_at_a_time_stops_where_a_byte_at_a_time_stops(
+        bytes in proptest::collection::vec(
+            prop_oneof![
+                prop::sample::select(vec![
+                    0x00u8, 0x01, 0x1f, 0x20, 0x21, b'"', 0x23, 0x5b, b'\\', 0x5d, 0x7f, 0x80,
+                    0xa2, 0xdc, 0xff,
+                ]),
+                any::<u8>(),
+                Just(b'a'),
+            ],
+            0..40,
+        ),
+        from in any::<prop::sample::Index>(),
+    ) {
+        let start = from.index(bytes.len() + 1);
+        let one_by_one = bytes[start..].iter().position(|&b| STOP[usize::from(b)]).map(|n| start + n);
+        prop_assert_eq!(next_stop(&bytes, start), one_by_one);
+    }
+
+    /// A string followed by more JSON unescapes to what serde_json reads, and ends where it
+    /// ends, at any length around the eight-byte steps.
+    #[test]
+    fn unescape_stops_at_its_own_closing_quote(
+        text in "[ -~\u{e9}\"\\\\\n]{0,24}",
+        after in prop::sample::select(vec![",\"next\":\"x\\\"y\"}", "]", "}\"", ""]),
+    ) {
+        let token = serde_json::to_string(&text).unwrap_or_default();
+        let bytes = format!("{token}{after}");
+        prop_assert_eq!(unescape(bytes.as_bytes(), 0, 0), Some((text, token.len())));
+    }
+}
