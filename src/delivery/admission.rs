@@ -20,7 +20,9 @@ pub(super) fn admit<'i, 'a>(
     counts: &mut Counts,
     keep: &mut Vec<(usize, DeadLetter<'a>)>,
 ) -> Vec<(usize, &'i OktaEvent<'a>)> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(inputs.len());
+    // foldhash: a lookup per event on the hot path, where SipHash's cost showed.
+    let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(inputs.len(), Default::default());
     let mut candidates = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let event = match &input.event {

@@ -5,7 +5,6 @@
 //! taken over, and whatever the table did not decide is undecided, with its reason.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -17,7 +16,7 @@ use super::super::decide::Attempt;
 use super::super::{LedgerError, Terms, Trouble, TroubleKind};
 use super::insert::INSERTS_PER_BATCH;
 use super::{
-    epoch_ms, errors, expires, n, s, DynamoLedger, CLAIMED, CLAIMS_PER_TRANSACTION,
+    epoch_ms, errors, expires, n, s, DynamoLedger, Groups, CLAIMED, CLAIMS_PER_TRANSACTION,
     CLAIM_CONCURRENCY, DELIVERED, EXPIRES, FRESH, GROUP, LEASE, OWNER, ROUNDS, STATE, TAKE_OVER,
     TAKE_OVER_UNGROUPED, UUID,
 };
@@ -111,7 +110,7 @@ impl DynamoLedger {
     pub(super) async fn attempt<'u>(
         &self,
         todo: Vec<&'u str>,
-        groups: &HashMap<&'u str, Arc<str>>,
+        groups: &Groups<'u>,
         terms: &Terms,
     ) -> Attempt<'u> {
         let mut answer = Attempt::default();
@@ -173,7 +172,7 @@ impl DynamoLedger {
     async fn claim_chunk<'u>(
         &self,
         chunk: &[(&'u str, Ask)],
-        groups: &HashMap<&'u str, Arc<str>>,
+        groups: &Groups<'u>,
         terms: &Terms,
     ) -> Chunk<'u> {
         let items = match self.puts(chunk, groups, terms) {
@@ -283,7 +282,7 @@ impl DynamoLedger {
     fn puts(
         &self,
         chunk: &[(&str, Ask)],
-        groups: &HashMap<&str, Arc<str>>,
+        groups: &Groups<'_>,
         terms: &Terms,
     ) -> Result<Vec<TransactWriteItem>, LedgerError> {
         let (claimed, owner) = (s(CLAIMED), s(&self.owner));

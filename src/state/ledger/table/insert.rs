@@ -25,8 +25,8 @@ use aws_sdk_dynamodb::types::{
 use super::super::{Terms, Trouble, TroubleKind};
 use super::claim::{Ask, Chunk, Verdict};
 use super::{
-    epoch_ms, errors, expires, n, s, DynamoLedger, CLAIMED, EXPIRES, GROUP, LEASE, OWNER, STATE,
-    UUID,
+    epoch_ms, errors, expires, n, s, DynamoLedger, Groups, CLAIMED, EXPIRES, GROUP, LEASE, OWNER,
+    STATE, UUID,
 };
 
 /// Statements per BatchExecuteStatement (DynamoDB's limit).
@@ -47,7 +47,7 @@ impl DynamoLedger {
     pub(super) async fn insert_chunk<'u>(
         &self,
         chunk: &[(&'u str, Ask)],
-        groups: &HashMap<&'u str, Arc<str>>,
+        groups: &Groups<'u>,
         terms: &Terms,
     ) -> Chunk<'u> {
         let statements = match self.inserts(chunk, groups, terms) {
@@ -167,7 +167,7 @@ impl DynamoLedger {
     async fn read_what_was_met<'u>(
         &self,
         unseen: Vec<(&'u str, Ask)>,
-        groups: &HashMap<&'u str, Arc<str>>,
+        groups: &Groups<'u>,
         now_ms: i128,
         answer: &mut Chunk<'u>,
     ) {
@@ -209,7 +209,7 @@ impl DynamoLedger {
     fn inserts(
         &self,
         chunk: &[(&str, Ask)],
-        groups: &HashMap<&str, Arc<str>>,
+        groups: &Groups<'_>,
         terms: &Terms,
     ) -> Result<Vec<BatchStatementRequest>, String> {
         let (claimed, owner) = (s(CLAIMED), s(&self.owner));
