@@ -6,10 +6,11 @@
 //! rest (push, whose events are nearly always new, claims at once): a PartiQL INSERT per
 //! uuid (`state = claimed`, with a lease until shortly after its Lambda deadline, and the
 //! claim's *group*), 25 to a request, one write unit each, that succeeds only if the uuid is
-//! unknown ([`insert`]); meeting this claim's own item is a claim too. After sending, the invocation *settles* ([`settle`]): what the
-//! destination accepted is marked delivered **by group**, one update per group and batch
-//! that adds the events' digests to the item `group#<id>` (the uuid items stay `claimed`),
-//! so a batch of 455 events costs one write, not 455.
+//! unknown ([`insert`]); meeting this claim's own item is a claim too. After sending, the
+//! invocation *settles* ([`settle`]): what the destination accepted is marked delivered
+//! **by group**, one update per group and batch that adds the events' digests to the item
+//! `group#<id>` (the uuid items stay `claimed`), so a batch of 455 events costs one write,
+//! not 455.
 //!
 //! A refused INSERT comes back with the item it met: delivered (an item of the older design,
 //! `state = delivered`), or claimed under some group. A claim of another group is looked up
@@ -46,13 +47,13 @@ mod refused;
 mod settle;
 
 use super::decide::until_decided;
+use super::{Claim, Key, Ledger, LedgerError, PendingMarks, Settled, Terms};
 
 /// A map keyed by uuid, on the push hot path (several lookups per event): foldhash, randomly
 /// seeded per process like std's SipHash, at a fraction of its cost.
 type ByUuid<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// The group each uuid of a claim is asked under.
 type Groups<'u> = ByUuid<&'u str, Arc<str>>;
-use super::{Claim, Key, Ledger, LedgerError, PendingMarks, Settled, Terms};
 
 /// Items per transaction (DynamoDB's limit): take-overs, and claims when INSERTs are denied.
 const CLAIMS_PER_TRANSACTION: usize = 100;
